@@ -1,0 +1,74 @@
+/**
+ * Contracts between the model runtime (src/models), the LIB build (src/rib) and the analysis
+ * code (src/analysis). All arrays are row-major float64 with the shape in the comment.
+ * B = batch (samples), P = positions, d = node-layer width (after bias folding).
+ */
+
+/** A batch of model inputs. Token models get ids [B, seqLen]; vector models get floats [B, width]. */
+export type Inputs =
+  | { kind: 'tokens'; data: Int32Array; batch: number; seqLen: number }
+  | { kind: 'floats'; data: Float64Array; batch: number; width: number };
+
+/** Width and number of positions of one node layer (spec §1). */
+export interface NodeLayerInfo {
+  /** rib module id, e.g. 'ln1.0', 'layers.1', 'output'. */
+  name: string;
+  /** Concatenated, bias-folded width d_l. */
+  dim: number;
+  /** Number of positions P_l (1 for MLPs). */
+  positions: number;
+}
+
+/** Closed-form structure of a section, when it has one (lets the build avoid per-output VJPs). */
+export type SectionStructure =
+  /** y = x·W per position; W [inDim, outDim]. */
+  | { type: 'linear'; W: Float64Array }
+  /** y = x·Win → act → ·Wout (+ x if residual), per position. Win [inDim, hidden], Wout [hidden, outDim]. */
+  | {
+      type: 'mlp';
+      Win: Float64Array;
+      Wout: Float64Array;
+      hidden: number;
+      act: ActivationName;
+      residual: boolean;
+    };
+
+export type ActivationName = 'relu' | 'gelu' | 'gelu_new' | 'identity' | 'tanh' | 'sigmoid';
+
+/**
+ * A graph section F^l: node layer l → node layer l+1 (or → logits for the last one).
+ * It never mixes samples.
+ */
+export interface Section {
+  readonly name: string; // 'section_0', ...
+  readonly inLayer: string;
+  readonly outLayer: string; // next node layer id, or 'output'
+  readonly inPos: number;
+  readonly inDim: number;
+  readonly outPos: number;
+  readonly outDim: number;
+  /** y [B, outPos, outDim] = F(x [B, inPos, inDim]). */
+  forward(x: Float64Array, batch: number): Float64Array;
+  /**
+   * Batched VJP at input x [B, inPos, inDim] for K cotangents per sample.
+   * cot [K, B, outPos, outDim] → returns [K, B, inPos, inDim] (cotangent of the input).
+   * Implementations run the forward once and reuse it for all K cotangents.
+   */
+  vjp(x: Float64Array, batch: number, cot: Float64Array, K: number): Float64Array;
+  /** Optional closed form (present when the section is linear, or linear-elementwise-linear). */
+  readonly structure?: SectionStructure;
+}
+
+/** A model cut at a list of node layers (spec §1.1). */
+export interface SectionedModel {
+  readonly nodeLayers: NodeLayerInfo[];
+  /** Runs section `pre`: inputs → activations at node layer 0, [B, P_0, d_0]. */
+  pre(inputs: Inputs): Float64Array;
+  /**
+   * One section per non-output node layer: sections[l] maps node layer l to l+1, and the last
+   * one maps the last non-output node layer to the logits (whether or not 'output' is a node layer).
+   */
+  readonly sections: Section[];
+  /** Logits [B, P_out, vocab/out] for inputs (pre + all sections). */
+  logits(inputs: Inputs): Float64Array;
+}
