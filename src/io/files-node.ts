@@ -2,13 +2,14 @@
  * Node file helpers: safetensors files (single or sharded), checkpoints, JSON/YAML configs and
  * atomic writes. Every error names the file.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { UserError } from '../errors.js';
 import { parseSafetensors, type SafetensorsFile } from './safetensors.js';
 import type { Tensor } from './tensor.js';
+import { parsePt, stateDictFromPt, type PtFile } from './pt.js';
 
 /** Reads a whole file; a missing or unreadable file becomes a UserError naming it. */
 export async function readBytes(path: string): Promise<Uint8Array> {
@@ -192,4 +193,50 @@ export async function fsyncDir(dir: string): Promise<void> {
   } catch {
     /* not supported on every platform */
   }
+}
+
+/**
+ * Reads model weights: `.safetensors`, a sharded `*.safetensors.index.json`, or a torch `.pt` /
+ * `.pth` / `.bin` state_dict (restricted unpickler). A directory is searched for
+ * `model.safetensors`, `model.safetensors.index.json`, then `model.pt`.
+ */
+export async function readCheckpoint(path: string): Promise<Map<string, Tensor>> {
+  let p = path;
+  try {
+    if ((await stat(p)).isDirectory()) {
+      const names = ['model.safetensors', 'model.safetensors.index.json', 'model.pt', 'model.pth'];
+      const found = [];
+      for (const n of names) if (await exists(join(p, n))) found.push(join(p, n));
+      if (!found.length) throw new UserError(`${path}: directory has no checkpoint (looked for ${names.join(', ')})`);
+      p = found[0];
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`file not found: ${path}`);
+  }
+  const lower = p.toLowerCase();
+  if (lower.endsWith('.safetensors') || lower.endsWith('.index.json')) return (await readSafetensorsFile(p)).tensors;
+  if (lower.endsWith('.pt') || lower.endsWith('.pth') || lower.endsWith('.bin') || lower.endsWith('.ckpt')) {
+    const bytes = await readBytes(p);
+    try {
+      return stateDictFromPt(parsePt(bytes), p);
+    } catch (e) {
+      withPath(p, e);
+    }
+  }
+  throw new UserError(`${p}: unsupported checkpoint format (expected .safetensors, .safetensors.index.json, .pt or .pth)`);
+}
+
+/** Reads a torch `.pt` file (restricted unpickler): the unpickled value and its tensors by path. */
+export async function readPtFile(path: string): Promise<PtFile> {
+  const bytes = await readBytes(path);
+  try {
+    return parsePt(bytes);
+  } catch (e) {
+    withPath(path, e);
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try { await stat(p); return true; } catch { return false; }
 }
