@@ -1,0 +1,161 @@
+// Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2), f64.
+import { dot, axpy, rot, maxAbs, scaleExp, scalePow2, pow2 } from './vec';
+
+const EPS: f64 = 2.220446049250313e-16;
+
+/**
+ * A[n×n] symmetric (overwritten). On return d[n] holds eigenvalues (unsorted), W[n×n] row i the
+ * eigenvector of d[i]. Scratch: e[n], tau[n], p[n]. Returns 0, or -1 when QL failed to converge.
+ */
+export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: usize, pP: usize): i32 {
+  const nn = n * n;
+  // identity for trivial cases
+  memory.fill(pW, 0, <usize>nn << 3);
+  for (let i = 0; i < n; i++) store<f64>(pW + ((<usize>i * <usize>n + <usize>i) << 3), 1.0);
+  const amax = maxAbs(pA, nn);
+  if (amax == 0.0) {
+    memory.fill(pD, 0, <usize>n << 3);
+    return 0;
+  }
+  const k = scaleExp(amax);
+  scalePow2(pA, nn, k);
+  tridiagonalize(pA, n, pD, pE, pTau, pP);
+  formQt(pA, n, pW, pTau, pP);
+  const rc = tql(n, pD, pE, pW);
+  scalePow2(pD, n, -k);
+  return rc;
+}
+
+// @ts-ignore: decorator
+@inline function at(p: usize, n: i32, i: i32, j: i32): usize {
+  return p + ((<usize>i * <usize>n + <usize>j) << 3);
+}
+
+function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, pP: usize): void {
+  for (let k = 0; k < n; k++) { store<f64>(pE + (<usize>k << 3), 0); store<f64>(pTau + (<usize>k << 3), 0); }
+  for (let k = 0; k < n - 2; k++) {
+    store<f64>(pD + (<usize>k << 3), load<f64>(at(pA, n, k, k)));
+    const L = n - k - 1;
+    const px = at(pA, n, k, k + 1); // row k, columns k+1.. (== column k below the diagonal)
+    const alpha = load<f64>(px);
+    let xn2: f64 = 0;
+    for (let i = 1; i < L; i++) { const v = load<f64>(px + (<usize>i << 3)); xn2 += v * v; }
+    if (xn2 == 0.0) {
+      store<f64>(pE + (<usize>k << 3), alpha);
+      continue;
+    }
+    const nrm = Math.sqrt(alpha * alpha + xn2);
+    const beta = alpha >= 0 ? -nrm : nrm;
+    const tau = (beta - alpha) / beta;
+    const sc = 1.0 / (alpha - beta);
+    store<f64>(px, 1.0);
+    for (let i = 1; i < L; i++) { const o = px + (<usize>i << 3); store<f64>(o, load<f64>(o) * sc); }
+    store<f64>(pE + (<usize>k << 3), beta);
+    store<f64>(pTau + (<usize>k << 3), tau);
+    // p = tau · A22 v
+    for (let i = 0; i < L; i++) {
+      store<f64>(pP + (<usize>i << 3), tau * dot(at(pA, n, k + 1 + i, k + 1), px, L));
+    }
+    const K = 0.5 * tau * dot(pP, px, L);
+    axpy(-K, px, pP, L); // w = p − K v
+    // A22 -= v wᵀ + w vᵀ
+    for (let i = 0; i < L; i++) {
+      const row = at(pA, n, k + 1 + i, k + 1);
+      axpy(-load<f64>(px + (<usize>i << 3)), pP, row, L);
+      axpy(-load<f64>(pP + (<usize>i << 3)), px, row, L);
+    }
+  }
+  if (n >= 2) {
+    store<f64>(pD + (<usize>(n - 2) << 3), load<f64>(at(pA, n, n - 2, n - 2)));
+    store<f64>(pE + (<usize>(n - 2) << 3), load<f64>(at(pA, n, n - 2, n - 1)));
+  }
+  store<f64>(pD + (<usize>(n - 1) << 3), load<f64>(at(pA, n, n - 1, n - 1)));
+  store<f64>(pE + (<usize>(n - 1) << 3), 0);
+}
+
+/** W = Qᵀ where Q = H_0 ⋯ H_{n−3}; reflector k is stored in row k of A from column k+1 on. */
+function formQt(pA: usize, n: i32, pW: usize, pTau: usize, pS: usize): void {
+  // W = I already. Backward accumulation of Q into W (row operations), then transpose.
+  for (let k = n - 3; k >= 0; k--) {
+    const tau = load<f64>(pTau + (<usize>k << 3));
+    if (tau == 0.0) continue;
+    const L = n - k - 1;
+    const pv = at(pA, n, k, k + 1);
+    memory.fill(pS, 0, <usize>L << 3);
+    for (let i = 0; i < L; i++) axpy(load<f64>(pv + (<usize>i << 3)), at(pW, n, k + 1 + i, k + 1), pS, L);
+    for (let i = 0; i < L; i++) axpy(-tau * load<f64>(pv + (<usize>i << 3)), pS, at(pW, n, k + 1 + i, k + 1), L);
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const a = at(pW, n, i, j), b = at(pW, n, j, i);
+      const t = load<f64>(a);
+      store<f64>(a, load<f64>(b));
+      store<f64>(b, t);
+    }
+  }
+}
+
+function hyp(a: f64, b: f64): f64 {
+  const r = Math.sqrt(a * a + b * b);
+  if (r < 1e-150 || r > 1e150 || !isFinite(r)) return Math.hypot(a, b);
+  return r;
+}
+
+/** Implicit QL with Wilkinson-like shifts on (d, e); rotations applied to the rows of W. */
+function tql(n: i32, pD: usize, pE: usize, pW: usize): i32 {
+  let f: f64 = 0, tst1: f64 = 0;
+  let iters = 0;
+  const maxIters = 60 * n + 60;
+  for (let l = 0; l < n; l++) {
+    const el = Math.abs(load<f64>(pD + (<usize>l << 3))) + Math.abs(load<f64>(pE + (<usize>l << 3)));
+    tst1 = max(tst1, el);
+    let m = l;
+    while (m < n) {
+      if (Math.abs(load<f64>(pE + (<usize>m << 3))) <= EPS * tst1) break;
+      m++;
+    }
+    if (m >= n) m = n - 1;
+    if (m > l) {
+      do {
+        if (++iters > maxIters) return -1;
+        let g = load<f64>(pD + (<usize>l << 3));
+        const elv = load<f64>(pE + (<usize>l << 3));
+        let p = (load<f64>(pD + (<usize>(l + 1) << 3)) - g) / (2.0 * elv);
+        let r = hyp(p, 1.0);
+        if (p < 0) r = -r;
+        store<f64>(pD + (<usize>l << 3), elv / (p + r));
+        store<f64>(pD + (<usize>(l + 1) << 3), elv * (p + r));
+        const dl1 = load<f64>(pD + (<usize>(l + 1) << 3));
+        let h = g - load<f64>(pD + (<usize>l << 3));
+        for (let i = l + 2; i < n; i++) store<f64>(pD + (<usize>i << 3), load<f64>(pD + (<usize>i << 3)) - h);
+        f += h;
+        p = load<f64>(pD + (<usize>m << 3));
+        let c: f64 = 1, c2: f64 = 1, c3: f64 = 1;
+        const el1 = load<f64>(pE + (<usize>(l + 1) << 3));
+        let s: f64 = 0, s2: f64 = 0;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2; c2 = c; s2 = s;
+          const ei = load<f64>(pE + (<usize>i << 3));
+          const di = load<f64>(pD + (<usize>i << 3));
+          g = c * ei;
+          h = c * p;
+          r = hyp(p, ei);
+          store<f64>(pE + (<usize>(i + 1) << 3), s * r);
+          s = ei / r;
+          c = p / r;
+          p = c * di - s * g;
+          store<f64>(pD + (<usize>(i + 1) << 3), h + s * (c * g + s * di));
+          rot(at(pW, n, i, 0), at(pW, n, i + 1, 0), n, c, s);
+        }
+        p = (-s * s2 * c3 * el1 * load<f64>(pE + (<usize>l << 3))) / dl1;
+        store<f64>(pE + (<usize>l << 3), s * p);
+        store<f64>(pD + (<usize>l << 3), c * p);
+      } while (Math.abs(load<f64>(pE + (<usize>l << 3))) > EPS * tst1);
+    }
+    store<f64>(pD + (<usize>l << 3), load<f64>(pD + (<usize>l << 3)) + f);
+    store<f64>(pE + (<usize>l << 3), 0);
+  }
+  return 0;
+}
+
+export { pow2 };

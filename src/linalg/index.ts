@@ -1,0 +1,345 @@
+// Typed TS API over the SIMD Wasm kernels (browser-safe). See docs/kernels.md.
+import type { Rng } from '../rng.js';
+import {
+  alloc, f32view, f64view, instantiateKernels, isReady, kernels, resetArena, setInstance, arenaFree, arenaMark, arenaRelease,
+} from './wasm.js';
+
+export type FloatArray = Float64Array | Float32Array;
+
+let initPromise: Promise<void> | null = null;
+
+/**
+ * Load and instantiate the kernels (idempotent). In Node with no argument, reads build/kernels.wasm;
+ * in a browser pass the bytes or a compiled WebAssembly.Module.
+ */
+export async function initKernels(wasm?: BufferSource | WebAssembly.Module): Promise<void> {
+  if (isReady()) return;
+  if (!initPromise) {
+    initPromise = (async () => {
+      let src = wasm;
+      if (src === undefined) {
+        const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+        if (!isNode) throw new Error('initKernels: in a browser, pass the kernels.wasm bytes or a WebAssembly.Module');
+        const spec = './load-node.js';
+        const mod = (await import(/* @vite-ignore */ spec)) as { readKernelsWasm(): Promise<Uint8Array> };
+        src = await mod.readKernelsWasm();
+      }
+      setInstance(await instantiateKernels(src));
+    })();
+    initPromise.catch(() => {
+      initPromise = null;
+    });
+  }
+  return initPromise;
+}
+
+export function kernelsReady(): boolean {
+  return isReady();
+}
+
+// ---------------------------------------------------------------- validation helpers
+
+function checkDim(fn: string, name: string, v: number, min = 1): void {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${fn}: ${name} must be an integer ≥ ${min}, got ${v}`);
+}
+
+function checkArray(fn: string, name: string, a: unknown, len: number, shape: string, allowF32 = true): void {
+  if (!(a instanceof Float64Array) && !(allowF32 && a instanceof Float32Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Float64Array${allowF32 ? ' or Float32Array' : ''}`);
+  }
+  if ((a as FloatArray).length !== len) {
+    throw new RangeError(`${fn}: ${name} has length ${(a as FloatArray).length}, expected ${len} for shape ${shape}`);
+  }
+}
+
+function nonFiniteError(fn: string, name: string, idx: number, cols: number, value: number): RangeError {
+  const r = Math.floor(idx / cols);
+  const c = idx % cols;
+  return new RangeError(`${fn}: input ${name} contains a non-finite value (${value}) at [${r},${c}]`);
+}
+
+/** Copy a (sub)array into the arena and check it for NaN/Inf there. Returns the pointer. */
+function copyIn(fn: string, name: string, a: FloatArray, cols: number, offsetElems = 0): number {
+  const K = kernels();
+  const isF32 = a instanceof Float32Array;
+  const p = alloc(a.length, isF32 ? 4 : 8, fn);
+  if (isF32) f32view(p, a.length).set(a);
+  else f64view(p, a.length).set(a);
+  const bad = K.firstNonFinite(p, a.length, isF32 ? 1 : 0);
+  if (bad >= 0) throw nonFiniteError(fn, name, bad + offsetElems, cols, a[bad]!);
+  return p;
+}
+
+// ---------------------------------------------------------------- GEMM
+
+/**
+ * C[m×n] = beta·C + alpha·op(A)·op(B), row-major; op(A) is m×k (A stored k×m when transA),
+ * op(B) is k×n (B stored n×k when transB). A and B may be Float32Array (converted exactly).
+ * Returns C.
+ */
+export function gemm(
+  transA: boolean, transB: boolean, m: number, n: number, k: number,
+  A: FloatArray, B: FloatArray, C: Float64Array, alpha = 1, beta = 1,
+): Float64Array {
+  const fn = 'gemm';
+  checkDim(fn, 'm', m); checkDim(fn, 'n', n); checkDim(fn, 'k', k, 0);
+  checkArray(fn, 'A', A, m * k, transA ? `[k=${k} × m=${m}] (transA)` : `[m=${m} × k=${k}]`);
+  checkArray(fn, 'B', B, k * n, transB ? `[n=${n} × k=${k}] (transB)` : `[k=${k} × n=${n}]`);
+  checkArray(fn, 'C', C, m * n, `[m=${m} × n=${n}]`, false);
+  if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new RangeError(`${fn}: alpha and beta must be finite`);
+  const K = kernels();
+  resetArena();
+  const pB = copyIn(fn, 'B', B, transB ? k : n);
+  // rows of C per chunk, so that A-chunk + C-chunk + work fit the arena
+  const bytesPerRow = k * (A instanceof Float32Array ? 4 : 8) + n * 8 + 256 * 8 + 64;
+  const fixed = K.gemmWork(0, n) * 8 + 256;
+  const rowsFit = Math.floor((arenaFree() - fixed) / bytesPerRow);
+  if (rowsFit < 4) throw new RangeError(`${fn}: operand B [${k}×${n}] is too large for Wasm memory`);
+  const chunk = Math.min(m, Math.max(4, rowsFit - (rowsFit % 4)));
+  const mark = arenaMark();
+  for (let i0 = 0; i0 < m; i0 += chunk) {
+    const mc = Math.min(chunk, m - i0);
+    arenaRelease(mark);
+    let pA: number;
+    if (!transA) {
+      pA = copyIn(fn, 'A', A.subarray(i0 * k, (i0 + mc) * k), k, i0 * k);
+    } else if (mc === m) {
+      pA = copyIn(fn, 'A', A, m);
+    } else {
+      const sub = A instanceof Float32Array ? new Float32Array(k * mc) : new Float64Array(k * mc);
+      for (let r = 0; r < k; r++) sub.set(A.subarray(r * m + i0, r * m + i0 + mc), r * mc);
+      pA = copyIn(fn, 'A', sub, mc);
+    }
+    const pC = alloc(mc * n, 8, fn);
+    const Cv = C.subarray(i0 * n, (i0 + mc) * n);
+    f64view(pC, mc * n).set(Cv);
+    const work = alloc(K.gemmWork(mc, n), 8, fn);
+    K.gemm(transA ? 1 : 0, transB ? 1 : 0, mc, n, k, pA, transA ? mc : k, A instanceof Float32Array ? 1 : 0,
+      pB, transB ? k : n, B instanceof Float32Array ? 1 : 0, pC, n, alpha, beta, work);
+    Cv.set(f64view(pC, mc * n));
+  }
+  resetArena();
+  return C;
+}
+
+/** New C[m×n] = A[m×k]·B[k×n]. */
+export function matmul(A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array {
+  return gemm(false, false, m, n, k, A, B, new Float64Array(m * n), 1, 0);
+}
+
+// ---------------------------------------------------------------- SYRK / Gram
+
+const SYRK_CHUNK_BYTES = 8 * 2 ** 20;
+
+/**
+ * G[d×d] += alpha · XᵀX for X[n×d] (row-major, f32 or f64; f64 accumulation). The full symmetric G
+ * is filled. X is streamed through Wasm memory in row blocks, so n is not limited by memory.
+ */
+export function syrk(X: FloatArray, n: number, d: number, G?: Float64Array, alpha = 1): Float64Array {
+  const fn = 'syrk';
+  checkDim(fn, 'n', n, 0); checkDim(fn, 'd', d);
+  checkArray(fn, 'X', X, n * d, `[n=${n} × d=${d}]`);
+  const out = G ?? new Float64Array(d * d);
+  checkArray(fn, 'G', out, d * d, `[d=${d} × d=${d}]`, false);
+  if (!Number.isFinite(alpha)) throw new RangeError(`${fn}: alpha must be finite`);
+  return syrkInto(fn, 'X', X, n, d, out, alpha);
+}
+
+function syrkInto(fn: string, name: string, X: FloatArray, n: number, d: number, G: Float64Array, alpha: number): Float64Array {
+  const K = kernels();
+  resetArena();
+  const d4 = (d + 3) & ~3;
+  const kc = K.syrkKc(d);
+  const pGu = alloc(d4 * d4, 8, fn);
+  f64view(pGu, d4 * d4).fill(0);
+  const work = alloc(kc * d4, 8, fn);
+  const isF32 = X instanceof Float32Array;
+  const bpe = isF32 ? 4 : 8;
+  let rows = Math.max(kc, Math.floor(SYRK_CHUNK_BYTES / (d * bpe)));
+  rows -= rows % kc;
+  rows = Math.min(rows, Math.max(n, 1));
+  const pX = alloc(rows * d, bpe, fn);
+  for (let r0 = 0; r0 < n; r0 += rows) {
+    const rc = Math.min(rows, n - r0);
+    const src = X.subarray(r0 * d, (r0 + rc) * d);
+    if (isF32) f32view(pX, rc * d).set(src);
+    else f64view(pX, rc * d).set(src);
+    const bad = K.firstNonFinite(pX, rc * d, isF32 ? 1 : 0);
+    if (bad >= 0) throw nonFiniteError(fn, name, r0 * d + bad, d, src[bad]!);
+    K.syrkAcc(pX, isF32 ? 1 : 0, rc, d, pGu, work);
+  }
+  const pG = alloc(d * d, 8, fn);
+  f64view(pG, d * d).set(G);
+  K.syrkFinish(pGu, d, pG, alpha);
+  G.set(f64view(pG, d * d));
+  resetArena();
+  return G;
+}
+
+/** M[d×d] += Σ_s J_sᵀ J_s for J = [blocks × rows × d] (a SYRK over the stacked rows). */
+export function jtjAccumulate(J: Float64Array, blocks: number, rows: number, d: number, M: Float64Array): Float64Array {
+  const fn = 'jtjAccumulate';
+  checkDim(fn, 'blocks', blocks, 0); checkDim(fn, 'rows', rows, 0); checkDim(fn, 'd', d);
+  checkArray(fn, 'J', J, blocks * rows * d, `[blocks=${blocks} × rows=${rows} × d=${d}]`);
+  checkArray(fn, 'M', M, d * d, `[d=${d} × d=${d}]`, false);
+  return syrkInto(fn, 'J', J, blocks * rows, d, M, 1);
+}
+
+// ---------------------------------------------------------------- eigh
+
+/** Relative asymmetry tolerated by eigh (the input is symmetrised as (A + Aᵀ)/2). */
+export const EIGH_SYMMETRY_TOL = 1e-10;
+
+/**
+ * Symmetric eigendecomposition of A[n×n]: values descending, vectors n×n row-major with column k
+ * the unit eigenvector of values[k].
+ */
+export function eigh(A: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const fn = 'eigh';
+  checkDim(fn, 'n', n);
+  checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
+  let amax = 0;
+  for (let i = 0; i < n * n; i++) {
+    const v = A[i]!;
+    if (!Number.isFinite(v)) throw nonFiniteError(fn, 'A', i, n, v);
+    const a = Math.abs(v);
+    if (a > amax) amax = a;
+  }
+  const K = kernels();
+  resetArena();
+  const pA = alloc(n * n, 8, fn);
+  const Aw = f64view(pA, n * n);
+  for (let i = 0; i < n; i++) {
+    Aw[i * n + i] = A[i * n + i]!;
+    for (let j = i + 1; j < n; j++) {
+      const a = A[i * n + j]!;
+      const b = A[j * n + i]!;
+      if (a !== b) {
+        const diff = Math.abs(a - b);
+        if (diff > EIGH_SYMMETRY_TOL * amax) {
+          throw new RangeError(
+            `${fn}: input A is not symmetric (|A[${i},${j}] − A[${j},${i}]| = ${diff.toExponential(3)}, max |A| = ${amax.toExponential(3)})`,
+          );
+        }
+      }
+      const s = a === b ? a : 0.5 * a + 0.5 * b;
+      Aw[i * n + j] = s;
+      Aw[j * n + i] = s;
+    }
+  }
+  const pD = alloc(n, 8, fn);
+  const pE = alloc(n, 8, fn);
+  const pW = alloc(n * n, 8, fn);
+  const pTau = alloc(n, 8, fn);
+  const pP = alloc(n, 8, fn);
+  const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP);
+  if (rc !== 0) throw new Error(`${fn}: QL iteration did not converge (n=${n})`);
+  const d = f64view(pD, n);
+  const W = f64view(pW, n * n);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => d[b]! - d[a]! || a - b);
+  const values = new Float64Array(n);
+  const vectors = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const src = order[k]!;
+    values[k] = d[src]!;
+    const row = src * n;
+    for (let r = 0; r < n; r++) vectors[r * n + k] = W[row + r]!;
+  }
+  resetArena();
+  return { values, vectors };
+}
+
+// ---------------------------------------------------------------- SVD
+
+/**
+ * Thin SVD of A[m×n] (row-major): k = min(m, n), U[m×k], S[k] descending, V[n×k], A = U·diag(S)·Vᵀ.
+ * One-sided Jacobi after a Householder QR.
+ */
+export function svd(A: Float64Array, m: number, n: number): { U: Float64Array; S: Float64Array; V: Float64Array } {
+  const fn = 'svd';
+  checkDim(fn, 'm', m); checkDim(fn, 'n', n);
+  checkArray(fn, 'A', A, m * n, `[m=${m} × n=${n}]`, false);
+  for (let i = 0; i < m * n; i++) if (!Number.isFinite(A[i]!)) throw nonFiniteError(fn, 'A', i, n, A[i]!);
+  const K = kernels();
+  resetArena();
+  const tall = m >= n;
+  const M = tall ? m : n;
+  const N = tall ? n : m;
+  const pA = alloc(M * N, 8, fn);
+  const Aw = f64view(pA, M * N);
+  if (tall) Aw.set(A);
+  else for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) Aw[j * m + i] = A[i * n + j]!;
+  const pU = alloc(M * N, 8, fn);
+  const pS = alloc(N, 8, fn);
+  const pV = alloc(N * N, 8, fn);
+  const work = alloc(K.svdWork(M, N), 8, fn);
+  const rc = K.svd(pA, M, N, pU, pS, pV, work);
+  if (rc < 0) throw new Error(`${fn}: Jacobi sweeps did not converge (m=${m}, n=${n})`);
+  const Uw = f64view(pU, M * N).slice();
+  const S = f64view(pS, N).slice();
+  const Vw = f64view(pV, N * N).slice();
+  resetArena();
+  return tall ? { U: Uw, S, V: Vw } : { U: Vw, S, V: Uw };
+}
+
+// ---------------------------------------------------------------- math
+
+export function exp(x: number): number { return kernels().exp(x); }
+export function log(x: number): number { return kernels().log(x); }
+export function tanh(x: number): number { return kernels().tanh(x); }
+export function erf(x: number): number { return kernels().erf(x); }
+export function cos(x: number): number { return kernels().cos(x); }
+export function sin(x: number): number { return kernels().sin(x); }
+export function pow(x: number, y: number): number { return kernels().pow(x, y); }
+
+const VCHUNK = 1 << 16;
+
+function vapply(op: number, fn: string, x: Float64Array, out?: Float64Array): Float64Array {
+  if (!(x instanceof Float64Array)) throw new TypeError(`${fn}: x must be a Float64Array`);
+  const o = out ?? x;
+  if (!(o instanceof Float64Array) || o.length !== x.length) {
+    throw new RangeError(`${fn}: out must be a Float64Array of length ${x.length}`);
+  }
+  const K = kernels();
+  resetArena();
+  const p = alloc(Math.min(VCHUNK, x.length), 8, fn);
+  for (let i0 = 0; i0 < x.length; i0 += VCHUNK) {
+    const c = Math.min(VCHUNK, x.length - i0);
+    const v = f64view(p, c);
+    v.set(x.subarray(i0, i0 + c));
+    K.vmath(op, p, c);
+    o.set(f64view(p, c), i0);
+  }
+  resetArena();
+  return o;
+}
+
+/** Elementwise exp; writes into `out` (default: in place into x). Same for vlog … vsin. */
+export function vexp(x: Float64Array, out?: Float64Array): Float64Array { return vapply(0, 'vexp', x, out); }
+export function vlog(x: Float64Array, out?: Float64Array): Float64Array { return vapply(1, 'vlog', x, out); }
+export function vtanh(x: Float64Array, out?: Float64Array): Float64Array { return vapply(2, 'vtanh', x, out); }
+export function verf(x: Float64Array, out?: Float64Array): Float64Array { return vapply(3, 'verf', x, out); }
+export function vcos(x: Float64Array, out?: Float64Array): Float64Array { return vapply(4, 'vcos', x, out); }
+export function vsin(x: Float64Array, out?: Float64Array): Float64Array { return vapply(5, 'vsin', x, out); }
+
+/**
+ * Fill `out` with standard normals by Box–Muller: pair (u1, u2) of rng.uniform() draws gives
+ * r·cos(2πu2), r·sin(2πu2), r = sqrt(−2·log(1 − u1)) (Wasm log/cos/sin, deterministic). An odd
+ * length draws one extra pair and drops its second normal.
+ */
+export function normals(rng: Rng, out: Float64Array): Float64Array {
+  if (!(out instanceof Float64Array)) throw new TypeError('normals: out must be a Float64Array');
+  const K = kernels();
+  resetArena();
+  const p = alloc(VCHUNK, 8, 'normals');
+  for (let i0 = 0; i0 < out.length; i0 += VCHUNK) {
+    const c = Math.min(VCHUNK, out.length - i0);
+    const c2 = c + (c & 1);
+    const v = f64view(p, c2);
+    for (let i = 0; i < c2; i++) v[i] = rng.uniform();
+    K.boxMuller(p, c2);
+    out.set(f64view(p, c), i0);
+  }
+  resetArena();
+  return out;
+}

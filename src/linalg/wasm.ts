@@ -1,0 +1,122 @@
+// Wasm instance and its memory arena. Operands are copied into a bump arena above the module's
+// heap base; every public kernel call resets the arena first, so repeated calls never leak. The
+// memory grows on demand up to ARENA_MAX_BYTES; larger inputs are streamed in chunks by the
+// callers (syrk) or refused with a RangeError.
+import { instantiate } from '@assemblyscript/loader';
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  exp(x: number): number;
+  log(x: number): number;
+  tanh(x: number): number;
+  erf(x: number): number;
+  cos(x: number): number;
+  sin(x: number): number;
+  pow(x: number, y: number): number;
+  vmath(op: number, p: number, n: number): void;
+  boxMuller(p: number, n: number): void;
+  gemm(
+    transA: number, transB: number, m: number, n: number, k: number,
+    pA: number, lda: number, aF32: number, pB: number, ldb: number, bF32: number,
+    pC: number, ldc: number, alpha: number, beta: number, work: number,
+  ): void;
+  gemmWork(m: number, n: number): number;
+  syrkAcc(pX: number, isF32: number, rows: number, d: number, pGu: number, work: number): void;
+  syrkFinish(pGu: number, d: number, pG: number, alpha: number): void;
+  syrkKc(d: number): number;
+  eigh(pA: number, n: number, pD: number, pE: number, pW: number, pTau: number, pP: number): number;
+  svd(pA: number, m: number, n: number, pU: number, pS: number, pV: number, work: number): number;
+  svdWork(m: number, n: number): number;
+  firstNonFinite(p: number, n: number, isF32: number): number;
+}
+
+/** Largest arena (bytes) a single call may use. */
+export const ARENA_MAX_BYTES = 2 ** 31;
+
+let K: KernelExports | null = null;
+let base = 0;
+let top = 0;
+
+export function setInstance(exports: KernelExports): void {
+  K = exports;
+  base = exports.heapBase();
+  top = base;
+}
+
+export function kernels(): KernelExports {
+  if (!K) throw new Error('interbasis kernels are not initialised: call `await initKernels()` first');
+  return K;
+}
+
+export function isReady(): boolean {
+  return K !== null;
+}
+
+export async function instantiateKernels(source: BufferSource | WebAssembly.Module): Promise<KernelExports> {
+  const imports = {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number): never {
+        throw new Error(`kernels.wasm aborted at ${line}:${col}`);
+      },
+      seed(): number {
+        return 0;
+      },
+    },
+  };
+  const res = await instantiate<Record<string, unknown>>(source as never, imports);
+  return res.exports as unknown as KernelExports;
+}
+
+/** Start a new call: everything allocated by the previous call is released. */
+export function resetArena(): void {
+  top = base;
+}
+
+/** Current arena position; allocations after it can be dropped with arenaRelease(mark). */
+export function arenaMark(): number {
+  return top;
+}
+
+export function arenaRelease(mark: number): void {
+  top = mark;
+}
+
+/** Size of the Wasm linear memory (bytes). */
+export function kernelMemoryBytes(): number {
+  return kernels().memory.buffer.byteLength;
+}
+
+/** Bytes currently reserved in the arena (0 between calls). */
+export function arenaUsedBytes(): number {
+  return top - base;
+}
+
+/** Bytes still allocatable in this call. */
+export function arenaFree(): number {
+  return ARENA_MAX_BYTES - (top - base);
+}
+
+/** Reserve `count` elements of `bytesPer` bytes (64-byte aligned); grows memory if needed. */
+export function alloc(count: number, bytesPer: number, what: string): number {
+  const bytes = Math.ceil((count * bytesPer) / 64) * 64;
+  if (top - base + bytes > ARENA_MAX_BYTES) {
+    throw new RangeError(
+      `${what}: needs ${((top - base + bytes) / 2 ** 20).toFixed(0)} MiB of Wasm memory, more than the ${ARENA_MAX_BYTES / 2 ** 20} MiB limit`,
+    );
+  }
+  const p = top;
+  top += bytes;
+  const mem = kernels().memory;
+  const have = mem.buffer.byteLength;
+  if (top > have) mem.grow(Math.ceil((top - have) / 65536));
+  return p;
+}
+
+export function f64view(p: number, n: number): Float64Array {
+  return new Float64Array(kernels().memory.buffer, p, n);
+}
+
+export function f32view(p: number, n: number): Float32Array {
+  return new Float32Array(kernels().memory.buffer, p, n);
+}
