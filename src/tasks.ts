@@ -1,0 +1,3 @@
+// Every module that registers worker tasks is imported here (one line per module, per owner).
+// workers/worker.ts, workers/browser-worker.ts and InlinePool users import this file.
+import './parallel/builtin-tasks.js';

@@ -1,0 +1,96 @@
+/**
+ * Node TaskPool backed by piscina: `workers` threads (min = max), each with its own Wasm instance,
+ * running the compiled worker `dist/workers/worker.js`.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { TaskPool } from '../src/parallel/pool.js';
+import { taskError, unwrapEnvelope, type Envelope } from '../src/parallel/envelope.js';
+
+export interface NodePoolOptions {
+  /** Worker threads (default: os.availableParallelism()). */
+  workers?: number;
+  /** Override the worker script (a compiled worker.js). */
+  workerFile?: string | URL;
+}
+
+/**
+ * The compiled worker script: beside this file when running from dist/, or
+ * `<repo>/dist/workers/worker.js` when this file runs as TypeScript source (vitest, tsx).
+ */
+export function workerScriptPath(): string {
+  const here = import.meta.url;
+  const url = /\.[cm]?ts$/.test(new URL(here).pathname)
+    ? new URL('../dist/workers/worker.js', here)
+    : new URL('./worker.js', here);
+  return fileURLToPath(url);
+}
+
+export async function createNodePool(opts: NodePoolOptions = {}): Promise<TaskPool> {
+  const workers = opts.workers ?? availableParallelism();
+  if (!Number.isSafeInteger(workers) || workers < 1) {
+    throw new RangeError(`createNodePool: workers must be a positive integer, got ${opts.workers}`);
+  }
+  const filename =
+    opts.workerFile === undefined
+      ? workerScriptPath()
+      : opts.workerFile instanceof URL
+        ? fileURLToPath(opts.workerFile)
+        : opts.workerFile;
+  if (!existsSync(filename)) {
+    throw new Error(
+      `worker script not found at ${filename}: run npm run build first ` +
+        '(the worker pool runs the compiled dist/workers/worker.js)',
+    );
+  }
+  const piscina = new Piscina({
+    filename,
+    minThreads: workers,
+    maxThreads: workers,
+    idleTimeout: Infinity,
+    concurrentTasksPerWorker: 1,
+  });
+  // Wait until every worker has loaded its Wasm instance, so a broken build fails here, clearly,
+  // and timings of the first tasks do not include start-up.
+  await Promise.all(
+    Array.from({ length: workers }, () => piscina.run({ task: 'ping', payload: null }).then(
+      (env: Envelope) => unwrapEnvelope(`ping`, env),
+    )),
+  ).catch(async (e) => {
+    await piscina.destroy().catch(() => {});
+    throw new Error(`worker pool failed to start: ${(e as Error).message}`);
+  });
+  return new NodePool(piscina, workers);
+}
+
+class NodePool implements TaskPool {
+  private destroyed = false;
+
+  constructor(
+    private readonly piscina: Piscina,
+    readonly size: number,
+  ) {}
+
+  async run<R>(task: string, payload: unknown, transfer?: Transferable[]): Promise<R> {
+    if (this.destroyed) throw new Error(`task "${task}" not run: the pool has been destroyed`);
+    let env: Envelope;
+    try {
+      env = await this.piscina.run(
+        { task, payload },
+        transfer && transfer.length > 0 ? { transferList: transfer as never } : undefined,
+      );
+    } catch (e) {
+      // the worker crashed or the pool was closed while the task was queued
+      throw taskError(task, e);
+    }
+    return unwrapEnvelope<R>(task, env);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.piscina.destroy();
+  }
+}
