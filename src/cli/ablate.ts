@@ -1,8 +1,132 @@
+/**
+ * `interbasis ablate CONFIG.yaml` — node or edge ablation experiments (spec §8.1–§8.4).
+ */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { UserError } from '../errors.js';
+import { readStructured, writeFileAtomic } from '../io/files-node.js';
+import { loadResults } from '../io/results-node.js';
+import { initKernels } from '../linalg/index.js';
+import { parseAblationConfig, runAblation, ablationJson, type AblationConfig, type AblationOutput, type AblationProgress } from '../analysis/ablation.js';
+import { modelForResults, datasetFromConfig, resolveFrom } from '../analysis/inputs-node.js';
+import { createNodePool } from '../../workers/pool-node.js';
+import { InlinePool, type TaskPool } from '../parallel/index.js';
+import '../analysis/tasks.js';
 
-/** Placeholder registration; the owning module replaces this file. */
+export interface AblateCliOptions {
+  out?: string;
+  workers?: number;
+  json?: boolean;
+  force?: boolean;
+}
+
+/** Read, validate and resolve an ablation config file (paths relative to its folder). */
+export async function loadAblationConfig(path: string): Promise<{ config: AblationConfig; dir: string }> {
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new UserError(`ablation config not found: ${path}`);
+  let raw: unknown;
+  try {
+    raw = await readStructured(abs);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read ablation config ${path}: ${(e as Error).message}`);
+  }
+  const c = parseAblationConfig(raw);
+  const dir = dirname(abs);
+  return {
+    dir,
+    config: {
+      ...c,
+      rib_results_path: resolveFrom(dir, c.rib_results_path)!,
+      out_dir: resolveFrom(dir, c.out_dir ?? null),
+      model: c.model ? { ...c.model, path: resolveFrom(dir, c.model.path)!, config: resolveFrom(dir, c.model.config ?? null) } : c.model,
+      tlens_model_path: resolveFrom(dir, c.tlens_model_path ?? null),
+      mlp_path: resolveFrom(dir, c.mlp_path ?? null),
+    },
+  };
+}
+
+/** Default output file: <out_dir or config folder>/<exp_name>_<ablation_type>_ablation_results.json. */
+export function defaultAblationOut(c: AblationConfig, configDir: string): string {
+  return resolve(c.out_dir ?? configDir, `${c.exp_name}_${c.ablation_type}_ablation_results.json`);
+}
+
+/** Run an ablation config end to end and write the JSON; returns the output and its path. */
+export async function ablateFromConfig(
+  configPath: string,
+  opts: AblateCliOptions & { pool?: TaskPool; onProgress?: (p: AblationProgress) => void; genericEdges?: boolean } = {},
+): Promise<{ out: AblationOutput; path: string }> {
+  const { config, dir } = await loadAblationConfig(configPath);
+  const outPath = opts.out ? resolve(opts.out) : defaultAblationOut(config, dir);
+  if (existsSync(outPath) && !opts.force) throw new UserError(`output ${outPath} exists; pass --force to overwrite it`);
+  if (!existsSync(config.rib_results_path)) throw new UserError(`rib_results_path not found: ${config.rib_results_path}`);
+  await initKernels();
+  const results = await loadResults(config.rib_results_path);
+  const override = config.model
+    ? { type: config.model.type, path: config.model.path, config: config.model.config ?? null }
+    : config.tlens_model_path
+      ? { type: 'transformer' as const, path: config.tlens_model_path }
+      : config.mlp_path
+        ? { type: 'mlp' as const, path: config.mlp_path }
+        : null;
+  const model = await modelForResults(results, config.rib_results_path, override);
+  const dataset = await datasetFromConfig(config.dataset, results);
+  const ownPool = !opts.pool;
+  const pool = opts.pool ?? (opts.workers === 0 ? new InlinePool() : await createNodePool({ workers: opts.workers }));
+  try {
+    const out = await runAblation({ config, results, model, dataset, pool, onProgress: opts.onProgress, genericEdges: opts.genericEdges });
+    await writeFileAtomic(outPath, ablationJson(out));
+    return { out, path: outPath };
+  } finally {
+    if (ownPool) await pool.destroy();
+  }
+}
+
 export function register(program: Command): void {
-  program.command('ablate').description('(not yet built)').action(() => {
-    throw new Error('interbasis ablate: not built yet');
-  });
+  program
+    .command('ablate')
+    .description('Node or edge ablation experiments on a RIB build (reference ablation config YAML/JSON)')
+    .argument('<config>', 'ablation config (.yaml/.yml/.json)')
+    .option('--out <file>', 'output JSON (default: <out_dir or config folder>/<exp_name>_<ablation_type>_ablation_results.json)')
+    .option('--workers <n>', 'worker threads (0 = run in this thread; default: all cores)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new UserError(`--workers must be a non-negative integer, got ${v}`);
+      return n;
+    })
+    .option('--json', 'print progress and the result summary as NDJSON on stdout')
+    .option('--force', 'overwrite an existing output file')
+    .action(async (configPath: string, opts: AblateCliOptions) => {
+      let bar: SingleBar | null = null;
+      let barLayer = '';
+      const onProgress = (p: AblationProgress) => {
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ event: 'progress', ...p }) + '\n');
+          return;
+        }
+        if (!process.stderr.isTTY) return;
+        if (!bar || barLayer !== p.layer) {
+          bar?.stop();
+          bar = new SingleBar({ format: ' {layer} [{bar}] {value}/{total} | kept {kept} → {score}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+          bar.start(p.total, 0, { layer: p.layer, kept: '', score: '' });
+          barLayer = p.layer;
+        }
+        bar.setTotal(p.total);
+        bar.update(p.done, { layer: p.layer, kept: p.kept, score: p.score.toFixed(6) });
+      };
+      try {
+        const { out, path } = await ablateFromConfig(configPath, { ...opts, onProgress });
+        (bar as SingleBar | null)?.stop();
+        const summary = { event: 'done', out: path, no_ablation_result: out.no_ablation_result, n_edges_required: out.n_edges_required ?? null, time_taken: out.time_taken };
+        if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+        else {
+          process.stderr.write(`no-ablation score ${out.no_ablation_result}\n`);
+          if (out.n_edges_required) process.stderr.write(`edges required: ${JSON.stringify(out.n_edges_required)}\n`);
+          process.stderr.write(`wrote ${path} (${out.time_taken})\n`);
+        }
+      } finally {
+        (bar as SingleBar | null)?.stop();
+      }
+    });
 }
