@@ -72,3 +72,30 @@ export interface SectionedModel {
   /** Logits [B, P_out, vocab/out] for inputs (pre + all sections). */
   logits(inputs: Inputs): Float64Array;
 }
+
+/** Options of Model.sectioned. */
+export interface SectionOptions {
+  /** Keep only the last position at every add_resid1 ('add_resid1') or at the unembed ('unembed') (spec §1.3.4). */
+  lastPosModuleType?: 'add_resid1' | 'unembed' | null;
+  /** Transformer sequence length (default n_ctx). */
+  seqLen?: number;
+}
+
+/** A loaded model (weights kept unfolded; folding happens when it is sectioned). */
+export interface Model {
+  readonly kind: 'mlp' | 'transformer';
+  /** Normalised config (rib MLP config, or transformer-lens config fields). */
+  readonly config: Record<string, unknown>;
+  /** Original (unfolded) weights as float64, keyed by checkpoint name, with their shapes. */
+  readonly tensors: Map<string, Float64Array>;
+  readonly shapes: Map<string, number[]>;
+  /** Every module id in model order (spec §1.1/§1.3.1). */
+  readonly moduleIds: string[];
+  /** Folds biases (and LN weights) and cuts the model at `nodeLayers` (spec §1.1, §2). */
+  sectioned(nodeLayers: string[], opts?: SectionOptions): SectionedModel;
+  /**
+   * Logits [B, P, out] computed directly from the unfolded checkpoint weights (an independent,
+   * plain implementation: biases, learned LN weights), P = seqLen (transformer) or 1 (MLP).
+   */
+  forwardUnfolded(inputs: Inputs): Float64Array;
+}

@@ -1,0 +1,82 @@
+/** Loading a model from disk: checkpoint (IO's readCheckpoint) + config (JSON/YAML) → Model. */
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { UserError } from '../errors.js';
+import { readCheckpoint, readStructured } from '../io/files-node.js';
+import type { Tensor } from '../io/tensor.js';
+import { buildModel } from './index.js';
+import type { Model } from './types.js';
+
+/** Config files looked for beside the checkpoint, in this order. */
+export const CONFIG_NAMES = ['config.json', 'config.yaml', 'config.yml', 'train_config.yaml'];
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The model part of a config document: `resolved_model_config` (refdata config.json), else
+ * `model` (training config.yaml), else `ml_model_config`, else the document itself.
+ */
+export function extractModelConfig(doc: unknown, label: string): Record<string, unknown> {
+  if (!isObj(doc)) throw new UserError(`${label}: expected a mapping at the top level`);
+  for (const key of ['resolved_model_config', 'model', 'ml_model_config', 'model_config']) {
+    const v = doc[key];
+    if (isObj(v)) {
+      // keep fields only the plain `model` section has (e.g. when resolved omits one)
+      const base = key === 'resolved_model_config' && isObj(doc['model']) ? doc['model'] : {};
+      return { ...base, ...v };
+    }
+  }
+  if ('d_model' in doc || 'input_size' in doc) return doc;
+  throw new UserError(`${label}: no model config found (expected a 'model' or 'resolved_model_config' section, or transformer-lens / rib MLP fields)`);
+}
+
+/** 'transformer' if the config or tensors look like transformer-lens, 'mlp' for a rib MLP. */
+export function inferModelType(cfg: Record<string, unknown>, tensors: Map<string, Tensor>): 'mlp' | 'transformer' {
+  if ('d_model' in cfg || tensors.has('embed.W_E')) return 'transformer';
+  if ('input_size' in cfg || 'hidden_sizes' in cfg || tensors.has('layers.0.W')) return 'mlp';
+  throw new UserError('cannot tell the model type from its config or tensors; pass type "mlp" or "transformer"');
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finds the config beside a checkpoint (file or directory); throws listing what was tried. */
+export async function findConfig(path: string): Promise<string> {
+  const dir = (await isDir(path)) ? path : dirname(path);
+  for (const n of CONFIG_NAMES) {
+    const p = join(dir, n);
+    if (await exists(p)) return p;
+  }
+  throw new UserError(`no model config beside ${path}: looked for ${CONFIG_NAMES.join(', ')} in ${dir}; pass --config`);
+}
+
+export async function loadModel(opts: { type?: 'mlp' | 'transformer'; path: string; config?: string }): Promise<Model> {
+  if (!opts || typeof opts.path !== 'string' || !opts.path) throw new UserError('loadModel: a checkpoint path is required');
+  if (opts.type !== undefined && opts.type !== 'mlp' && opts.type !== 'transformer') {
+    throw new UserError(`model type must be "mlp" or "transformer", got ${JSON.stringify(opts.type)}`);
+  }
+  const tensors = await readCheckpoint(opts.path);
+  const cfgPath = opts.config ?? (await findConfig(opts.path));
+  const cfg = extractModelConfig(await readStructured(cfgPath), cfgPath);
+  const kind = opts.type ?? inferModelType(cfg, tensors);
+  try {
+    return buildModel(kind, cfg, tensors);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${opts.path} (config ${cfgPath}): ${e.message}`);
+    throw e;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Cutting a flat module list at node layers (spec §1.1): section `pre` runs the stem and every
+ * module before the first node layer; section_l runs node layer l's module up to (excluding) the
+ * next node layer's module; the last section runs to the end of the model (the logits).
+ */
+import { UserError } from '../errors.js';
+import type { Module } from './modules.js';
+import { concatTup, splitTup, sum, type Tup } from './tuple.js';
+import type { Inputs, NodeLayerInfo, Section, SectionedModel, SectionStructure } from './types.js';
+
+/** A folded model as a flat list of modules after a stem (inputs → tuple at modules[0]). */
+export interface FlatModel {
+  kind: 'mlp' | 'transformer';
+  /** Module ids that exist before modules[0] and can never be node layers (embed, pos_embed). */
+  stemIds: string[];
+  modules: Module[];
+  /** (P, widths) of the stem's output tuple, for sequences of length seqLen. */
+  stemShape(seqLen: number): { P: number; w: number[] };
+  /** inputs → tuple entering modules[0]; B = batch. */
+  stem(inputs: Inputs): Tup;
+}
+
+/** Checks a node-layer list against the model's module ids (spec §1.1); returns module indices. */
+export function validateNodeLayers(flat: FlatModel, nodeLayers: string[]): number[] {
+  if (!Array.isArray(nodeLayers) || nodeLayers.length === 0) throw new UserError('node_layers: need at least one node layer');
+  const ids = flat.modules.map((m) => m.id);
+  const seen = new Set<string>();
+  const idx: number[] = [];
+  nodeLayers.forEach((nl, i) => {
+    if (typeof nl !== 'string') throw new UserError(`node_layers[${i}]: expected a module id string, got ${JSON.stringify(nl)}`);
+    if (seen.has(nl)) throw new UserError(`node_layers: '${nl}' appears more than once`);
+    seen.add(nl);
+    if (nl === 'output') {
+      if (i !== nodeLayers.length - 1) throw new UserError(`node_layers: 'output' may only be the last node layer (found at index ${i} of ${nodeLayers.length})`);
+      if (i === 0) throw new UserError(`node_layers: 'output' cannot be the only node layer`);
+      return;
+    }
+    if (flat.stemIds.includes(nl)) {
+      throw new UserError(`node_layers: the first node layer may not be '${nl}' (embed and pos_embed take token ids, not activations)`);
+    }
+    const j = ids.indexOf(nl);
+    if (j < 0) {
+      const show = ids.length > 24 ? `${ids.slice(0, 24).join(', ')}, …` : ids.join(', ');
+      throw new UserError(`node_layers: unknown module id '${nl}' for this ${flat.kind} (valid ids: ${show}, output)`);
+    }
+    if (idx.length && j <= idx[idx.length - 1]!) {
+      throw new UserError(`node_layers: '${nl}' comes before '${nodeLayers[i - 1]}' in the model; node layers must be in model order`);
+    }
+    idx.push(j);
+  });
+  if (flat.kind === 'mlp') {
+    // contiguous run of layers.0 … layers.{L-1}, output (the reference checks the joined string)
+    const all = [...ids, 'output'].join('-');
+    const mine = nodeLayers.join('-');
+    const ok = all === mine || all.startsWith(mine + '-') || all.endsWith('-' + mine) || all.includes('-' + mine + '-');
+    if (!ok) {
+      throw new UserError(`node_layers: for an MLP the node layers must be a contiguous run of ${[...ids, 'output'].join(', ')}; got ${nodeLayers.join(', ')}`);
+    }
+  }
+  return idx;
+}
+
+/** Output (P, widths) after running modules[from, to) on input (P, w). */
+function propagate(mods: Module[], from: number, to: number, s: { P: number; w: number[] }) {
+  let cur = s;
+  for (let i = from; i < to; i++) cur = mods[i]!.shape(cur.P, cur.w);
+  return cur;
+}
+
+function runForward(mods: Module[], x: Tup, B: number): Tup {
+  let t = x;
+  for (const m of mods) t = m.forward(t, B).y;
+  return t;
+}
+
+class SectionImpl implements Section {
+  readonly inDim: number;
+  readonly outDim: number;
+  constructor(
+    readonly name: string,
+    readonly inLayer: string,
+    readonly outLayer: string,
+    readonly mods: Module[],
+    readonly inPos: number,
+    readonly inW: number[],
+    readonly outPos: number,
+    readonly outW: number[],
+    readonly structure?: SectionStructure,
+  ) {
+    this.inDim = sum(inW);
+    this.outDim = sum(outW);
+  }
+
+  private checkX(x: Float64Array, batch: number): void {
+    if (!Number.isInteger(batch) || batch < 0) throw new UserError(`${this.name}: bad batch size ${batch}`);
+    if (x.length !== batch * this.inPos * this.inDim) {
+      throw new UserError(`${this.name} (${this.inLayer}): input has ${x.length} values, expected [${batch}, ${this.inPos}, ${this.inDim}]`);
+    }
+  }
+
+  forward(x: Float64Array, batch: number): Float64Array {
+    this.checkX(x, batch);
+    const y = runForward(this.mods, splitTup(x, batch, this.inPos, this.inW), batch);
+    return concatTup(y, batch);
+  }
+
+  vjp(x: Float64Array, batch: number, cot: Float64Array, K: number): Float64Array {
+    this.checkX(x, batch);
+    if (cot.length !== K * batch * this.outPos * this.outDim) {
+      throw new UserError(`${this.name}: cotangent has ${cot.length} values, expected [${K}, ${batch}, ${this.outPos}, ${this.outDim}]`);
+    }
+    // forward once, keep every module's cache; then reverse with all K·B cotangent rows at once
+    const caches: unknown[] = [];
+    let t = splitTup(x, batch, this.inPos, this.inW);
+    for (const m of this.mods) {
+      const r = m.forward(t, batch);
+      caches.push(r.cache);
+      t = r.y;
+    }
+    const R = K * batch;
+    let g = splitTup(cot, R, this.outPos, this.outW);
+    for (let i = this.mods.length - 1; i >= 0; i--) g = this.mods[i]!.backward(caches[i], g, R, batch);
+    const out = concatTup(g, R);
+    return out === cot ? new Float64Array(out) : out;
+  }
+}
+
+/** Closed-form structure of a module run, if it is linear or linear-elementwise-linear per position. */
+function detectStructure(mods: Module[], inPos: number, outPos: number): SectionStructure | undefined {
+  if (inPos !== outPos) return undefined;
+  const core = mods.filter((m) => m.kind !== 'identity');
+  const kinds = core.map((m) => m.kind).join(',');
+  if (kinds === 'linear') {
+    const l = core[0] as unknown as { W: Float64Array; lastPos: boolean };
+    if (!l.lastPos) return { type: 'linear', W: l.W };
+  }
+  if (kinds === 'mlp_layer') {
+    const l = core[0] as unknown as { W: Float64Array; dout: number; act: import('./types.js').ActivationName | null };
+    if (!l.act) return { type: 'linear', W: l.W };
+    const I = new Float64Array(l.dout * l.dout);
+    for (let i = 0; i < l.dout; i++) I[i * l.dout + i] = 1;
+    return { type: 'mlp', Win: l.W, Wout: I, hidden: l.dout, act: l.act, residual: false };
+  }
+  if (kinds === 'split,linear,act,linear,add') {
+    const add = core[4] as unknown as { lastPos: boolean };
+    if (add.lastPos) return undefined;
+    const win = core[1] as unknown as { W: Float64Array; dout: number };
+    const act = core[2] as unknown as { act: import('./types.js').ActivationName };
+    const wout = core[3] as unknown as { W: Float64Array };
+    return { type: 'mlp', Win: win.W, Wout: wout.W, hidden: win.dout, act: act.act, residual: true };
+  }
+  return undefined;
+}
+
+export function buildSectioned(flat: FlatModel, nodeLayers: string[], seqLen: number): SectionedModel {
+  const idx = validateNodeLayers(flat, nodeLayers);
+  const mods = flat.modules;
+  const stemShape = flat.stemShape(seqLen);
+  const shapes: Array<{ P: number; w: number[] }> = [];
+  for (const i of idx) shapes.push(propagate(mods, 0, i, stemShape));
+  const finalShape = propagate(mods, 0, mods.length, stemShape);
+  const infos: NodeLayerInfo[] = idx.map((_, l) => ({ name: nodeLayers[l]!, dim: sum(shapes[l]!.w), positions: shapes[l]!.P }));
+  const hasOutput = nodeLayers[nodeLayers.length - 1] === 'output';
+  if (hasOutput) infos.push({ name: 'output', dim: sum(finalShape.w), positions: finalShape.P });
+
+  const sections: Section[] = idx.map((start, l) => {
+    const end = l + 1 < idx.length ? idx[l + 1]! : mods.length;
+    const outShape = l + 1 < idx.length ? shapes[l + 1]! : finalShape;
+    const sub = mods.slice(start, end);
+    const outLayer = l + 1 < idx.length ? nodeLayers[l + 1]! : 'output';
+    return new SectionImpl(`section_${l}`, nodeLayers[l]!, outLayer, sub, shapes[l]!.P, shapes[l]!.w, outShape.P, outShape.w, detectStructure(sub, shapes[l]!.P, outShape.P));
+  });
+
+  const preMods = mods.slice(0, idx[0]!);
+  const pre = (inputs: Inputs): Float64Array => {
+    const t = flat.stem(inputs);
+    return concatTup(runForward(preMods, t, inputs.batch), inputs.batch);
+  };
+  return {
+    nodeLayers: infos,
+    sections,
+    pre,
+    logits(inputs: Inputs): Float64Array {
+      let x = pre(inputs);
+      for (const s of sections) x = s.forward(x, inputs.batch);
+      return x;
+    },
+  };
+}
