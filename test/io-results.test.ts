@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveResults, loadResults } from '../src/io/results-node.js';
 import { resultsToSafetensors, type RibResults, type Mat } from '../src/io/results.js';
-import { parseSafetensors } from '../src/io/safetensors.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { UserError } from '../src/errors.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 
@@ -36,15 +36,28 @@ function sampleResults(): RibResults {
   };
 }
 
+const bytesOf = (x: Float64Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+function sameMat(a: Mat | null, b: Mat | null, what: string) {
+  if (a === null || b === null) { expect(b, what).toBe(a); return; }
+  expect([b.rows, b.cols], what).toEqual([a.rows, a.cols]);
+  expect(Buffer.compare(bytesOf(a.data), bytesOf(b.data)), what).toBe(0);
+}
 function expectSameResults(a: RibResults, b: RibResults) {
   expect(a.nodeLayers).toEqual(b.nodeLayers);
   expect(a.config).toEqual(b.config);
   expect([...a.means.keys()]).toEqual([...b.means.keys()]);
-  for (const [k, v] of a.means) expect(Array.from(b.means.get(k)!)).toEqual(Array.from(v));
-  for (const [k, v] of a.grams) expect(b.grams.get(k)).toEqual(v);
+  for (const [k, v] of a.means) expect(Buffer.compare(bytesOf(b.means.get(k)!), bytesOf(v))).toBe(0);
+  for (const [k, v] of a.grams) sameMat(v, b.grams.get(k)!, `gram ${k}`);
   expect(b.bases.length).toBe(a.bases.length);
-  a.bases.forEach((x, i) => expect(b.bases[i]).toEqual(x));
-  expect(b.edges).toEqual(a.edges);
+  a.bases.forEach((x, i) => {
+    const y = b.bases[i];
+    expect([y.nodeLayer, y.origDim]).toEqual([x.nodeLayer, x.origDim]);
+    for (const k of ['C', 'Cpinv', 'W', 'Wpinv', 'V'] as const) sameMat(x[k], y[k], `${k} ${x.nodeLayer}`);
+    if (x.Lambda) expect(Buffer.compare(bytesOf(x.Lambda), bytesOf(y.Lambda!))).toBe(0);
+    else expect(y.Lambda).toBeNull();
+  });
+  expect(b.edges.map((e) => [e.inLayer, e.outLayer])).toEqual(a.edges.map((e) => [e.inLayer, e.outLayer]));
+  a.edges.forEach((e, i) => sameMat(e.E, b.edges[i].E, `edge ${i}`));
 }
 
 let dir = '';
@@ -120,6 +133,20 @@ describe('results save/load', () => {
     await expect(loadResults(join(dir, 'absent'))).rejects.toThrow(UserError);
   });
 
+  it('loads results.safetensors alone from its metadata (layers and orig dims)', async () => {
+    const out = join(dir, 'alone');
+    await saveResults(out, sampleResults(), { force: false });
+    await rm(join(out, 'results.json'));
+    const r = await loadResults(out);
+    const want = sampleResults();
+    expect(r.nodeLayers).toEqual(want.nodeLayers);
+    expect(r.bases).toEqual(want.bases);
+    expect(r.edges).toEqual(want.edges);
+    expect(String(r.info.warning)).toMatch(/results.json missing/);
+    await writeFile(join(dir, 'plain.safetensors'), serializeSafetensors({ 'C/x': { dtype: 'F64', shape: [1, 1], data: new Float64Array(1) } }));
+    await expect(loadResults(join(dir, 'plain.safetensors'))).rejects.toThrow(/cannot tell the node layers/);
+  });
+
   it('loads a reference RibBuildResults .pt dict', async () => {
     // the .pt fixture writer (python3, fake torch globals) also writes a results dict
     const ptDir = join(dir, 'pt');
@@ -177,7 +204,7 @@ describe.skipIf(!REFDATA)('loadResults on refdata rib_graph files', () => {
     const ours = parseSafetensors(new Uint8Array(await readFile(join(out, 'results.safetensors'))));
     const theirs = parseSafetensors(new Uint8Array(await readFile(ref('modadd', 'seed0', 'rib_graph_rib.safetensors'))));
     expect([...ours.tensors.keys()].sort()).toEqual([...theirs.tensors.keys()].sort());
-    for (const [k, t] of theirs.tensors) expect(Array.from(ours.tensors.get(k)!.data as Float64Array)).toEqual(Array.from(t.data as Float64Array));
+    for (const [k, t] of theirs.tensors) expect(Buffer.compare(bytesOf(ours.tensors.get(k)!.data as Float64Array), bytesOf(t.data as Float64Array)), k).toBe(0);
     const back = await loadResults(out);
     expectSameResults(rib, back);
   });

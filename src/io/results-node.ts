@@ -12,7 +12,7 @@ import { UserError } from '../errors.js';
 import { fsyncDir, readBytes, readPtFile, readStructured, tempPathFor, writeTempFile } from './files-node.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
 import {
-  RESULTS_FORMAT, resultsFromRibDump, resultsFromTensors, resultsMetadata, resultsToJson,
+  RESULTS_FORMAT, resultsFromParsed, resultsFromRibDump, resultsMetadata, resultsToJson,
   resultsToSafetensors, type RibResults,
 } from './results.js';
 import type { Tensor } from './tensor.js';
@@ -110,46 +110,16 @@ export async function loadResults(path: string): Promise<RibResults> {
   const haveJson = await exists(jsonPath);
   const doc = haveJson ? ((await readStructured(jsonPath)) as Record<string, unknown>) : null;
 
-  if (doc && doc.format === RESULTS_FORMAT) {
+  if (doc && doc.format === RESULTS_FORMAT && doc.tensors_sha256) {
     const sha = createHash('sha256').update(bytes).digest('hex');
-    if (doc.tensors_sha256 && doc.tensors_sha256 !== sha) {
+    if (doc.tensors_sha256 !== sha) {
       throw new UserError(`${jsonPath} does not belong to ${p} (checksum mismatch): the result was modified or its write was interrupted; rebuild it`);
     }
-    const dims = (doc.dims ?? {}) as Record<string, { orig?: number }>;
-    const origDims: Record<string, number> = {};
-    for (const [L, d] of Object.entries(dims)) if (typeof d?.orig === 'number') origDims[L] = d.orig;
-    const edgeOrder = Array.isArray(doc.edges) ? (doc.edges as Array<{ in: string; out: string }>).map((e) => [e.in, e.out] as [string, string]) : undefined;
-    return resultsFromTensors(file.tensors, {
-      nodeLayers: doc.nodeLayers as string[], origDims, edgeOrder,
-      config: (doc.config ?? {}) as Record<string, unknown>, info: (doc.info ?? {}) as Record<string, unknown>,
-    }, p);
   }
-  if (doc && doc.results && typeof doc.results === 'object') {
-    // refdata rib_graph_*.json: the model_dump with tensors replaced by {"tensor": key}
-    const tensorOf = (field: unknown, what: string): Tensor | null => {
-      if (field === null || field === undefined) return null;
-      const key = (field as { tensor?: unknown }).tensor;
-      if (typeof key !== 'string') throw new UserError(`${jsonPath}: ${what} is not a tensor reference`);
-      const t = file.tensors.get(key);
-      if (!t) throw new UserError(`${jsonPath}: ${what} refers to tensor ${key}, which ${p} does not contain`);
-      return t;
-    };
-    return resultsFromRibDump(doc.results as Record<string, unknown>, tensorOf, jsonPath, { source: p, format: 'rib-reference' });
+  if (!doc && file.metadata.format !== RESULTS_FORMAT) {
+    throw new UserError(`${p}: no ${basename(jsonPath)} beside it, and the file is not an interbasis results file; cannot tell the node layers`);
   }
-  // no (usable) json: fall back to our safetensors metadata
-  if (file.metadata.format === RESULTS_FORMAT && file.metadata.node_layers) {
-    let nodeLayers: string[]; let origDims: Record<string, number>;
-    try {
-      nodeLayers = JSON.parse(file.metadata.node_layers);
-      origDims = JSON.parse(file.metadata.orig_dims ?? '{}');
-    } catch {
-      throw new UserError(`${p}: corrupt results metadata`);
-    }
-    return resultsFromTensors(file.tensors, { nodeLayers, origDims, info: { source: p, warning: `${basename(jsonPath)} missing: config and info unavailable` } }, p);
-  }
-  throw new UserError(haveJson
-    ? `${jsonPath}: neither an interbasis results.json nor a refdata rib_graph json (no "format" or "results" key)`
-    : `${p}: no ${basename(jsonPath)} beside it, and the file is not an interbasis results file; cannot tell the node layers`);
+  return resultsFromParsed(file, doc, { tensors: p, json: jsonPath });
 }
 
 async function loadPtResults(p: string): Promise<RibResults> {

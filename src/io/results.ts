@@ -6,6 +6,7 @@
  */
 import { UserError } from '../errors.js';
 import { toFloat64, type Tensor } from './tensor.js';
+import type { SafetensorsFile } from './safetensors.js';
 
 export interface Mat { rows: number; cols: number; data: Float64Array }
 
@@ -289,4 +290,51 @@ export function resultsFromRibDump(
   for (const L of [...grams.keys()]) if (!layers.includes(L)) grams.delete(L);
   validateResults(r);
   return r;
+}
+
+/**
+ * Results from a parsed safetensors file plus its sibling JSON document (browser-friendly core
+ * of loadResults): our results.json, a refdata `rib_graph_*.json`, or none (then our safetensors
+ * metadata must describe the layers). `labels` name the files in errors.
+ */
+export function resultsFromParsed(
+  file: Pick<SafetensorsFile, 'tensors' | 'metadata'>,
+  doc: Record<string, unknown> | null,
+  labels: { tensors: string; json: string } = { tensors: 'results.safetensors', json: 'results.json' },
+): RibResults {
+  if (doc && doc.format === RESULTS_FORMAT) {
+    if (!Array.isArray(doc.nodeLayers)) throw new UserError(`${labels.json}: nodeLayers is missing`);
+    const dims = (doc.dims ?? {}) as Record<string, { orig?: number }>;
+    const origDims: Record<string, number> = {};
+    for (const [L, d] of Object.entries(dims)) if (typeof d?.orig === 'number') origDims[L] = d.orig;
+    const edgeOrder = Array.isArray(doc.edges) ? (doc.edges as Array<{ in: string; out: string }>).map((e) => [e.in, e.out] as [string, string]) : undefined;
+    return resultsFromTensors(file.tensors, {
+      nodeLayers: doc.nodeLayers as string[], origDims, edgeOrder,
+      config: (doc.config ?? {}) as Record<string, unknown>, info: (doc.info ?? {}) as Record<string, unknown>,
+    }, labels.tensors);
+  }
+  if (doc && doc.results && typeof doc.results === 'object') {
+    // refdata rib_graph_*.json: the model_dump with tensors replaced by {"tensor": key}
+    const tensorOf = (field: unknown, what: string): Tensor | null => {
+      if (field === null || field === undefined) return null;
+      const key = (field as { tensor?: unknown }).tensor;
+      if (typeof key !== 'string') throw new UserError(`${labels.json}: ${what} is not a tensor reference`);
+      const t = file.tensors.get(key);
+      if (!t) throw new UserError(`${labels.json}: ${what} refers to tensor ${key}, which ${labels.tensors} does not contain`);
+      return t;
+    };
+    return resultsFromRibDump(doc.results as Record<string, unknown>, tensorOf, labels.json, { source: labels.tensors, format: 'rib-reference' });
+  }
+  if (doc) throw new UserError(`${labels.json}: neither an interbasis results.json nor a refdata rib_graph json (no "format" or "results" key)`);
+  if (file.metadata.format === RESULTS_FORMAT && file.metadata.node_layers) {
+    let nodeLayers: string[]; let origDims: Record<string, number>;
+    try {
+      nodeLayers = JSON.parse(file.metadata.node_layers);
+      origDims = JSON.parse(file.metadata.orig_dims ?? '{}');
+    } catch {
+      throw new UserError(`${labels.tensors}: corrupt results metadata`);
+    }
+    return resultsFromTensors(file.tensors, { nodeLayers, origDims, info: { source: labels.tensors, warning: `${labels.json} missing: config and info unavailable` } }, labels.tensors);
+  }
+  throw new UserError(`${labels.tensors}: no ${labels.json}, and the file is not an interbasis results file; cannot tell the node layers`);
 }
