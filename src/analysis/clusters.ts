@@ -1,0 +1,220 @@
+/**
+ * Cluster statistics over a layered graph (spec §8.6): clusters sorted by size, span over layers,
+ * per-layer counts, edges (and weight) kept inside clusters per layer pair, modularity, piano-plot
+ * array; plus the adjusted Rand index used by the tests. Browser-safe.
+ */
+import type { CsrGraph, LayeredGraph } from './graph.js';
+import { modularity } from './modularity.js';
+
+export interface ClusterInfo {
+  /** 1-based, in size order (largest first; ties by lowest node id) */
+  id: number;
+  size: number;
+  /** number of distinct layers */
+  span: number;
+  layers_counter: Record<string, number>;
+  /** [layer, index within layer] */
+  nodes: Array<[string, number]>;
+}
+
+export interface EdgesKept {
+  from: string;
+  to: string;
+  num_edges: number;
+  num_edges_kept: number;
+  weight: number;
+  weight_kept: number;
+  /** num_edges_kept / num_edges (0 when there are no edges) */
+  fraction: number;
+  /** weight_kept / weight */
+  weight_fraction: number;
+}
+
+export interface ClusterStats {
+  gamma: number;
+  modularity: number;
+  modularity_gamma: number;
+  n_clusters: number;
+  n_non_singleton: number;
+  clusters: ClusterInfo[];
+  /** cluster id (1-based, size order) of every node, per layer */
+  assignment: Record<string, number[]>;
+  edges_kept: EdgesKept[];
+}
+
+/**
+ * Relabels a membership so that cluster ids are 1..k in decreasing size (ties: lowest node id
+ * first). Returns the 1-based labels and the sizes in that order.
+ */
+export function sortClustersBySize(membership: ArrayLike<number>): { labels: Int32Array; sizes: number[] } {
+  const info = new Map<number, { size: number; first: number }>();
+  for (let u = 0; u < membership.length; u++) {
+    const c = membership[u]!;
+    const x = info.get(c);
+    if (x) x.size++;
+    else info.set(c, { size: 1, first: u });
+  }
+  const order = [...info.entries()].sort((a, b) => b[1].size - a[1].size || a[1].first - b[1].first);
+  const rank = new Map<number, number>();
+  order.forEach(([c], i) => rank.set(c, i + 1));
+  const labels = new Int32Array(membership.length);
+  for (let u = 0; u < membership.length; u++) labels[u] = rank.get(membership[u]!)!;
+  return { labels, sizes: order.map(([, x]) => x.size) };
+}
+
+export function clusterStats(lg: LayeredGraph, membership: ArrayLike<number>, gamma = 1): ClusterStats {
+  const g = lg.graph;
+  if (membership.length !== g.n) throw new Error(`clusterStats: membership has ${membership.length} entries for ${g.n} nodes`);
+  const { labels, sizes } = sortClustersBySize(membership);
+  const clusters: ClusterInfo[] = sizes.map((size, i) => ({ id: i + 1, size, span: 0, layers_counter: {}, nodes: [] }));
+  const assignment: Record<string, number[]> = {};
+  for (let li = 0; li < lg.layers.length; li++) {
+    const layer = lg.layers[li]!;
+    const a: number[] = [];
+    for (let u = lg.layerOffset[li]!; u < lg.layerOffset[li + 1]!; u++) {
+      const c = clusters[labels[u]! - 1]!;
+      const idx = u - lg.layerOffset[li]!;
+      c.nodes.push([layer, idx]);
+      c.layers_counter[layer] = (c.layers_counter[layer] ?? 0) + 1;
+      a.push(labels[u]!);
+    }
+    assignment[layer] = a;
+  }
+  for (const c of clusters) c.span = Object.keys(c.layers_counter).length;
+  return {
+    gamma,
+    modularity: modularity(g, labels, 1),
+    modularity_gamma: modularity(g, labels, gamma),
+    n_clusters: clusters.length,
+    n_non_singleton: clusters.filter((c) => c.size > 1).length,
+    clusters,
+    assignment,
+    edges_kept: edgesKept(lg, labels),
+  };
+}
+
+/**
+ * Per layer pair (lower layer index first, in layer order): number and weight of graph edges, and
+ * how many (how much) join two nodes of the same cluster (spec `num_edges_kept`).
+ */
+export function edgesKept(lg: LayeredGraph, membership: ArrayLike<number>): EdgesKept[] {
+  const g = lg.graph;
+  const L = lg.layers.length;
+  const rows = new Map<number, EdgesKept>();
+  for (let u = 0; u < g.n; u++) {
+    const lu = lg.layerOf[u]!;
+    for (let i = g.offsets[u]!; i < g.offsets[u + 1]!; i++) {
+      const v = g.targets[i]!;
+      if (v < u) continue;
+      const lv = lg.layerOf[v]!;
+      const a = Math.min(lu, lv);
+      const b = Math.max(lu, lv);
+      const key = a * L + b;
+      let r = rows.get(key);
+      if (!r) {
+        r = { from: lg.layers[a]!, to: lg.layers[b]!, num_edges: 0, num_edges_kept: 0, weight: 0, weight_kept: 0, fraction: 0, weight_fraction: 0 };
+        rows.set(key, r);
+      }
+      const w = g.weights[i]!;
+      r.num_edges++;
+      r.weight += w;
+      if (membership[u] === membership[v]) {
+        r.num_edges_kept++;
+        r.weight_kept += w;
+      }
+    }
+  }
+  const out = [...rows.entries()].sort((x, y) => x[0] - y[0]).map(([, r]) => r);
+  for (const r of out) {
+    r.fraction = r.num_edges > 0 ? r.num_edges_kept / r.num_edges : 0;
+    r.weight_fraction = r.weight > 0 ? r.weight_kept / r.weight : 0;
+  }
+  return out;
+}
+
+export interface Piano {
+  n_layers: number;
+  max_width: number;
+  /** row-major [n_layers × max_width]: −1 no such node, 0 not plotted, 1..n plotted cluster */
+  data: Int32Array;
+}
+
+/**
+ * Piano-plot array (spec §8.6): rows are layers, columns RIB indices. Plotted clusters are the
+ * non-singleton clusters in size order (or the `top` largest of them), numbered 1..n.
+ */
+export function pianoArray(lg: LayeredGraph, membership: ArrayLike<number>, opts: { top?: number } = {}): Piano {
+  const { labels, sizes } = sortClustersBySize(membership);
+  let nPlot = sizes.filter((s) => s > 1).length;
+  if (opts.top !== undefined) nPlot = Math.min(nPlot, Math.max(0, Math.floor(opts.top)));
+  const L = lg.layers.length;
+  const maxWidth = lg.widths.reduce((a, b) => Math.max(a, b), 0);
+  const data = new Int32Array(L * maxWidth).fill(-1);
+  for (let li = 0; li < L; li++) {
+    for (let u = lg.layerOffset[li]!; u < lg.layerOffset[li + 1]!; u++) {
+      const c = labels[u]!;
+      data[li * maxWidth + (u - lg.layerOffset[li]!)] = c <= nPlot ? c : 0;
+    }
+  }
+  return { n_layers: L, max_width: maxWidth, data };
+}
+
+/** Nested-array form of a piano array, for JSON. */
+export function pianoRows(p: Piano): number[][] {
+  const rows: number[][] = [];
+  for (let l = 0; l < p.n_layers; l++) rows.push(Array.from(p.data.subarray(l * p.max_width, (l + 1) * p.max_width)));
+  return rows;
+}
+
+/** Adjusted Rand index (Hubert & Arabie 1985) between two labelings of the same items. */
+export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`adjustedRandIndex: lengths differ (${a.length}, ${b.length})`);
+  const n = a.length;
+  const c2 = (x: number) => (x * (x - 1)) / 2;
+  const ca = new Map<number, number>();
+  const cb = new Map<number, number>();
+  const cab = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    ca.set(a[i]!, (ca.get(a[i]!) ?? 0) + 1);
+    cb.set(b[i]!, (cb.get(b[i]!) ?? 0) + 1);
+    const k = `${a[i]},${b[i]}`;
+    cab.set(k, (cab.get(k) ?? 0) + 1);
+  }
+  let sumAB = 0;
+  for (const v of cab.values()) sumAB += c2(v);
+  let sumA = 0;
+  for (const v of ca.values()) sumA += c2(v);
+  let sumB = 0;
+  for (const v of cb.values()) sumB += c2(v);
+  const total = c2(n);
+  if (total === 0) return 1;
+  const expected = (sumA * sumB) / total;
+  const maxIdx = (sumA + sumB) / 2;
+  if (maxIdx === expected) return 1; // both labelings trivial (all-in-one or all-singletons) and identical in structure
+  return (sumAB - expected) / (maxIdx - expected);
+}
+
+/** True when every community induces a connected subgraph (BFS inside each community). */
+export function communitiesConnected(g: CsrGraph, membership: ArrayLike<number>): boolean {
+  const seen = new Uint8Array(g.n);
+  const done = new Set<number>();
+  const queue = new Int32Array(g.n);
+  for (let s = 0; s < g.n; s++) {
+    if (seen[s]) continue;
+    const c = membership[s]!;
+    if (done.has(c)) return false; // a second component of a community already visited
+    done.add(c);
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = s;
+    seen[s] = 1;
+    while (head < tail) {
+      const u = queue[head++]!;
+      for (let i = g.offsets[u]!; i < g.offsets[u + 1]!; i++) {
+        const v = g.targets[i]!;
+        if (!seen[v] && membership[v] === c) { seen[v] = 1; queue[tail++] = v; }
+      }
+    }
+  }
+  return true;
+}
