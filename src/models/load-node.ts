@@ -32,8 +32,13 @@ export function extractModelConfig(doc: unknown, label: string): Record<string, 
 
 /** 'transformer' if the config or tensors look like transformer-lens, 'mlp' for a rib MLP. */
 export function inferModelType(cfg: Record<string, unknown>, tensors: Map<string, Tensor>): 'mlp' | 'transformer' {
-  if ('d_model' in cfg || tensors.has('embed.W_E')) return 'transformer';
-  if ('input_size' in cfg || 'hidden_sizes' in cfg || tensors.has('layers.0.W')) return 'mlp';
+  const byCfg = 'd_model' in cfg ? 'transformer' : 'input_size' in cfg || 'hidden_sizes' in cfg ? 'mlp' : null;
+  const byTensors = tensors.has('embed.W_E') ? 'transformer' : tensors.has('layers.0.W') ? 'mlp' : null;
+  if (byCfg && byTensors && byCfg !== byTensors) {
+    throw new UserError(`the config describes a ${byCfg === 'mlp' ? 'rib MLP' : 'transformer'} but the checkpoint holds ${byTensors === 'mlp' ? 'rib MLP (layers.*)' : 'transformer-lens (embed.W_E, blocks.*)'} tensors`);
+  }
+  const kind = byCfg ?? byTensors;
+  if (kind) return kind;
   throw new UserError('cannot tell the model type from its config or tensors; pass type "mlp" or "transformer"');
 }
 

@@ -45,6 +45,7 @@ export function takeTensors(
 
 export function cfgInt(cfg: Record<string, unknown>, key: string, what: string, dflt?: number): number {
   const v = cfg[key] ?? dflt;
+  if (v === undefined || v === null) throw new UserError(`${what} config: '${key}' is missing`);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
     throw new UserError(`${what} config: '${key}' must be a non-negative integer, got ${JSON.stringify(cfg[key])}`);
   }
