@@ -80,6 +80,16 @@ export function f16ToNumber(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+let F16_LUT: Float64Array | null = null;
+/** All 65536 binary16 values, decoded once (512 KB). */
+function f16Table(): Float64Array {
+  if (!F16_LUT) {
+    F16_LUT = new Float64Array(65536);
+    for (let h = 0; h < 65536; h++) F16_LUT[h] = f16ToNumber(h);
+  }
+  return F16_LUT;
+}
+
 /** number → IEEE binary16 bits (round to nearest even; overflow → ±Inf). */
 export function numberToF16(x: number): number {
   if (Number.isNaN(x)) return 0x7e00;
@@ -135,7 +145,8 @@ export function toFloat64(t: Tensor): Float64Array {
   switch (t.dtype) {
     case 'F16': {
       const u = d as Uint16Array;
-      for (let i = 0; i < n; i++) out[i] = f16ToNumber(u[i]);
+      const lut = f16Table();
+      for (let i = 0; i < n; i++) out[i] = lut[u[i]];
       return out;
     }
     case 'BF16': {
