@@ -30,6 +30,7 @@ class Storage:
     def __init__(self, cls, key, fmt, values):
         self.cls, self.key = cls, key
         if fmt == '?': self.raw = bytes(1 if v else 0 for v in values)
+        elif fmt == 'e': self.raw = struct.pack('<%de' % len(values), *values)
         else: self.raw = array.array(fmt, values).tobytes()
         self.numel = len(values)
 
@@ -80,6 +81,7 @@ sd['mask'] = Tensor(bl, 0, [5], [1])
 sd['scalar'] = Tensor(f32, 5, [], [])
 sd['param'] = Parameter(Tensor(i32, 0, [3], [1]))
 sd['f32col'] = Tensor(f32, 1, [2], [3])                 # strided column with offset
+sd['half'] = Tensor(Storage(torch.HalfStorage, '5', 'e', [0.5, -2.0, 65504.0]), 0, [3], [1])
 sd._metadata = collections.OrderedDict([('', {'version': 1})])
 save(os.path.join(out, 'state_dict.pt'), sd)
 

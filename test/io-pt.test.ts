@@ -34,7 +34,7 @@ async function expectRefused(name: string, re: RegExp) {
 describe('.pt reader', () => {
   it('reads a state_dict with f32/f64/i64/bool/i32 tensors, strides, offsets, shared storage', async () => {
     const sd = await readCheckpoint(fx('state_dict.pt'));
-    expect([...sd.keys()]).toEqual(['w32', 'w64T', 'w64row1', 'i64off', 'mask', 'scalar', 'param', 'f32col']);
+    expect([...sd.keys()]).toEqual(['w32', 'w64T', 'w64row1', 'i64off', 'mask', 'scalar', 'param', 'f32col', 'half']);
     const w32 = sd.get('w32')!;
     expect(w32.dtype).toBe('F32');
     expect(w32.shape).toEqual([2, 3]);
@@ -57,6 +57,8 @@ describe('.pt reader', () => {
     expect(p.dtype).toBe('I32');
     expect(arr(p)).toEqual([7, -8, 9]);
     expect(arr(sd.get('f32col')!)).toEqual([-1.25, -4.0]);
+    expect(sd.get('half')!.dtype).toBe('F16');
+    expect(arr(sd.get('half')!)).toEqual([0.5, -2, 65504]);
     // the _metadata BUILD state of the OrderedDict does not leak in as a key
     expect(sd.has('_metadata')).toBe(false);
   });

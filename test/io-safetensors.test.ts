@@ -168,6 +168,8 @@ describe('safetensors files and shards', () => {
     await expect(readSafetensorsFile(join(dir, 'bad2.safetensors.index.json'))).rejects.toThrow(/file not found: .*nope.safetensors/);
     await writeFile(join(dir, 'bad3.safetensors.index.json'), JSON.stringify({ nothing: 1 }));
     await expect(readSafetensorsFile(join(dir, 'bad3.safetensors.index.json'))).rejects.toThrow(/weight_map/);
+    await writeFile(join(dir, 'loop.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'loop.safetensors.index.json' } }));
+    await expect(readSafetensorsFile(join(dir, 'loop.safetensors.index.json'))).rejects.toThrow(/points at another index/);
   });
 
   it('names the file in parse errors', async () => {

@@ -58,6 +58,7 @@ async function readShardedSafetensors(indexPath: string): Promise<SafetensorsFil
   const byShard = new Map<string, string[]>();
   for (const [name, shard] of Object.entries(wm as Record<string, unknown>)) {
     if (typeof shard !== 'string' || shard === '') throw new UserError(`${indexPath}: weight_map[${JSON.stringify(name)}] must be a file name`);
+    if (isIndexPath(shard)) throw new UserError(`${indexPath}: weight_map[${JSON.stringify(name)}] points at another index (${shard}); shards must be .safetensors files`);
     if (!byShard.has(shard)) byShard.set(shard, []);
     byShard.get(shard)!.push(name);
   }
