@@ -3,8 +3,12 @@
  * per-layer counts, edges (and weight) kept inside clusters per layer pair, modularity, piano-plot
  * array; plus the adjusted Rand index used by the tests. Browser-safe.
  */
-import type { CsrGraph, LayeredGraph } from './graph.js';
+import { ribGraph, isCentred, type CsrGraph, type LayeredGraph } from './graph.js';
 import { modularity } from './modularity.js';
+import type { Mat, RibResults } from '../io/results.js';
+import { edgeNorm, epsilonsFromAblation, resolveNormName, type NormName } from './norms.js';
+import { leiden, validateGamma } from './leiden.js';
+import { louvain } from './louvain.js';
 
 export interface ClusterInfo {
   /** 1-based, in size order (largest first; ties by lowest node id) */
@@ -217,4 +221,122 @@ export function communitiesConnected(g: CsrGraph, membership: ArrayLike<number>)
     }
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One clustering run over RIB results (used by `interbasis cluster` and the report)
+
+
+export interface ClusterRunOptions {
+  gamma?: number;
+  /** norm name (default: 'bylayer-log' when `ablation` is given, else 'identity') */
+  norm?: string;
+  epsilon?: number;
+  /** parsed edge-ablation (bisect) results JSON, for per-layer ε */
+  ablation?: unknown;
+  seed?: number;
+  method?: 'leiden' | 'louvain';
+  /** also run the other method for comparison (default true) */
+  compare?: boolean;
+  iterations?: number;
+}
+
+export interface MethodSummary {
+  method: 'leiden' | 'louvain';
+  modularity: number;
+  modularity_gamma: number;
+  n_clusters: number;
+  n_non_singleton: number;
+  time_ms: number;
+}
+
+export interface ClusterRun extends ClusterStats {
+  method: 'leiden' | 'louvain';
+  norm: NormName;
+  epsilon: number | Record<string, number> | null;
+  ablation_threshold: number | null;
+  seed: number;
+  centred: boolean;
+  layers: string[];
+  widths: number[];
+  n_nodes: number;
+  n_edges: number;
+  total_weight: number;
+  time_ms: number;
+  comparison: MethodSummary | null;
+  piano: number[][];
+}
+
+/**
+ * Normalises the edges, builds the graph (spec §8.6), clusters it and computes the statistics.
+ * Needs initKernels() first. Errors (no edges, bad γ, unknown norm, missing ε) are RangeErrors
+ * with a clear message.
+ */
+export function clusterResults(r: RibResults, o: ClusterRunOptions = {}): ClusterRun {
+  const gamma = o.gamma ?? 1;
+  validateGamma(gamma);
+  const seed = o.seed ?? 0;
+  const method = o.method ?? 'leiden';
+  if (method !== 'leiden' && method !== 'louvain') throw new RangeError(`unknown clustering method '${method as string}'; valid: leiden, louvain`);
+  const norm = resolveNormName(o.norm ?? (o.ablation !== undefined ? 'bylayer-log' : 'identity'));
+  const isLog = norm === 'log' || norm === 'bylayer-log' || norm === 'node-log';
+  if (!isLog && (o.ablation !== undefined || o.epsilon !== undefined)) {
+    throw new RangeError(`--epsilon/--ablation apply only to the log norms (log, bylayer-log, node-log), not '${norm}'`);
+  }
+  if (o.ablation !== undefined && o.epsilon !== undefined) throw new RangeError('give either an epsilon or ablation results, not both');
+  if (!r.edges || r.edges.length === 0) {
+    throw new RangeError('the results contain no edges (build them with calculate_edges: true); nothing to cluster');
+  }
+  const centred = isCentred(r);
+  let epsilon: number | Record<string, number> | null = o.epsilon ?? null;
+  let threshold: number | null = null;
+  if (o.ablation !== undefined) {
+    const byLayer = new Map<string, Mat>(r.edges.map((e) => [e.inLayer, e.E]));
+    const got = epsilonsFromAblation(o.ablation, byLayer, { centred });
+    epsilon = got.epsilon;
+    threshold = got.threshold;
+  }
+  const normFn = edgeNorm(norm, epsilon === null ? {} : { epsilon });
+  const lg = ribGraph(r, normFn, { centred });
+  if (lg.graph.numEdges === 0) {
+    throw new RangeError(`no edge survives the '${norm}' normalisation (all normalised weights are 0); nothing to cluster`);
+  }
+  const run = (m: 'leiden' | 'louvain') => {
+    const t0 = performance.now();
+    const res = m === 'leiden' ? leiden(lg.graph, { gamma, seed, iterations: o.iterations }) : louvain(lg.graph, { gamma, seed });
+    return { res, ms: performance.now() - t0 };
+  };
+  const main = run(method);
+  const stats = clusterStats(lg, main.res.communities, gamma);
+  let comparison: MethodSummary | null = null;
+  if (o.compare ?? true) {
+    const other = method === 'leiden' ? 'louvain' : 'leiden';
+    const c = run(other);
+    const sizes = sortClustersBySize(c.res.communities).sizes;
+    comparison = {
+      method: other,
+      modularity: c.res.modularity,
+      modularity_gamma: c.res.modularityGamma,
+      n_clusters: c.res.count,
+      n_non_singleton: sizes.filter((s) => s > 1).length,
+      time_ms: c.ms,
+    };
+  }
+  return {
+    method,
+    norm,
+    epsilon,
+    ablation_threshold: threshold,
+    seed,
+    centred,
+    layers: lg.layers,
+    widths: lg.widths,
+    n_nodes: lg.graph.n,
+    n_edges: lg.graph.numEdges,
+    total_weight: lg.graph.totalWeight,
+    time_ms: main.ms,
+    comparison,
+    ...stats,
+    piano: pianoRows(pianoArray(lg, main.res.communities)),
+  };
 }
