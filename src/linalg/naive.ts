@@ -155,3 +155,110 @@ export function naiveSvd(A: ArrayLike<number>, m: number, n: number): { U: Float
   });
   return { U, S, V };
 }
+
+/**
+ * Plain-TS Householder tridiagonalisation + implicit QL (the textbook tred2/tql2 algorithm on flat
+ * row-major arrays, no SIMD, no scaling). Values descending, eigenvectors as columns. Used as the
+ * naive baseline for large n where Jacobi would take minutes.
+ */
+export function naiveEigh(A: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(A as ArrayLike<number>);
+  const d = new Float64Array(n), e = new Float64Array(n), tau = new Float64Array(n), p = new Float64Array(n);
+  for (let k = 0; k < n - 2; k++) {
+    d[k] = a[k * n + k]!;
+    const L = n - k - 1, o = k * n + k + 1;
+    const alpha = a[o]!;
+    let xn2 = 0;
+    for (let i = 1; i < L; i++) xn2 += a[o + i]! * a[o + i]!;
+    if (xn2 === 0) { e[k] = alpha; continue; }
+    const nrm = Math.sqrt(alpha * alpha + xn2);
+    const beta = alpha >= 0 ? -nrm : nrm;
+    const t = (beta - alpha) / beta, sc = 1 / (alpha - beta);
+    a[o] = 1;
+    for (let i = 1; i < L; i++) a[o + i] *= sc;
+    e[k] = beta; tau[k] = t;
+    for (let i = 0; i < L; i++) {
+      let s = 0;
+      const r = (k + 1 + i) * n + k + 1;
+      for (let j = 0; j < L; j++) s += a[r + j]! * a[o + j]!;
+      p[i] = t * s;
+    }
+    let pv = 0;
+    for (let i = 0; i < L; i++) pv += p[i]! * a[o + i]!;
+    const K = 0.5 * t * pv;
+    for (let i = 0; i < L; i++) p[i] -= K * a[o + i]!;
+    for (let i = 0; i < L; i++) {
+      const r = (k + 1 + i) * n + k + 1, vi = a[o + i]!, wi = p[i]!;
+      for (let j = 0; j < L; j++) a[r + j] -= vi * p[j]! + wi * a[o + j]!;
+    }
+  }
+  if (n >= 2) { d[n - 2] = a[(n - 2) * n + n - 2]!; e[n - 2] = a[(n - 2) * n + n - 1]!; }
+  d[n - 1] = a[n * n - 1]!;
+  e[n - 1] = 0;
+  // W = Qᵀ (rows = current eigenvector estimates)
+  const W = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) W[i * n + i] = 1;
+  const s = new Float64Array(n);
+  for (let k = n - 3; k >= 0; k--) {
+    const t = tau[k]!;
+    if (t === 0) continue;
+    const L = n - k - 1, o = k * n + k + 1;
+    s.fill(0, 0, L);
+    for (let i = 0; i < L; i++) { const r = (k + 1 + i) * n + k + 1, vi = a[o + i]!; for (let j = 0; j < L; j++) s[j] += vi * W[r + j]!; }
+    for (let i = 0; i < L; i++) { const r = (k + 1 + i) * n + k + 1, f = t * a[o + i]!; for (let j = 0; j < L; j++) W[r + j] -= f * s[j]!; }
+  }
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) { const x = W[i * n + j]!; W[i * n + j] = W[j * n + i]!; W[j * n + i] = x; }
+  const EPS = 2 ** -52;
+  let f = 0, tst1 = 0;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]!) + Math.abs(e[l]!));
+    let m = l;
+    while (m < n - 1 && Math.abs(e[m]!) > EPS * tst1) m++;
+    if (m > l) {
+      let iter = 0;
+      do {
+        if (++iter > 200) throw new Error('naiveEigh: no convergence');
+        let g = d[l]!;
+        let pp = (d[l + 1]! - g) / (2 * e[l]!);
+        let r = Math.hypot(pp, 1);
+        if (pp < 0) r = -r;
+        d[l] = e[l]! / (pp + r);
+        d[l + 1] = e[l]! * (pp + r);
+        const dl1 = d[l + 1]!;
+        let h = g - d[l]!;
+        for (let i = l + 2; i < n; i++) d[i] -= h;
+        f += h;
+        pp = d[m]!;
+        let c = 1, c2 = 1, c3 = 1, sn = 0, s2 = 0;
+        const el1 = e[l + 1]!;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2; c2 = c; s2 = sn;
+          g = c * e[i]!; h = c * pp;
+          r = Math.hypot(pp, e[i]!);
+          e[i + 1] = sn * r;
+          sn = e[i]! / r; c = pp / r;
+          pp = c * d[i]! - sn * g;
+          d[i + 1] = h + sn * (c * g + sn * d[i]!);
+          const ri = i * n, rj = (i + 1) * n;
+          for (let k = 0; k < n; k++) {
+            const x = W[ri + k]!, y = W[rj + k]!;
+            W[ri + k] = c * x - sn * y;
+            W[rj + k] = sn * x + c * y;
+          }
+        }
+        pp = (-sn * s2 * c3 * el1 * e[l]!) / dl1;
+        e[l] = sn * pp;
+        d[l] = c * pp;
+      } while (Math.abs(e[l]!) > EPS * tst1);
+    }
+    d[l] = d[l]! + f;
+    e[l] = 0;
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => d[y]! - d[x]! || x - y);
+  const values = new Float64Array(n), vectors = new Float64Array(n * n);
+  order.forEach((src, k) => {
+    values[k] = d[src]!;
+    for (let r = 0; r < n; r++) vectors[r * n + k] = W[src * n + r]!;
+  });
+  return { values, vectors };
+}

@@ -1,0 +1,67 @@
+/**
+ * `npm run bench [-- --json FILE] [--quick] [--filter STR]`: runs every area benchmark in turn,
+ * prints one table per area and optionally writes all rows as JSON.
+ */
+import { environment, formatTable, type BenchContext, type BenchRow } from './harness.js';
+import { writeFileAtomic } from '../src/io/files-node.js';
+
+type BenchModule = { run(ctx: BenchContext): Promise<BenchRow[]> };
+
+// One line per area (owners add theirs here).
+const MODULES: Array<[string, () => Promise<BenchModule>]> = [
+  ['kernels', () => import('./kernels.js')],
+  ['graph', () => import('./leiden.js')],
+];
+
+function parseArgs(argv: string[]): BenchContext {
+  const ctx: BenchContext = { log: (m) => process.stderr.write(`${m}\n`) };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') {
+      const f = argv[++i];
+      if (!f) throw new Error('--json needs a file name');
+      ctx.json = f;
+    } else if (a.startsWith('--json=')) ctx.json = a.slice(7);
+    else if (a === '--quick') ctx.quick = true;
+    else if (a === '--filter') ctx.filter = argv[++i];
+    else if (a.startsWith('--filter=')) ctx.filter = a.slice(9);
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run bench -- [--json FILE] [--quick] [--filter STR]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  return ctx;
+}
+
+async function main(): Promise<void> {
+  const ctx = parseArgs(process.argv.slice(2));
+  const env = environment();
+  process.stdout.write(`interbasis benchmarks — node ${env.node}, ${env.cpu} × ${env.cores}${ctx.quick ? ' (quick)' : ''}\n`);
+  const all: BenchRow[] = [];
+  const failures: string[] = [];
+  for (const [name, load] of MODULES) {
+    if (ctx.filter && !name.includes(ctx.filter) && !ctx.filter.startsWith(`${name}/`)) continue;
+    ctx.log(`# ${name}`);
+    try {
+      const rows = await (await load()).run(ctx);
+      all.push(...rows);
+      process.stdout.write(`\n## ${name}\n${formatTable(rows)}\n`);
+    } catch (e) {
+      failures.push(name);
+      process.stderr.write(`bench ${name} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    }
+  }
+  if (ctx.json) {
+    await writeFileAtomic(ctx.json, `${JSON.stringify({ environment: env, quick: !!ctx.quick, rows: all }, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${all.length} rows to ${ctx.json}\n`);
+  }
+  if (failures.length) {
+    process.stderr.write(`failed: ${failures.join(', ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
