@@ -10,6 +10,7 @@ type BenchModule = { run(ctx: BenchContext): Promise<BenchRow[]> };
 // One line per area (owners add theirs here).
 const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['kernels', () => import('./kernels.js')],
+  ['jacobian', () => import('./jacobian.js')],
   ['graph', () => import('./leiden.js')],
 ];
 

@@ -80,9 +80,36 @@ export function matMul(X: Float64Array, rows: number, k: number, W: Float64Array
   return C;
 }
 
-/** G [rows, n] · Wᵀ (W [k, n]) → new [rows, k], or accumulated into `into` (GEMM). */
+/**
+ * G [rows, n] · Wᵀ (W [k, n]) → new [rows, k], or accumulated into `into` (GEMM). Rows of G that
+ * are entirely zero (e.g. cotangents at positions a last-position selection dropped) are skipped:
+ * when at least a quarter of them are zero, the non-zero rows are packed, multiplied and scattered.
+ */
 export function matMulT(G: Float64Array, rows: number, n: number, W: Float64Array, k: number, into?: Float64Array): Float64Array {
   const C = into ?? new Float64Array(rows * k);
-  if (rows > 0 && n > 0 && k > 0) gemm(false, true, rows, k, n, G, W, C, 1, into ? 1 : 0);
+  if (rows === 0 || n === 0 || k === 0) return C;
+  const nz: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) {
+      if (G[o + j] !== 0) {
+        nz.push(r);
+        break;
+      }
+    }
+  }
+  if (nz.length === rows || nz.length > 0.75 * rows) {
+    gemm(false, true, rows, k, n, G, W, C, 1, into ? 1 : 0);
+    return C;
+  }
+  if (nz.length === 0) return C;
+  const Gp = new Float64Array(nz.length * n);
+  nz.forEach((r, i) => Gp.set(G.subarray(r * n, (r + 1) * n), i * n));
+  const Cp = new Float64Array(nz.length * k);
+  gemm(false, true, nz.length, k, n, Gp, W, Cp, 1, 0);
+  nz.forEach((r, i) => {
+    const o = r * k;
+    for (let j = 0; j < k; j++) C[o + j]! += Cp[i * k + j]!;
+  });
   return C;
 }
