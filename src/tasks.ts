@@ -2,3 +2,4 @@
 // workers/worker.ts, workers/browser-worker.ts and InlinePool users import this file.
 import './parallel/builtin-tasks.js';
 import './analysis/tasks.js';
+import './rib/tasks.js';

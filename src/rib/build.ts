@@ -1,0 +1,561 @@
+/**
+ * The LIB build (spec Appendix A), browser-safe: statistics → bases (backwards) → edges, with the
+ * heavy work cut into fixed shards run on a TaskPool and reduced in shard order, so the result is
+ * bit-identical for any worker count.
+ */
+import { UserError } from '../errors.js';
+import { gemm } from '../linalg/index.js';
+import type { Dataset } from '../data/types.js';
+import type { EdgeMatrix, LayerBasis, Mat, RibResults } from '../io/results.js';
+import { modelToSpec, type ModelSpec } from '../models/index.js';
+import type { Inputs, Model, SectionedModel } from '../models/types.js';
+import { mapReduceShards, toShared, type TaskPool } from '../parallel/pool.js';
+import { shardRanges } from '../parallel/shards.js';
+import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaStage, svdBasis, type PcaStage } from './basis.js';
+import { integrationMethodFor, type BuildConfig } from './config.js';
+import type { ModelCtx } from './context.js';
+import type { EdgesShardPayload } from './edges.js';
+import { integrationPoints } from './integration.js';
+import type { MprimeShardPayload, MprimeShardResult } from './mprime.js';
+import { checkReuse } from './reuse.js';
+import type { ForwardShardPayload, GramShardPayload } from './stats.js';
+
+export const VERSION = '0.1.0';
+
+/** Fixed shard sizes (samples). They never depend on the worker count. */
+export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, edges: 128 } as const;
+
+export interface ProgressEvent {
+  stage: string;
+  done: number;
+  total: number;
+}
+export type ProgressSink = (ev: ProgressEvent) => void;
+
+export interface BuildInputs {
+  config: BuildConfig;
+  model: Model;
+  /** `dataset` of the config (M′ and edges) */
+  dataset: Dataset | null;
+  /** `gram_dataset` (null → dataset) */
+  gramDataset: Dataset | null;
+  /** results to take means/Grams from (gram_matrices_path) */
+  loadedGrams?: RibResults | null;
+  /** results to take means/Grams/Cs from (interaction_matrices_path) */
+  loadedCs?: RibResults | null;
+  pool: TaskPool;
+  progress?: ProgressSink;
+  warn?: (msg: string) => void;
+  /** unique id for the worker-side model cache */
+  buildId?: string;
+}
+
+export interface NearThresholdEntry {
+  index: number;
+  value: number;
+  kept: boolean;
+}
+
+interface Stats {
+  means: Map<string, Float64Array>;
+  grams: Map<string, Mat>;
+}
+
+let buildCounter = 0;
+
+export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
+  const c = inp.config;
+  const warn = inp.warn ?? (() => undefined);
+  const progress = inp.progress ?? (() => undefined);
+  const times: Record<string, number> = {};
+  const t0 = now();
+  const nl = c.node_layers;
+  const K = nl.length - 1;
+  const hasOutput = nl[K] === 'output';
+  const sm = inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type });
+  const infos = sm.nodeLayers;
+  const nNonOut = hasOutput ? nl.length - 1 : nl.length;
+  const stochBasis = c.n_stochastic_sources_basis_pos !== null || c.n_stochastic_sources_basis_hidden !== null;
+  if ((stochBasis || c.n_stochastic_sources_edges !== null) && inp.model.kind === 'mlp') {
+    throw new UserError('stochastic sources need a position axis; MLP node layers have none (remove n_stochastic_sources_*)');
+  }
+  const collectOut = hasOutput && c.rotate_final_node_layer;
+  const ds = inp.dataset;
+  const gds = inp.gramDataset ?? inp.dataset;
+  checkInputsMatch(sm, ds, 'dataset');
+  checkInputsMatch(sm, gds, 'gram_dataset');
+  const loaded = inp.loadedCs ?? inp.loadedGrams ?? null;
+  if (inp.loadedCs) checkReuse(c, inp.loadedCs, infos, 'interaction_matrices_path', true);
+  if (inp.loadedGrams) checkReuse(c, inp.loadedGrams, infos, 'gram_matrices_path', false);
+
+  const spec = sharedSpec(inp.model);
+  const ctx: ModelCtx = {
+    id: inp.buildId ?? `b${++buildCounter}-${Math.floor(Math.random() * 1e9).toString(36)}`,
+    spec,
+    nodeLayers: nl,
+    lastPosModuleType: c.last_pos_module_type,
+  };
+  // which layers' activations the forward pass stores: non-output node layers (+ logits)
+  const statDims: Array<[number, number]> = infos.slice(0, nNonOut).map((i) => [i.positions, i.dim]);
+  if (collectOut) statDims.push([infos[K]!.positions, infos[K]!.dim]);
+
+  // ---- 1. statistics -----------------------------------------------------------------------
+  let ts = now();
+  let stats: Stats;
+  let gAct: { acts: Float64Array[]; sums: Float64Array[]; N: number } | null = null;
+  if (gds) gAct = await forwardAll(inp.pool, ctx, gds, statDims, nNonOut, progress, 'forward');
+  if (loaded) {
+    stats = { means: new Map(loaded.means), grams: new Map(loaded.grams) };
+    if (gAct) fingerprintCheck(c, loaded, gAct, statDims, nl, inp.loadedCs ? 'interaction_matrices_path' : 'gram_matrices_path');
+    for (let l = 0; l < nNonOut; l++) {
+      if (!stats.grams.has(nl[l]!)) throw new UserError(`${inp.loadedCs ? 'interaction_matrices_path' : 'gram_matrices_path'}: no Gram matrix for node layer ${nl[l]}`);
+    }
+  } else {
+    if (!gAct) throw new UserError('dataset: required to compute means and Gram matrices');
+    const names = [...nl.slice(0, nNonOut), ...(collectOut ? ['output'] : [])];
+    stats = await gramsFromActs(inp.pool, c, gAct, statDims, names, progress);
+  }
+  times.grams = now() - ts;
+
+  // activations of `dataset` for M′ and edges
+  let acts: Float64Array[] | null = null;
+  let N = 0;
+  const needData = (c.calculate_Cs && !inp.loadedCs) || c.calculate_edges;
+  if (needData && ds) {
+    if (gds === ds && gAct) {
+      acts = gAct.acts;
+      N = gAct.N;
+    } else {
+      const a = await forwardAll(inp.pool, ctx, ds, statDims.slice(0, nNonOut), nNonOut, progress, 'forward (dataset)');
+      acts = a.acts;
+      N = a.N;
+    }
+  }
+
+  // ---- 2. bases ----------------------------------------------------------------------------
+  ts = now();
+  const bases: LayerBasis[] = new Array(nl.length);
+  const near: Record<string, { gram: NearThresholdEntry[]; lambda: NearThresholdEntry[] }> = {};
+  const thr = c.truncation_threshold;
+  let haveCs = false;
+  if (inp.loadedCs) {
+    for (let l = 0; l <= K; l++) {
+      const b = inp.loadedCs.bases.find((x) => x.nodeLayer === nl[l]);
+      if (!b) throw new UserError(`interaction_matrices_path: no basis for node layer ${nl[l]}`);
+      if (l < K && !b.C) throw new UserError(`interaction_matrices_path: node layer ${nl[l]} has no C matrix`);
+      bases[l] = b;
+    }
+    haveCs = true;
+  } else if (c.calculate_Cs) {
+    const totalSteps = K + 1;
+    let done = 0;
+    progress({ stage: 'Cs', done, total: totalSteps });
+    // final node layer
+    const finalDim = infos[K]!.dim;
+    if (c.rotate_final_node_layer) {
+      const G = stats.grams.get(nl[K]!);
+      if (!G) throw new Error(`no Gram matrix for the final node layer ${nl[K]}`);
+      const p = pcaStage(G.data, finalDim, stats.means.get(nl[K]!) ?? null, {
+        nodeLayer: nl[K]!,
+        center: c.center,
+        lnOut: isLnOut(nl[K]!, c.isolate_ln_var),
+        thr,
+      });
+      near[nl[K]!] = { gram: nearThreshold(p.Dall, thr, 'gram'), lambda: [] };
+      bases[K] = svdBasis(p);
+    } else {
+      bases[K] = { nodeLayer: nl[K]!, origDim: finalDim, C: null, Cpinv: null, W: null, Wpinv: null, V: null, Lambda: null };
+    }
+    progress({ stage: 'Cs', done: ++done, total: totalSteps });
+    for (let l = K - 1; l >= 0; l--) {
+      const L = nl[l]!;
+      const d = infos[l]!.dim;
+      if (c.basis_formula === 'neuron') {
+        bases[l] = neuronBasis(L, d);
+      } else {
+        const G = stats.grams.get(L)!;
+        const p = pcaStage(G.data, d, stats.means.get(L) ?? null, { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr });
+        near[L] = { gram: nearThreshold(p.Dall, thr, 'gram'), lambda: [] };
+        if (c.basis_formula === 'svd') bases[l] = svdBasis(p);
+        else {
+          if (!acts) throw new UserError('dataset: required to compute the interaction basis');
+          const { M, Lp } = await computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, p, progress);
+          const f = finishRotation(p, c.basis_formula, M, Lp, thr);
+          near[L]!.lambda = nearThreshold(f.lambda, thr, 'lambda');
+          bases[l] = f.basis;
+        }
+      }
+      progress({ stage: 'Cs', done: ++done, total: totalSteps });
+    }
+    haveCs = true;
+  }
+  times.Cs = now() - ts;
+
+  // ---- 3. edges ----------------------------------------------------------------------------
+  ts = now();
+  const edges: EdgeMatrix[] = [];
+  if (c.calculate_edges) {
+    if (!haveCs) throw new UserError('calculate_edges needs Cs (calculate_Cs or interaction_matrices_path)');
+    if (!acts) throw new UserError('dataset: required to compute edges');
+    for (let l = 0; l < K; l++) {
+      const E = await computeEdges(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l]!, bases[l + 1]!, progress);
+      if (E.data.every((v) => v === 0)) warn(`edges ${nl[l]}->${nl[l + 1]} are all zero`);
+      edges.push({ inLayer: nl[l]!, outLayer: nl[l + 1]!, E });
+    }
+  }
+  times.edges = now() - ts;
+  times.total = now() - t0;
+
+  // diagnostics
+  const nearSummary: Record<string, unknown> = {};
+  for (const [L, v] of Object.entries(near)) {
+    if (v.gram.length || v.lambda.length) {
+      nearSummary[L] = v;
+      const fmt = (a: NearThresholdEntry[]) => a.map((e) => `${e.value.toExponential(2)}${e.kept ? '' : ' (dropped)'}`).join(', ');
+      if (v.gram.length) warn(`${L}: ${v.gram.length} Gram eigenvalue(s) within 100× of truncation_threshold ${thr}: ${fmt(v.gram)} — the kept dimension rests on rounding noise`);
+      if (v.lambda.length) warn(`${L}: ${v.lambda.length} Λ value(s) within 100× of truncation_threshold ${thr}: ${fmt(v.lambda)} — the RIB dimension rests on rounding noise`);
+    }
+  }
+  const dims: Record<string, { orig: number; positions: number; trunc: number | null; rib: number | null }> = {};
+  nl.forEach((L, l) => {
+    const b = bases[l];
+    dims[L] = { orig: infos[l]!.dim, positions: infos[l]!.positions, trunc: b?.W ? b.W.cols : null, rib: b?.C ? b.C.cols : null };
+  });
+  const means = c.center ? stats.means : new Map<string, Float64Array>();
+  return {
+    config: c as unknown as Record<string, unknown>,
+    nodeLayers: [...nl],
+    means,
+    grams: stats.grams,
+    bases: haveCs ? bases : [],
+    edges,
+    info: {
+      exp_name: c.exp_name,
+      dims,
+      n_samples: N,
+      n_gram_samples: gAct?.N ?? null,
+      times_s: times,
+      workers: inp.pool.size,
+      versions: { interbasis: VERSION },
+      near_threshold: { threshold: thr, factor: 100, layers: nearSummary },
+      contains_all_edges: true,
+      model_kind: inp.model.kind,
+      ml_model_config: inp.model.config,
+    },
+  };
+}
+
+function now(): number {
+  return (globalThis.performance?.now() ?? Date.now()) / 1000;
+}
+
+function checkInputsMatch(sm: SectionedModel, d: Dataset | null, key: string): void {
+  if (!d) return;
+  if (d.n < 1) throw new UserError(`${key}: the dataset is empty`);
+  const inp = d.inputs;
+  if (inp.batch !== d.n) throw new UserError(`${key}: inputs batch ${inp.batch} ≠ n ${d.n}`);
+  void sm;
+}
+
+function sharedSpec(m: Model): ModelSpec {
+  const s = modelToSpec(m);
+  const tensors: Record<string, Float64Array> = {};
+  for (const [k, v] of Object.entries(s.tensors)) tensors[k] = toShared(v);
+  return { ...s, tensors };
+}
+
+function sharedInputs(inp: Inputs): Inputs {
+  return inp.kind === 'tokens' ? { ...inp, data: toShared(inp.data) } : { ...inp, data: toShared(inp.data) };
+}
+
+function sharedZeros(n: number): Float64Array {
+  return toShared(new Float64Array(n));
+}
+
+async function forwardAll(
+  pool: TaskPool,
+  ctx: ModelCtx,
+  d: Dataset,
+  dims: Array<[number, number]>,
+  nNonOut: number,
+  progress: ProgressSink,
+  stage: string,
+): Promise<{ acts: Float64Array[]; sums: Float64Array[]; N: number }> {
+  const N = d.n;
+  const inputs = sharedInputs(d.inputs);
+  const outs = dims.map(([P, w]) => sharedZeros(N * P * w));
+  const ranges = shardRanges(N, SHARD.forward);
+  let done = 0;
+  progress({ stage, done, total: ranges.length });
+  const payloads: ForwardShardPayload[] = ranges.map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut }));
+  const sums = await mapReduceShards<ForwardShardPayload, Float64Array[], Float64Array[]>(
+    pool,
+    'rib.forward',
+    payloads,
+    (r) => {
+      progress({ stage, done: ++done, total: ranges.length });
+      return r;
+    },
+    (acc, r) => {
+      progress({ stage, done: ++done, total: ranges.length });
+      acc.forEach((a, i) => {
+        const b = r[i]!;
+        for (let j = 0; j < a.length; j++) a[j]! += b[j]!;
+      });
+      return acc;
+    },
+  );
+  return { acts: outs, sums, N };
+}
+
+async function gramsFromActs(
+  pool: TaskPool,
+  c: BuildConfig,
+  g: { acts: Float64Array[]; sums: Float64Array[]; N: number },
+  dims: Array<[number, number]>,
+  names: string[],
+  progress: ProgressSink,
+): Promise<Stats> {
+  const means = new Map<string, Float64Array>();
+  const grams = new Map<string, Mat>();
+  const ranges = shardRanges(g.N, SHARD.gram);
+  const total = ranges.length * dims.length;
+  let done = 0;
+  progress({ stage: 'grams', done, total });
+  for (let l = 0; l < dims.length; l++) {
+    const [P, d] = dims[l]!;
+    const L = names[l]!;
+    const np = g.N * P;
+    let shift: Float64Array | null = null;
+    if (c.center) {
+      const mu = new Float64Array(d);
+      for (let j = 0; j < d; j++) mu[j] = g.sums[l]![j]! / np;
+      means.set(L, mu);
+      shift = new Float64Array(d);
+      for (let j = 0; j < d; j++) shift[j] = -mu[j]!;
+      if (L !== 'output') shift[d - 1] = 0;
+    }
+    const payloads: GramShardPayload[] = ranges.map(([start, end]) => ({ X: g.acts[l]!, P, d, start, end, shift }));
+    const G = await mapReduceShards<GramShardPayload, Float64Array, Float64Array>(
+      pool,
+      'rib.gram',
+      payloads,
+      (r) => {
+        progress({ stage: 'grams', done: ++done, total });
+        return r;
+      },
+      (acc, r) => {
+        progress({ stage: 'grams', done: ++done, total });
+        for (let i = 0; i < acc.length; i++) acc[i]! += r[i]!;
+        return acc;
+      },
+    );
+    for (let i = 0; i < G.length; i++) G[i]! /= np;
+    grams.set(L, mat(d, d, G));
+  }
+  return { means, grams };
+}
+
+/** Loaded means/Grams must describe this model and dataset: compare means and Gram diagonals. */
+function fingerprintCheck(
+  c: BuildConfig,
+  loaded: RibResults,
+  g: { acts: Float64Array[]; sums: Float64Array[]; N: number },
+  dims: Array<[number, number]>,
+  nl: string[],
+  key: string,
+): void {
+  const nNonOut = nl.filter((x) => x !== 'output').length;
+  for (let l = 0; l < nNonOut; l++) {
+    const L = nl[l]!;
+    const [P, d] = dims[l]!;
+    const np = g.N * P;
+    const mu = Float64Array.from(g.sums[l]!, (s) => s / np);
+    const G = loaded.grams.get(L);
+    if (!G) continue;
+    if (G.rows !== d) throw new UserError(`${key}: node layer ${L} has width ${G.rows} in the saved results but ${d} in this model`);
+    const lm = loaded.means.get(L);
+    if (c.center && lm) {
+      let num = 0;
+      let den = 0;
+      for (let j = 0; j < d; j++) {
+        num += (lm[j]! - mu[j]!) ** 2;
+        den += mu[j]! ** 2;
+      }
+      if (Math.sqrt(num) > 1e-8 * Math.sqrt(den) + 1e-300) {
+        throw new UserError(`${key}: the saved mean of ${L} differs from this model's on this dataset (relative ${(Math.sqrt(num / den)).toExponential(2)}): the results were computed with a different model or dataset`);
+      }
+    }
+    // Gram diagonal
+    const shift = c.center ? Float64Array.from(mu, (m, j) => (j === d - 1 ? 0 : -m)) : new Float64Array(d);
+    const X = g.acts[l]!;
+    const diag = new Float64Array(d);
+    for (let r = 0; r < np; r++) for (let j = 0; j < d; j++) {
+      const v = X[r * d + j]! + shift[j]!;
+      diag[j]! += v * v;
+    }
+    let maxd = 0;
+    let maxdiff = 0;
+    for (let j = 0; j < d; j++) {
+      diag[j]! /= np;
+      maxd = Math.max(maxd, Math.abs(diag[j]!));
+      maxdiff = Math.max(maxdiff, Math.abs(diag[j]! - G.data[j * d + j]!));
+    }
+    if (maxdiff > 1e-8 * maxd) {
+      throw new UserError(`${key}: the saved Gram matrix of ${L} does not match this model and dataset (relative ${(maxdiff / maxd).toExponential(2)}${c.center ? '' : '; check center'}): the results were computed with a different model, dataset or centring`);
+    }
+  }
+}
+
+async function computeMprime(
+  pool: TaskPool,
+  c: BuildConfig,
+  ctx: ModelCtx,
+  sm: SectionedModel,
+  l: number,
+  X: Float64Array,
+  N: number,
+  outBasis: LayerBasis,
+  p: PcaStage,
+  progress: ProgressSink,
+): Promise<{ M: Float64Array; Lp: Float64Array | null }> {
+  const sec = sm.sections[l]!;
+  const L = c.node_layers[l]!;
+  const { alphas, weights } = integrationPoints(integrationMethodFor(c, L), c.n_intervals);
+  const Cout = outBasis.C ? toShared(outBasis.C.data) : null;
+  const r = outBasis.C ? outBasis.C.cols : sec.outDim;
+  const formula = c.basis_formula as MprimeShardPayload['formula'];
+  const nPos = c.n_stochastic_sources_basis_pos;
+  const nHid = c.n_stochastic_sources_basis_hidden;
+  const stoch = nPos !== null || nHid !== null;
+  const norm = N * sec.inPos * (nPos ?? 1) * (nHid ?? 1);
+  const st = sec.structure;
+  void p;
+  // linear section, deterministic jacobian: M′ = (P_out/P_in)·sw²·(W C)(W C)ᵀ (no data needed)
+  if (formula === 'jacobian' && !stoch && st && st.type === 'linear' && sec.inPos === sec.outPos) {
+    const sw = weights.reduce((a, b) => a + b, 0);
+    const C = Cout ?? eyeN(sec.outDim);
+    const WC = gemm(false, false, sec.inDim, r, sec.outDim, st.W, C, new Float64Array(sec.inDim * r));
+    const M = gemm(false, true, sec.inDim, sec.inDim, r, WC, WC, new Float64Array(sec.inDim * sec.inDim), sw * sw);
+    return { M, Lp: null };
+  }
+  const mlpClosed = formula === 'jacobian' && !stoch && st && st.type === 'mlp' && sec.inPos === sec.outPos;
+  const ranges = shardRanges(N, mlpClosed ? SHARD.mprimeMlp : SHARD.mprime);
+  const stage = `M' ${L}`;
+  let done = 0;
+  progress({ stage, done, total: ranges.length });
+  const payloads: MprimeShardPayload[] = ranges.map(([start, end], shard) => ({
+    model: ctx,
+    layer: l,
+    X,
+    start,
+    end,
+    Cout,
+    r,
+    formula,
+    alphas,
+    weights,
+    nPos,
+    nHidden: nHid,
+    seed: c.seed,
+    shard,
+  }));
+  const res = await mapReduceShards<MprimeShardPayload, MprimeShardResult, MprimeShardResult>(
+    pool,
+    'rib.mprime',
+    payloads,
+    (r0) => {
+      progress({ stage, done: ++done, total: ranges.length });
+      return r0;
+    },
+    (acc, r1) => {
+      progress({ stage, done: ++done, total: ranges.length });
+      for (let i = 0; i < acc.M.length; i++) acc.M[i]! += r1.M[i]!;
+      if (acc.Lp && r1.Lp) for (let i = 0; i < acc.Lp.length; i++) acc.Lp[i]! += r1.Lp[i]!;
+      return acc;
+    },
+  );
+  for (let i = 0; i < res.M.length; i++) res.M[i]! /= norm;
+  if (res.Lp) {
+    const nl = N * sec.inPos;
+    for (let i = 0; i < res.Lp.length; i++) res.Lp[i]! /= nl;
+    let mean = 0;
+    for (const v of res.Lp) mean += v;
+    mean /= res.Lp.length;
+    let v2 = 0;
+    for (const v of res.Lp) v2 += (v - mean) ** 2;
+    if (!(v2 > 0)) throw new UserError(`${L}: Λ′ is constant (zero gradients?) — ${c.basis_formula} needs trapezoidal or gauss-legendre integration`);
+  }
+  return res;
+}
+
+function eyeN(n: number): Float64Array {
+  const I = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) I[i * n + i] = 1;
+  return I;
+}
+
+async function computeEdges(
+  pool: TaskPool,
+  c: BuildConfig,
+  ctx: ModelCtx,
+  sm: SectionedModel,
+  l: number,
+  X: Float64Array,
+  N: number,
+  inB: LayerBasis,
+  outB: LayerBasis,
+  progress: ProgressSink,
+): Promise<Mat> {
+  const sec = sm.sections[l]!;
+  const L = c.node_layers[l]!;
+  if (!inB.C || !inB.Cpinv) throw new UserError(`edges: node layer ${L} has no C matrix`);
+  if (inB.C.rows !== sec.inDim) throw new UserError(`edges: C/${L} has ${inB.C.rows} rows, but the node layer has width ${sec.inDim}`);
+  if (outB.C && outB.C.rows !== sec.outDim) throw new UserError(`edges: C/${outB.nodeLayer} has ${outB.C.rows} rows, but the node layer has width ${sec.outDim}`);
+  const { alphas, weights } = integrationPoints(integrationMethodFor(c, L), c.n_intervals);
+  const rin = inB.C.cols;
+  const rout = outB.C ? outB.C.cols : sec.outDim;
+  const R = c.n_stochastic_sources_edges;
+  const ranges = shardRanges(N, SHARD.edges);
+  const stage = `edges ${L}->${c.node_layers[l + 1]}`;
+  let done = 0;
+  progress({ stage, done, total: ranges.length });
+  const Cin = toShared(inB.C.data);
+  const Cinp = toShared(inB.Cpinv.data);
+  const Cout = outB.C ? toShared(outB.C.data) : null;
+  const payloads: EdgesShardPayload[] = ranges.map(([start, end], shard) => ({
+    model: ctx,
+    layer: l,
+    X,
+    start,
+    end,
+    Cin,
+    Cinp,
+    rin,
+    Cout,
+    rout,
+    formula: c.edge_formula,
+    alphas,
+    weights,
+    nSources: R,
+    seed: c.seed,
+    shard,
+  }));
+  const E = await mapReduceShards<EdgesShardPayload, Float64Array, Float64Array>(
+    pool,
+    'rib.edges',
+    payloads,
+    (r0) => {
+      progress({ stage, done: ++done, total: ranges.length });
+      return r0;
+    },
+    (acc, r1) => {
+      progress({ stage, done: ++done, total: ranges.length });
+      for (let i = 0; i < acc.length; i++) acc[i]! += r1[i]!;
+      return acc;
+    },
+  );
+  const norm = N * sec.inPos * (R ?? 1);
+  for (let i = 0; i < E.length; i++) E[i]! /= norm;
+  return mat(rout, rin, E);
+}

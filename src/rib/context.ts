@@ -1,0 +1,56 @@
+/**
+ * What worker tasks receive to rebuild the sectioned model (cached per thread by id), and small
+ * helpers shared by the shard functions.
+ */
+import { withContext } from '../parallel/context.js';
+import { modelFromSpec, type ModelSpec } from '../models/index.js';
+import type { Inputs, SectionedModel } from '../models/types.js';
+
+export interface ModelCtx {
+  /** unique per build (the per-thread cache key) */
+  id: string;
+  spec: ModelSpec;
+  nodeLayers: string[];
+  lastPosModuleType: 'add_resid1' | 'unembed' | null;
+}
+
+/** The sectioned model for a context (built once per thread). */
+export function sectionedFor(ctx: ModelCtx): SectionedModel {
+  return withContext(`rib-model:${ctx.id}`, () =>
+    modelFromSpec(ctx.spec).sectioned(ctx.nodeLayers, { lastPosModuleType: ctx.lastPosModuleType }),
+  );
+}
+
+/** Rows [start, end) of a dataset's inputs (views, no copy). */
+export function sliceInputs(inputs: Inputs, start: number, end: number): Inputs {
+  if (inputs.kind === 'tokens') {
+    const L = inputs.seqLen;
+    return { kind: 'tokens', data: inputs.data.subarray(start * L, end * L), batch: end - start, seqLen: L };
+  }
+  const w = inputs.width;
+  return { kind: 'floats', data: inputs.data.subarray(start * w, end * w), batch: end - start, width: w };
+}
+
+/** x·a (new array; x itself when a = 1). */
+export function scaled(x: Float64Array, a: number): Float64Array {
+  if (a === 1) return x;
+  const y = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) y[i] = a * x[i]!;
+  return y;
+}
+
+/** Identity matrix n×n. */
+export function eye(n: number): Float64Array {
+  const I = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) I[i * n + i] = 1;
+  return I;
+}
+
+/**
+ * Stream id for the Rng of one (purpose, layer, shard, probe chunk): never depends on the worker.
+ * purpose 0 = basis sources, 1 = edge sources.
+ */
+export function streamId(purpose: number, layer: number, shard: number, probe: number): number {
+  if (layer >= 1024 || shard >= 1 << 20 || probe >= 1 << 20) throw new Error('streamId: index out of range');
+  return ((purpose * 1024 + layer) * 1048576 + shard) * 1048576 + probe;
+}

@@ -1,0 +1,70 @@
+/**
+ * Data statistics (spec §3): node-layer activations, means and Gram matrices, over fixed shards.
+ * Shard functions are pure and return unnormalised sums; the caller reduces them in shard order.
+ */
+import { syrk } from '../linalg/index.js';
+import type { Inputs } from '../models/types.js';
+import { sectionedFor, sliceInputs, type ModelCtx } from './context.js';
+
+export interface ForwardShardPayload {
+  model: ModelCtx;
+  inputs: Inputs;
+  start: number;
+  end: number;
+  /** activations per stat layer, [N, P_l, d_l] (SharedArrayBuffer-backed: each shard writes its rows) */
+  outs: Float64Array[];
+  /** [P_l, d_l] per stat layer */
+  dims: Array<[number, number]>;
+  /** number of non-output node layers; a further entry in `outs` (if any) holds the logits */
+  nNonOut: number;
+}
+
+/**
+ * Runs the model on rows [start, end), writes every node layer's activation into `outs`, and
+ * returns the per-layer sums over (sample, position) rows (for the means).
+ */
+export function forwardShard(p: ForwardShardPayload): Float64Array[] {
+  const sm = sectionedFor(p.model);
+  const B = p.end - p.start;
+  const sums: Float64Array[] = [];
+  let x = sm.pre(sliceInputs(p.inputs, p.start, p.end));
+  for (let l = 0; l < p.outs.length; l++) {
+    if (l > 0) x = sm.sections[l - 1]!.forward(x, B);
+    const [P, d] = p.dims[l]!;
+    if (x.length !== B * P * d) throw new Error(`forward: layer ${l} has ${x.length} values, expected [${B}, ${P}, ${d}]`);
+    p.outs[l]!.set(x, p.start * P * d);
+    const s = new Float64Array(d);
+    for (let r = 0; r < B * P; r++) {
+      const o = r * d;
+      for (let j = 0; j < d; j++) s[j]! += x[o + j]!;
+    }
+    sums.push(s);
+  }
+  return sums;
+}
+
+export interface GramShardPayload {
+  X: Float64Array;
+  P: number;
+  d: number;
+  start: number;
+  end: number;
+  /** σ added to every row before the outer product (null = none) */
+  shift: Float64Array | null;
+}
+
+/** Σ_{b∈[start,end), s} (x_{b,s} + σ)ᵀ(x_{b,s} + σ), d×d. */
+export function gramShard(p: GramShardPayload): Float64Array {
+  const { X, P, d, start, end, shift } = p;
+  const rows = (end - start) * P;
+  let Xs = X.subarray(start * P * d, end * P * d);
+  if (shift) {
+    const Y = new Float64Array(rows * d);
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      for (let j = 0; j < d; j++) Y[o + j] = Xs[o + j]! + shift[j]!;
+    }
+    Xs = Y;
+  }
+  return syrk(Xs, rows, d, new Float64Array(d * d), 1);
+}
