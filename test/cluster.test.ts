@@ -10,7 +10,7 @@ import { clusterResults, clusterStats, pianoArray, pianoRows, communitiesConnect
 import { leiden } from '../src/analysis/leiden.js';
 import { runClusterCli, type ClusterCliOptions } from '../src/cli/cluster.js';
 import { UserError } from '../src/errors.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadResults, saveResults } from '../src/io/results-node.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 
 beforeAll(async () => {
@@ -166,8 +166,28 @@ describe('interbasis cluster: bad inputs', () => {
     await expect(runClusterCli('x', cliDefaults(join(dir, 'o.json'), { gamma: 'abc' }), quiet)).rejects.toThrow(/finite number/);
     await expect(runClusterCli('x', cliDefaults(join(dir, 'o.json'), { seed: '1.5' }), quiet)).rejects.toThrow(/--seed/);
     writeFileSync(join(dir, 'exists.json'), 'keep me');
-    await expect(runClusterCli('x', cliDefaults(join(dir, 'exists.json')), quiet)).rejects.toThrow(/exists/);
+    await expect(runClusterCli(join(dir, 'nope'), cliDefaults(join(dir, 'exists.json')), quiet)).rejects.toThrow(/not found/);
+    if (REFDATA) {
+      const R = ref('modadd', 'seed0', 'rib_graph_rib.safetensors');
+      await expect(runClusterCli(R, cliDefaults(join(dir, 'exists.json')), quiet)).rejects.toThrow(/exists; choose another --out or pass --force/);
+      await expect(runClusterCli(R, cliDefaults(join(dir, 'o.json'), { norm: 'bogus' }), quiet)).rejects.toThrow(/unknown edge norm 'bogus'/);
+      await expect(runClusterCli(R, cliDefaults(join(dir, 'o.json'), { ablation: join(dir, 'missing.json') }), quiet)).rejects.toThrow(/not found/);
+      expect(existsSync(join(dir, 'o.json'))).toBe(false);
+    }
     expect(readFileSync(join(dir, 'exists.json'), 'utf8')).toBe('keep me');
+  });
+});
+
+describe('interbasis cluster on saved results', () => {
+  it('a results file without edges is refused; with edges it clusters', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ib-cluster-res-'));
+    await saveResults(join(dir, 'noedges'), toyResults(true, false), { force: false });
+    await expect(runClusterCli(join(dir, 'noedges'), cliDefaults(join(dir, 'a.json')), () => {})).rejects.toThrow(/contain no edges/);
+    expect(existsSync(join(dir, 'a.json'))).toBe(false);
+    await saveResults(join(dir, 'toy'), toyResults(true), { force: false });
+    const run = await runClusterCli(join(dir, 'toy'), cliDefaults(join(dir, 'b.json'), { json: true }), () => {});
+    expect(run.n_edges).toBe(5);
+    expect(JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8')).n_nodes).toBe(9);
   });
 });
 
