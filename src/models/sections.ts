@@ -100,8 +100,8 @@ class SectionImpl implements Section {
 
   forward(x: Float64Array, batch: number): Float64Array {
     this.checkX(x, batch);
-    const y = runForward(this.mods, splitTup(x, batch, this.inPos, this.inW), batch);
-    return concatTup(y, batch);
+    const y = concatTup(runForward(this.mods, splitTup(x, batch, this.inPos, this.inW), batch), batch);
+    return y === x ? new Float64Array(x) : y;
   }
 
   vjp(x: Float64Array, batch: number, cot: Float64Array, K: number): Float64Array {
