@@ -1,8 +1,11 @@
 // Thin SVD by one-sided Jacobi with Householder QR preconditioning (Drmač–Veselić style: Jacobi on
 // the rows of R, i.e. the columns of Rᵀ), f64.
 import { dot, axpy, rot, maxAbs, scaleExp, scalePow2 } from './vec';
+import { gemm, gemmWork } from './gemm';
+import { eigh } from './eigh';
 
 const EPS: f64 = 2.220446049250313e-16;
+const NB: i32 = 32;
 
 // @ts-ignore: decorator
 @inline function at(p: usize, ld: i32, i: i32, j: i32): usize {
@@ -11,7 +14,8 @@ const EPS: f64 = 2.220446049250313e-16;
 
 /** Workspace in f64 for svd(m, n). */
 export function svdWork(m: i32, n: i32): i32 {
-  return m * n /*At*/ + 2 * n * n /*X, W*/ + 4 * n + 16 * m + 64;
+  const mx = max(m, n);
+  return m * n /*At*/ + 3 * n * n /*X, W, G*/ + 8 * n + 16 * m + gemmWork(mx, mx) + NB * m + NB * NB + 2 * NB * mx + 256;
 }
 
 /**
@@ -27,52 +31,96 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
   const perm = nrm + (<usize>n << 3); // stored as f64 indices
   const tmp = perm + (<usize>n << 3);
   const slab = tmp + (<usize>n << 3); // 16·m
+  const G = slab + (<usize>(16 * m + 16) << 3); // n×n
+  const stamp = G + (<usize>n * <usize>n << 3); // n (f64)
+  const ew = stamp + (<usize>n << 3); // 2n scratch for eigh
+  const gw = ew + (<usize>(2 * n + 16) << 3); // gemm work
+  const Vt = gw + (<usize>gemmWork(max(n, m), max(n, m)) << 3); // NB × m
+  const T = Vt + (<usize>NB * <usize>m << 3); // NB × NB
+  const Y = T + (<usize>NB * NB << 3); // max(n, m) × NB
+  const Z = Y + (<usize>NB * <usize>max(n, m) << 3); // max(n, m) × NB
   // transpose A → At (n×m): row j of At = column j of A
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) store<f64>(at(At, m, j, i), load<f64>(at(pA, n, i, j)));
   const amax = maxAbs(At, m * n);
   let k = 0;
   if (amax > 0) { k = scaleExp(amax); scalePow2(At, m * n, k); }
-  // Householder QR on the rows of At (= columns of A)
-  for (let j = 0; j < n; j++) {
-    const px = at(At, m, j, j);
-    const L = m - j;
-    const alpha = load<f64>(px);
-    let xn2: f64 = 0;
-    for (let i = 1; i < L; i++) { const v = load<f64>(px + (<usize>i << 3)); xn2 += v * v; }
-    let t: f64 = 0;
-    if (xn2 != 0.0) {
-      const nr = Math.sqrt(alpha * alpha + xn2);
-      const beta = alpha >= 0 ? -nr : nr;
-      t = (beta - alpha) / beta;
-      const sc = 1.0 / (alpha - beta);
-      for (let i = 1; i < L; i++) { const o = px + (<usize>i << 3); store<f64>(o, load<f64>(o) * sc); }
-      store<f64>(px, 1.0);
-      for (let r = j + 1; r < n; r++) {
-        const py = at(At, m, r, j);
-        const s = dot(px, py, L);
-        axpy(-t * s, px, py, L);
+  // Householder QR on the rows of At (= columns of A), blocked: panels of NB reflectors are
+  // factorised row by row, the trailing rows are updated with the compact WY form via GEMM.
+  for (let j0 = 0; j0 < n; j0 += NB) {
+    const j1 = min(n, j0 + NB);
+    for (let j = j0; j < j1; j++) {
+      const px = at(At, m, j, j);
+      const L = m - j;
+      const alpha = load<f64>(px);
+      let xn2: f64 = 0;
+      for (let i = 1; i < L; i++) { const v = load<f64>(px + (<usize>i << 3)); xn2 += v * v; }
+      let t: f64 = 0;
+      if (xn2 != 0.0) {
+        const nr = Math.sqrt(alpha * alpha + xn2);
+        const beta = alpha >= 0 ? -nr : nr;
+        t = (beta - alpha) / beta;
+        const sc = 1.0 / (alpha - beta);
+        for (let i = 1; i < L; i++) { const o = px + (<usize>i << 3); store<f64>(o, load<f64>(o) * sc); }
+        store<f64>(px, 1.0);
+        for (let r = j + 1; r < j1; r++) {
+          const py = at(At, m, r, j);
+          const s = dot(px, py, L);
+          axpy(-t * s, px, py, L);
+        }
+        store<f64>(px, beta);
       }
-      store<f64>(px, beta);
+      store<f64>(tau + (<usize>j << 3), t);
     }
-    store<f64>(tau + (<usize>j << 3), t);
+    if (j1 < n) {
+      // trailing rows At[j1:n, j0:m] ← At_tr · (I − V T Vᵀ)ᵀ... in row form: At_tr −= (At_tr·V)·Tᵀ·Vᵀ
+      const nb = j1 - j0;
+      const mm = m - j0;
+      buildVT(At, m, j0, nb, tau, Vt, T);
+      const rows = n - j1;
+      const Atr = at(At, m, j1, j0);
+      // Y[rows×nb] = At_tr · Vtᵀ
+      gemm(false, true, rows, nb, mm, Atr, m, false, Vt, mm, false, Y, nb, 1.0, 0.0, gw);
+      // Z = Y · T (H_j0 ⋯ H_j1-1 applied from the right transposed: A ← Qᵀ A ⇔ Aᵀ ← Aᵀ Q = Aᵀ(I − V T Vᵀ))
+      gemm(false, false, rows, nb, nb, Y, nb, false, T, nb, false, Z, nb, 1.0, 0.0, gw);
+      gemm(false, false, rows, mm, nb, Z, nb, false, Vt, mm, false, Atr, m, -1.0, 1.0, gw);
+    }
   }
   // X = R (upper triangular): R[j][i] = At[i][j] for i ≥ j
   memory.fill(X, 0, <usize>n * <usize>n << 3);
   for (let j = 0; j < n; j++) for (let i = j; i < n; i++) store<f64>(at(X, n, j, i), load<f64>(at(At, m, i, j)));
-  memory.fill(W, 0, <usize>n * <usize>n << 3);
-  for (let i = 0; i < n; i++) store<f64>(at(W, n, i, i), 1.0);
+  // Precondition: W0 = eigenvectors of X·Xᵀ (rows), X ← W0·X makes the rows nearly orthogonal so
+  // that the Jacobi sweeps below start in their quadratically convergent regime. W starts at W0.
+  let precond = n >= 16;
+  if (precond) {
+    gemm(false, true, n, n, n, X, n, false, X, n, false, G, n, 1.0, 0.0, gw);
+    if (eigh(G, n, tmp, nrm, W, ew, ew + (<usize>(n + 8) << 3)) != 0) precond = false;
+  }
+  if (precond) {
+    gemm(false, false, n, n, n, W, n, false, X, n, false, G, n, 1.0, 0.0, gw);
+    memory.copy(X, G, <usize>n * <usize>n << 3);
+  } else {
+    memory.fill(W, 0, <usize>n * <usize>n << 3);
+    for (let i = 0; i < n; i++) store<f64>(at(W, n, i, i), 1.0);
+  }
   // one-sided Jacobi on the rows of X, accumulating the same rotations in W
   const tol: f64 = EPS * max(<f64>n, 8.0);
   const tiny: f64 = 1e-300;
-  for (let i = 0; i < n; i++) store<f64>(nrm + (<usize>i << 3), dot(at(X, n, i, 0), at(X, n, i, 0), n));
+  for (let i = 0; i < n; i++) {
+    store<f64>(nrm + (<usize>i << 3), dot(at(X, n, i, 0), at(X, n, i, 0), n));
+    store<f64>(stamp + (<usize>i << 3), 0);
+  }
   let sweeps = 0;
   let converged = false;
   while (sweeps < 80) {
     sweeps++;
+    const old = <f64>(sweeps - 1);
+    const now = <f64>sweeps;
     let rotated = 0;
     for (let p = 0; p < n - 1; p++) {
       const xp = at(X, n, p, 0);
       for (let q = p + 1; q < n; q++) {
+        // both rows unchanged since this pair was last found orthogonal: skip
+        if (load<f64>(stamp + (<usize>p << 3)) < old && load<f64>(stamp + (<usize>q << 3)) < old) continue;
         const a = load<f64>(nrm + (<usize>p << 3));
         const b = load<f64>(nrm + (<usize>q << 3));
         if (a < tiny || b < tiny) continue;
@@ -88,6 +136,8 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
         rot(at(W, n, p, 0), at(W, n, q, 0), n, cs, sn);
         store<f64>(nrm + (<usize>p << 3), max(0.0, a - t * c));
         store<f64>(nrm + (<usize>q << 3), b + t * c);
+        store<f64>(stamp + (<usize>p << 3), now);
+        store<f64>(stamp + (<usize>q << 3), now);
       }
     }
     // refresh norms exactly to stop drift
@@ -161,26 +211,58 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
     const p = <i32>load<f64>(perm + (<usize>kk << 3));
     for (let r = 0; r < n; r++) store<f64>(at(pU, n, r, kk), load<f64>(at(W, n, p, r)));
   }
-  applyQ(At, m, n, tau, pU, slab);
+  applyQ(At, m, n, tau, pU, Vt, T, Y, Z, gw);
   // undo scaling
   if (amax > 0) scalePow2(pS, n, -k);
   return converged ? sweeps : -1;
 }
 
-/** U[m×n] ← H_0 ⋯ H_{n−1} U, reflector j in row j of At (v[j] = 1 implicit, v[i] = At[j][i], i > j). */
-function applyQ(At: usize, m: i32, n: i32, tau: usize, pU: usize, slab: usize): void {
-  const SW = 16;
-  for (let c0 = 0; c0 < n; c0 += SW) {
-    const w = min(SW, n - c0);
-    for (let j = n - 1; j >= 0; j--) {
-      const t = load<f64>(tau + (<usize>j << 3));
-      if (t == 0.0) continue;
-      const pv = at(At, m, j, 0);
-      memory.fill(slab, 0, <usize>w << 3);
-      axpy(1.0, at(pU, n, j, c0), slab, w);
-      for (let i = j + 1; i < m; i++) axpy(load<f64>(pv + (<usize>i << 3)), at(pU, n, i, c0), slab, w);
-      axpy(-t, slab, at(pU, n, j, c0), w);
-      for (let i = j + 1; i < m; i++) axpy(-t * load<f64>(pv + (<usize>i << 3)), slab, at(pU, n, i, c0), w);
+/**
+ * Vt[nb × (m−j0)] = the reflectors j0..j0+nb−1 as explicit rows (unit at their diagonal, zeros
+ * before), T[nb×nb] upper triangular with H_j0 ⋯ H_j0+nb−1 = I − V T Vᵀ (LAPACK dlarft, forward).
+ */
+function buildVT(At: usize, m: i32, j0: i32, nb: i32, tau: usize, Vt: usize, T: usize): void {
+  const mm = m - j0;
+  for (let jj = 0; jj < nb; jj++) {
+    const row = Vt + (<usize>jj * <usize>mm << 3);
+    memory.fill(row, 0, <usize>jj << 3);
+    store<f64>(row + (<usize>jj << 3), 1.0);
+    const src = at(At, m, j0 + jj, j0 + jj + 1);
+    memory.copy(row + (<usize>(jj + 1) << 3), src, <usize>(mm - jj - 1) << 3);
+  }
+  memory.fill(T, 0, <usize>nb * <usize>nb << 3);
+  for (let i = 0; i < nb; i++) {
+    const ti = load<f64>(tau + (<usize>(j0 + i) << 3));
+    store<f64>(T + (<usize>(i * nb + i) << 3), ti);
+    if (ti == 0.0) continue;
+    const vi = Vt + (<usize>i * <usize>mm << 3);
+    // w[r] = Vt[r]·v_i for r < i, then T[0:i, i] = −τ_i · T[0:i, 0:i] · w
+    for (let r = 0; r < i; r++) {
+      const w = dot(Vt + (<usize>r * <usize>mm << 3) + (<usize>i << 3), vi + (<usize>i << 3), mm - i);
+      store<f64>(T + (<usize>(r * nb + i) << 3), w); // temp in column i
     }
+    for (let r = 0; r < i; r++) {
+      let s: f64 = 0;
+      for (let c = r; c < i; c++) s += load<f64>(T + (<usize>(r * nb + c) << 3)) * load<f64>(T + (<usize>(c * nb + i) << 3));
+      store<f64>(T + (<usize>(r * nb + i) << 3), -ti * s);
+    }
+  }
+}
+
+/**
+ * U[m×n] ← H_0 ⋯ H_{n−1} U, reflector j in row j of At (v[j] = 1, v[i] = At[j][i] for i > j),
+ * applied in blocks of NB backwards with the compact WY form (U_b −= V·(T·(Vᵀ·U_b))).
+ */
+function applyQ(At: usize, m: i32, n: i32, tau: usize, pU: usize, Vt: usize, T: usize, Y: usize, Z: usize, gw: usize): void {
+  const nblk = (n + NB - 1) / NB;
+  for (let b = nblk - 1; b >= 0; b--) {
+    const j0 = b * NB;
+    const nb = min(NB, n - j0);
+    const mm = m - j0;
+    buildVT(At, m, j0, nb, tau, Vt, T);
+    const Ub = pU + (<usize>j0 * <usize>n << 3);
+    gemm(false, false, nb, n, mm, Vt, mm, false, Ub, n, false, Y, n, 1.0, 0.0, gw); // Y = Vᵀ U_b
+    gemm(false, false, nb, n, nb, T, nb, false, Y, n, false, Z, n, 1.0, 0.0, gw); // Z = T Y
+    gemm(true, false, mm, n, nb, Vt, mm, false, Z, n, false, Ub, n, -1.0, 1.0, gw); // U_b −= V Z
   }
 }

@@ -263,7 +263,7 @@ describe('svd', () => {
     expect(e.orthV).toBeLessThanOrEqual(1e-12);
     return r;
   };
-  for (const [m, n] of [[1, 1], [1, 5], [5, 1], [7, 3], [3, 7], [40, 40], [100, 33], [33, 100], [250, 61]]) {
+  for (const [m, n] of [[1, 1], [1, 5], [5, 1], [7, 3], [3, 7], [40, 40], [100, 33], [33, 100], [250, 61], [300, 130], [70, 200]]) {
     it(`random ${m}×${n}`, () => { check(rand(rng, m * n), m, n); });
   }
   it('singular values match the eigenvalues of AᵀA', () => {
@@ -285,9 +285,23 @@ describe('svd', () => {
     const I = new Float64Array(36); for (let i = 0; i < 6; i++) I[i * 7] = 2;
     expect(Array.from(check(I, 6, 6).S)).toEqual(new Array(6).fill(2));
   });
+  it('graded singular values 1 … 1e-14 and clusters', () => {
+    const m = 90, n = 40;
+    const mk = (sig: number[]) => {
+      const Q1 = svd(rand(rng, m * n), m, n).U, Q2 = svd(rand(rng, n * n), n, n).U;
+      const US = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) US[i * n + j] = Q1[i * n + j]! * sig[j]!;
+      return naiveGemm(false, true, m, n, n, US, Q2, new Float64Array(m * n), 1, 0);
+    };
+    const graded = Array.from({ length: n }, (_, i) => 10 ** (-14 * i / (n - 1)));
+    const r = check(mk(graded), m, n);
+    for (let i = 0; i < n; i++) expect(Math.abs(r.S[i]! - graded[i]!)).toBeLessThan(1e-14);
+    check(mk(Array.from({ length: n }, (_, i) => (i < 20 ? 1 + 1e-12 * i : 0.5))), m, n);
+  });
   for (const scale of [1e-150, 1e150]) {
     it(`scale ${scale}`, () => {
       const r = check(rand(rng, 30 * 9, scale), 30, 9);
+      check(rand(rng, 40 * 35, scale), 40, 35);
       expect(r.S[0]!).toBeGreaterThan(scale * 0.1);
     });
   }
