@@ -2,8 +2,8 @@
  * Compact weighted undirected graphs (CSR) for clustering. Browser-safe.
  *
  * Conventions (used by modularity, Leiden and Louvain alike):
- * - `offsets`/`targets`/`weights` hold every non-self edge in both directions, neighbours sorted
- *   ascending, duplicates merged (weights summed);
+ * - `offsets`/`targets`/`weights` hold every non-self edge in both directions, duplicates merged
+ *   (weights summed); buildGraph sorts neighbours ascending, aggregateGraph keeps first-touch order;
  * - `selfLoops[u]` is the weight of the self-loop at u, counted once;
  * - `degrees[u] = k_u = Σ_{v≠u} w_uv + 2·selfLoops[u]`;
  * - `totalWeight = m` = the sum of all edge weights, each edge (and self-loop) once, so Σ k = 2m.
@@ -134,7 +134,8 @@ export function compactAdjacency(
 
 /**
  * Aggregates g by a membership vector with values 0..k-1 (every value used): node c of the
- * result is community c; an internal edge becomes part of c's self-loop.
+ * result is community c; an internal edge becomes part of c's self-loop. Neighbour lists of the
+ * result are in first-touch order (deterministic; not sorted).
  */
 export function aggregateGraph(g: CsrGraph, membership: Int32Array, k: number): CsrGraph {
   const { n, offsets, targets, weights } = g;
@@ -147,39 +148,46 @@ export function aggregateGraph(g: CsrGraph, membership: Int32Array, k: number): 
   for (let u = 0; u < n; u++) members[pos[membership[u]!]!++] = u;
 
   const selfLoops = new Float64Array(k);
+  const degrees = new Float64Array(k);
   const acc = new Float64Array(k);
   const seen = new Uint8Array(k);
-  const touched: number[] = [];
   const outOff = new Int32Array(k + 1);
-  const outT: number[] = [];
-  const outW: number[] = [];
+  const outT = new Int32Array(targets.length); // upper bound
+  const outW = new Float64Array(targets.length);
+  let p = 0;
+  let twoM = 0;
+  let numEdges = 0;
   for (let c = 0; c < k; c++) {
-    outOff[c] = outT.length;
-    touched.length = 0;
+    outOff[c] = p;
     let self = 0;
-    for (let p = start[c]!; p < start[c + 1]!; p++) {
-      const u = members[p]!;
+    for (let q = start[c]!; q < start[c + 1]!; q++) {
+      const u = members[q]!;
       self += g.selfLoops[u]!;
       for (let i = offsets[u]!; i < offsets[u + 1]!; i++) {
         const d = membership[targets[i]!]!;
         if (d === c) self += weights[i]! / 2;
         else {
-          if (!seen[d]) { seen[d] = 1; touched.push(d); }
+          if (!seen[d]) { seen[d] = 1; outT[p++] = d; }
           acc[d] += weights[i]!;
         }
       }
     }
     selfLoops[c] = self;
-    touched.sort((a, b) => a - b);
-    for (const d of touched) {
-      outT.push(d);
-      outW.push(acc[d]!);
+    let deg = 2 * self;
+    for (let i = outOff[c]!; i < p; i++) {
+      const d = outT[i]!;
+      outW[i] = acc[d]!;
+      deg += acc[d]!;
+      if (d > c) numEdges++;
       acc[d] = 0;
       seen[d] = 0;
     }
+    if (self > 0) numEdges++;
+    degrees[c] = deg;
+    twoM += deg;
   }
-  outOff[k] = outT.length;
-  return compactAdjacency(k, outOff, Int32Array.from(outT), Float64Array.from(outW), selfLoops);
+  outOff[k] = p;
+  return { n: k, offsets: outOff, targets: outT.slice(0, p), weights: outW.slice(0, p), selfLoops, degrees, totalWeight: twoM / 2, numEdges };
 }
 
 /** Connected components (BFS, lowest node first): component id per node, and the count. */
