@@ -12,6 +12,7 @@ const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['kernels', () => import('./kernels.js')],
   ['jacobian', () => import('./jacobian.js')],
   ['graph', () => import('./leiden.js')],
+  ['pool', () => import('./pool.js')],
 ];
 
 function parseArgs(argv: string[]): BenchContext {
