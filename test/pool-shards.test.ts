@@ -10,7 +10,7 @@ import {
 import { hasTask, registerTask, runTask } from '../src/parallel/registry.js';
 import { InlinePool, mapReduceShards, mapShards, toShared, isShared, type TaskPool } from '../src/parallel/pool.js';
 import { withContext, contextCacheSize, clearContexts } from '../src/parallel/context.js';
-import { collectTransferables } from '../src/parallel/envelope.js';
+import { collectTransferables, moveResult } from '../src/parallel/envelope.js';
 import { UserError } from '../src/errors.js';
 
 registerTask('test:delay', async (p: { i: number; ms: number }) => {
@@ -195,11 +195,13 @@ describe('shared arrays, contexts and transferables', () => {
     for (let k = 0; k < 100; k++) withContext(`c${k}`, () => k);
     expect(contextCacheSize()).toBeLessThanOrEqual(8);
   });
-  it('collectTransferables lists whole non-shared buffers only', () => {
+  it('collectTransferables: only results marked with moveResult, whole non-shared buffers only', () => {
     const a = new Float64Array(4);
     const big = new Float64Array(10);
     const shared = toShared(new Float64Array(2));
-    const t = collectTransferables({ a, b: [a, big.subarray(2, 4)], s: shared });
+    expect(collectTransferables({ a, b: [a, big.subarray(2, 4)], s: shared })).toEqual([]);
+    const t = collectTransferables(moveResult({ a, b: [a, big.subarray(2, 4)], s: shared }));
     expect(t).toEqual([a.buffer]);
+    expect(collectTransferables(moveResult(a))).toEqual([a.buffer]);
   });
 });

@@ -10,6 +10,7 @@ import { syrk } from '../linalg/index.js';
 import { UserError } from '../errors.js';
 import { registerTask } from './registry.js';
 import { contextCacheSize, withContext } from './context.js';
+import { moveResult } from './envelope.js';
 
 export interface GramShardPayload {
   /** X [n×d] row-major, preferably SharedArrayBuffer-backed (see toShared) so it is not copied. */
@@ -36,7 +37,7 @@ export function gramShard(p: GramShardPayload): Float64Array {
   }
   const G = new Float64Array(d * d);
   if (end === start) return G;
-  return syrk(X.subarray(start * d, end * d), end - start, d, G);
+  return moveResult(syrk(X.subarray(start * d, end * d), end - start, d, G));
 }
 registerTask('gram', gramShard);
 

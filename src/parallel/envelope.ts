@@ -68,19 +68,31 @@ export function unwrapEnvelope<R>(task: string, env: Envelope): R {
   throw taskError(task, env.error);
 }
 
+const movable = new WeakSet<object>();
+
 /**
- * ArrayBuffers of non-shared typed arrays found in a task result (the value itself, an array of
- * values, or a record of values, two levels deep), deduplicated: returning them as the transfer
- * list moves result arrays back without copying. Only views covering their whole buffer are
- * listed; SharedArrayBuffers never are. A task therefore gives up the arrays it returns: return
- * fresh arrays, not ones kept in a context cache.
+ * Mark a task result for transfer instead of copy: a worker then moves the buffers of the typed
+ * arrays in it (the value itself, or arrays/records of them, two levels deep) back to the caller.
+ * Only for fresh arrays the task does not keep: a moved buffer is detached (length 0) in the
+ * worker, so never mark arrays held in a context cache. Unmarked results are copied (safe).
+ * In the current thread (InlinePool) it is a no-op.
+ */
+export function moveResult<T>(value: T): T {
+  if (value !== null && typeof value === 'object') movable.add(value as object);
+  return value;
+}
+
+/**
+ * ArrayBuffers to transfer for a task result: empty unless the result was marked with
+ * `moveResult`. Only non-shared buffers wholly covered by a view are listed (never a view into
+ * Wasm memory or a larger buffer), deduplicated.
  */
 export function collectTransferables(value: unknown): ArrayBuffer[] {
+  if (value === null || typeof value !== 'object' || !movable.has(value)) return [];
   const out = new Set<ArrayBuffer>();
   const visit = (v: unknown, depth: number): void => {
     if (v === null || typeof v !== 'object') return;
     if (ArrayBuffer.isView(v)) {
-      // only whole, non-shared buffers: never a view into Wasm memory or a larger cached buffer
       const b = v.buffer;
       if (b instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === b.byteLength) out.add(b);
       return;

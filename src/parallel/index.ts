@@ -4,6 +4,6 @@ export * from './registry.js';
 export * from './context.js';
 export * from './pool.js';
 export * from './gram.js';
-export { runEnveloped, unwrapEnvelope, taskError, collectTransferables } from './envelope.js';
+export { runEnveloped, unwrapEnvelope, taskError, collectTransferables, moveResult } from './envelope.js';
 export type { Envelope, TaskMessage, SerializedError } from './envelope.js';
 export type { GramShardPayload, SumPayload } from './builtin-tasks.js';
