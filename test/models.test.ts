@@ -335,3 +335,17 @@ describe('checkpoint validation', () => {
     expect(() => sm.pre({ kind: 'floats', data: new Float64Array(3), batch: 1, width: 3 })).toThrow(/token ids/);
   });
 });
+
+describe('fused attention backward', () => {
+  it('long sequences (unfused fallback) and LNPre models match finite differences', () => {
+    const cfg = { n_layers: 1, d_model: 6, d_head: 2, n_heads: 2, d_mlp: 8, d_vocab: 5, n_ctx: 50, act_fn: 'gelu', normalization_type: 'LNPre' };
+    const m = randomTransformer(cfg, 4);
+    const inputs = randomTokens(1, 50, 5, 8);
+    const sm = m.sectioned(['ln1_out.0', 'ln2.0'], { lastPosModuleType: 'add_resid1' });
+    const s = sm.sections[0]!;
+    const x = sm.pre(inputs);
+    expect(relErr(sectionJacobian(s, x, 1), fdJacobian(s, x, 1))).toBeLessThan(1e-6);
+    const short = randomTokens(2, 5, 5, 9);
+    checkAllSections(m, ['ln1.0', 'ln2_out.0', 'unembed'], short);
+  });
+});

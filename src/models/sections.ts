@@ -4,7 +4,7 @@
  * next node layer's module; the last section runs to the end of the model (the logits).
  */
 import { UserError } from '../errors.js';
-import type { Module } from './modules.js';
+import { fuseAttention, type Module } from './modules.js';
 import { concatTup, splitTup, sum, type Tup } from './tuple.js';
 import type { Inputs, NodeLayerInfo, Section, SectionedModel, SectionStructure } from './types.js';
 
@@ -166,7 +166,7 @@ export function buildSectioned(flat: FlatModel, nodeLayers: string[], seqLen: nu
   const sections: Section[] = idx.map((start, l) => {
     const end = l + 1 < idx.length ? idx[l + 1]! : mods.length;
     const outShape = l + 1 < idx.length ? shapes[l + 1]! : finalShape;
-    const sub = mods.slice(start, end);
+    const sub = fuseAttention(mods.slice(start, end));
     const outLayer = l + 1 < idx.length ? nodeLayers[l + 1]! : 'output';
     return new SectionImpl(`section_${l}`, nodeLayers[l]!, outLayer, sub, shapes[l]!.P, shapes[l]!.w, outShape.P, outShape.w, detectStructure(sub, shapes[l]!.P, outShape.P));
   });
