@@ -2,7 +2,8 @@
  * Node TaskPool backed by piscina: `workers` threads (min = max), each with its own Wasm instance,
  * running the compiled worker `dist/workers/worker.js`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -28,6 +29,36 @@ export function workerScriptPath(): string {
   return fileURLToPath(url);
 }
 
+let warnedStale = false;
+
+/**
+ * When running from TypeScript sources (vitest), warn once if a source file under src/ or workers/
+ * is newer than the compiled worker: the workers would run stale code (`npm run build:ts`).
+ */
+function warnIfStale(workerJs: string): void {
+  if (warnedStale || !/\.[cm]?ts$/.test(new URL(import.meta.url).pathname)) return;
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const built = statSync(workerJs).mtimeMs;
+  let newest = '';
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') && statSync(p).mtimeMs > built) newest = p;
+    }
+  };
+  try {
+    walk(join(root, 'src'));
+    walk(join(root, 'workers'));
+  } catch {
+    return;
+  }
+  if (newest) {
+    warnedStale = true;
+    console.warn(`interbasis pool: ${newest} is newer than ${workerJs}; workers run the old build (npm run build:ts)`);
+  }
+}
+
 export async function createNodePool(opts: NodePoolOptions = {}): Promise<TaskPool> {
   const workers = opts.workers ?? availableParallelism();
   if (!Number.isSafeInteger(workers) || workers < 1) {
@@ -45,6 +76,7 @@ export async function createNodePool(opts: NodePoolOptions = {}): Promise<TaskPo
         '(the worker pool runs the compiled dist/workers/worker.js)',
     );
   }
+  warnIfStale(filename);
   const piscina = new Piscina({
     filename,
     minThreads: workers,
