@@ -1,13 +1,18 @@
 // Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2), f64.
-import { dot, axpy, rot, maxAbs, scaleExp, scalePow2, pow2 } from './vec';
+import { dot, axpy, maxAbs, scaleExp, scalePow2, pow2 } from './vec';
 
 const EPS: f64 = 2.220446049250313e-16;
 
 /**
  * A[n×n] symmetric (overwritten). On return d[n] holds eigenvalues (unsorted), W[n×n] row i the
- * eigenvector of d[i]. Scratch: e[n], tau[n], p[n]. Returns 0, or -1 when QL failed to converge.
+ * eigenvector of d[i]. Scratch: e[n], tau[n], p[n], rot[eighRotCap(n)]. Returns 0, or -1 when QL failed to converge.
  */
-export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: usize, pP: usize): i32 {
+/** Capacity (f64 entries) of the rotation buffer eigh needs for order n. */
+export function eighRotCap(n: i32): i32 {
+  return <i32>min(<i64>4 * <i64>n * <i64>n + 1024, <i64>(1 << 23));
+}
+
+export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: usize, pP: usize, pRot: usize): i32 {
   const nn = n * n;
   // identity for trivial cases
   memory.fill(pW, 0, <usize>nn << 3);
@@ -21,7 +26,7 @@ export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: u
   scalePow2(pA, nn, k);
   tridiagonalize(pA, n, pD, pE, pTau, pP);
   formQt(pA, n, pW, pTau, pP);
-  const rc = tql(n, pD, pE, pW);
+  const rc = tql(n, pD, pE, pW, pRot, eighRotCap(n));
   scalePow2(pD, n, -k);
   return rc;
 }
@@ -31,7 +36,7 @@ export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: u
   return p + ((<usize>i * <usize>n + <usize>j) << 3);
 }
 
-function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, pP: usize): void {
+export function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, pP: usize): void {
   for (let k = 0; k < n; k++) { store<f64>(pE + (<usize>k << 3), 0); store<f64>(pTau + (<usize>k << 3), 0); }
   for (let k = 0; k < n - 2; k++) {
     store<f64>(pD + (<usize>k << 3), load<f64>(at(pA, n, k, k)));
@@ -74,7 +79,7 @@ function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, pP
 }
 
 /** W = Qᵀ where Q = H_0 ⋯ H_{n−3}; reflector k is stored in row k of A from column k+1 on. */
-function formQt(pA: usize, n: i32, pW: usize, pTau: usize, pS: usize): void {
+export function formQt(pA: usize, n: i32, pW: usize, pTau: usize, pS: usize): void {
   // W = I already. Backward accumulation of Q into W (row operations), then transpose.
   for (let k = n - 3; k >= 0; k--) {
     const tau = load<f64>(pTau + (<usize>k << 3));
@@ -102,8 +107,9 @@ function hyp(a: f64, b: f64): f64 {
 }
 
 /** Implicit QL with Wilkinson-like shifts on (d, e); rotations applied to the rows of W. */
-function tql(n: i32, pD: usize, pE: usize, pW: usize): i32 {
+export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i32): i32 {
   let f: f64 = 0, tst1: f64 = 0;
+  let pos = 0; // entries used in the rotation buffer
   let iters = 0;
   const maxIters = 60 * n + 60;
   for (let l = 0; l < n; l++) {
@@ -118,6 +124,10 @@ function tql(n: i32, pD: usize, pE: usize, pW: usize): i32 {
     if (m > l) {
       do {
         if (++iters > maxIters) return -1;
+        if (pos + 2 * (m - l) + 2 > cap) { applyRotations(pRot, pos, pW, n); pos = 0; }
+        store<f64>(pRot + (<usize>pos << 3), <f64>m);
+        store<f64>(pRot + (<usize>(pos + 1) << 3), <f64>l);
+        pos += 2;
         let g = load<f64>(pD + (<usize>l << 3));
         const elv = load<f64>(pE + (<usize>l << 3));
         let p = (load<f64>(pD + (<usize>(l + 1) << 3)) - g) / (2.0 * elv);
@@ -145,7 +155,9 @@ function tql(n: i32, pD: usize, pE: usize, pW: usize): i32 {
           c = p / r;
           p = c * di - s * g;
           store<f64>(pD + (<usize>(i + 1) << 3), h + s * (c * g + s * di));
-          rot(at(pW, n, i, 0), at(pW, n, i + 1, 0), n, c, s);
+          store<f64>(pRot + (<usize>pos << 3), c);
+          store<f64>(pRot + (<usize>(pos + 1) << 3), s);
+          pos += 2;
         }
         p = (-s * s2 * c3 * el1 * load<f64>(pE + (<usize>l << 3))) / dl1;
         store<f64>(pE + (<usize>l << 3), s * p);
@@ -155,7 +167,67 @@ function tql(n: i32, pD: usize, pE: usize, pW: usize): i32 {
     store<f64>(pD + (<usize>l << 3), load<f64>(pD + (<usize>l << 3)) + f);
     store<f64>(pE + (<usize>l << 3), 0);
   }
+  applyRotations(pRot, pos, pW, n);
   return 0;
+}
+
+/**
+ * Apply the recorded QL rotation sequences to the rows of W, in column strips of 8 so the strip
+ * stays in L1 and the running row lives in registers. Record: m, l, then (c, s) for i = m−1 … l,
+ * each rotating rows (i, i+1): row_i ← c·row_i − s·row_i+1, row_i+1 ← s·row_i + c·row_i+1.
+ */
+function applyRotations(pRot: usize, len: i32, pW: usize, n: i32): void {
+  const rowBytes = <usize>n << 3;
+  let c0 = 0;
+  for (; c0 + 8 <= n; c0 += 8) {
+    const base = pW + (<usize>c0 << 3);
+    let q = 0;
+    while (q < len) {
+      const m = <i32>load<f64>(pRot + (<usize>q << 3));
+      const l = <i32>load<f64>(pRot + (<usize>(q + 1) << 3));
+      q += 2;
+      let py = base + <usize>m * rowBytes;
+      let y0 = v128.load(py), y1 = v128.load(py, 16), y2 = v128.load(py, 32), y3 = v128.load(py, 48);
+      for (let i = m - 1; i >= l; i--) {
+        const cs = pRot + (<usize>q << 3);
+        const c = v128.load64_splat(cs), s = v128.load64_splat(cs, 8);
+        q += 2;
+        const px = py - rowBytes;
+        const x0 = v128.load(px), x1 = v128.load(px, 16), x2 = v128.load(px, 32), x3 = v128.load(px, 48);
+        v128.store(py, f64x2.add(f64x2.mul(s, x0), f64x2.mul(c, y0)));
+        v128.store(py, f64x2.add(f64x2.mul(s, x1), f64x2.mul(c, y1)), 16);
+        v128.store(py, f64x2.add(f64x2.mul(s, x2), f64x2.mul(c, y2)), 32);
+        v128.store(py, f64x2.add(f64x2.mul(s, x3), f64x2.mul(c, y3)), 48);
+        y0 = f64x2.sub(f64x2.mul(c, x0), f64x2.mul(s, y0));
+        y1 = f64x2.sub(f64x2.mul(c, x1), f64x2.mul(s, y1));
+        y2 = f64x2.sub(f64x2.mul(c, x2), f64x2.mul(s, y2));
+        y3 = f64x2.sub(f64x2.mul(c, x3), f64x2.mul(s, y3));
+        py = px;
+      }
+      v128.store(py, y0); v128.store(py, y1, 16); v128.store(py, y2, 32); v128.store(py, y3, 48);
+    }
+  }
+  for (; c0 < n; c0++) {
+    const base = pW + (<usize>c0 << 3);
+    let q = 0;
+    while (q < len) {
+      const m = <i32>load<f64>(pRot + (<usize>q << 3));
+      const l = <i32>load<f64>(pRot + (<usize>(q + 1) << 3));
+      q += 2;
+      let py = base + <usize>m * rowBytes;
+      let y = load<f64>(py);
+      for (let i = m - 1; i >= l; i--) {
+        const c = load<f64>(pRot + (<usize>q << 3)), s = load<f64>(pRot + (<usize>(q + 1) << 3));
+        q += 2;
+        const px = py - rowBytes;
+        const x = load<f64>(px);
+        store<f64>(py, s * x + c * y);
+        y = c * x - s * y;
+        py = px;
+      }
+      store<f64>(py, y);
+    }
+  }
 }
 
 export { pow2 };

@@ -232,7 +232,8 @@ export function eigh(A: Float64Array, n: number): { values: Float64Array; vector
   const pW = alloc(n * n, 8, fn);
   const pTau = alloc(n, 8, fn);
   const pP = alloc(n, 8, fn);
-  const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP);
+  const pRot = alloc(K.eighRotCap(n), 8, fn);
+  const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP, pRot);
   if (rc !== 0) throw new Error(`${fn}: QL iteration did not converge (n=${n})`);
   const d = f64view(pD, n);
   const W = f64view(pW, n * n);

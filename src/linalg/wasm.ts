@@ -25,7 +25,8 @@ export interface KernelExports {
   syrkAcc(pX: number, isF32: number, rows: number, d: number, pGu: number, work: number): void;
   syrkFinish(pGu: number, d: number, pG: number, alpha: number): void;
   syrkKc(d: number): number;
-  eigh(pA: number, n: number, pD: number, pE: number, pW: number, pTau: number, pP: number): number;
+  eigh(pA: number, n: number, pD: number, pE: number, pW: number, pTau: number, pP: number, pRot: number): number;
+  eighRotCap(n: number): number;
   svd(pA: number, m: number, n: number, pU: number, pS: number, pV: number, work: number): number;
   svdWork(m: number, n: number): number;
   firstNonFinite(p: number, n: number, isF32: number): number;
