@@ -503,10 +503,11 @@ const FUSED_MAX_POS = 48;
 interface FusedCache {
   inCache: unknown;
   outCache: AttnCache;
-  /** U[b, h, i] = Wk_h·q_{b,h,i} and T[b, h, j] = Wq_h·k_{b,h,j}, each [B, H, P, d+1]. */
-  U: Float64Array;
-  T: Float64Array;
+  /** U[b, h, i] = Wk_h·q_{b,h,i} and T[b, h, j] = Wq_h·k_{b,h,j}, each [B, H, P, d+1] (lazy). */
+  U: Float64Array | null;
+  T: Float64Array | null;
   P: number;
+  B: number;
 }
 
 // ---- attn_in + attn_out fused (used when both lie inside one section) ------------------------
@@ -539,40 +540,43 @@ export class AttnFused implements Module {
   forward(x: Tup, B: number) {
     const a = this.attnIn.forward(x, B);
     const o = this.attnOut.forward(a.y, B);
-    if (x.P > FUSED_MAX_POS) {
-      const cache: FusedCache = { inCache: a.cache, outCache: o.cache as AttnCache, U: new Float64Array(0), T: new Float64Array(0), P: x.P };
-      return { y: o.y, cache };
-    }
+    const cache: FusedCache = { inCache: a.cache, outCache: o.cache as AttnCache, U: null, T: null, P: x.P, B };
+    return { y: o.y, cache };
+  }
+  /** U and T of the cached forward (computed on the first backward only, so forward() stays cheap). */
+  private projections(c: FusedCache): { U: Float64Array; T: Float64Array } {
+    if (c.U && c.T) return { U: c.U, T: c.T };
     const { H, dh } = this.attnOut;
     const d1 = this.attnIn.din;
-    const P = x.P;
+    const { P, B } = c;
     const rows = B * P;
-    const [q, k] = a.y.parts as [Float64Array, Float64Array];
+    const { q, k } = c.outCache;
     const U = new Float64Array(B * H * P * d1);
     const T = new Float64Array(B * H * P * d1);
     const qh = new Float64Array(rows * dh);
     const kh = new Float64Array(rows * dh);
-    const tmpU = new Float64Array(rows * d1);
-    const tmpT = new Float64Array(rows * d1);
     for (let h = 0; h < H; h++) {
       for (let r = 0; r < rows; r++) {
         qh.set(q.subarray(r * H * dh + h * dh, r * H * dh + (h + 1) * dh), r * dh);
         kh.set(k.subarray(r * H * dh + h * dh, r * H * dh + (h + 1) * dh), r * dh);
       }
-      matMulT(qh, rows, dh, this.WkH[h]!, d1, tmpU.fill(0));
-      matMulT(kh, rows, dh, this.WqH[h]!, d1, tmpT.fill(0));
+      const tU = matMulT(qh, rows, dh, this.WkH[h]!, d1);
+      const tT = matMulT(kh, rows, dh, this.WqH[h]!, d1);
       for (let b = 0; b < B; b++)
         for (let i = 0; i < P; i++) {
-          U.set(tmpU.subarray((b * P + i) * d1, (b * P + i + 1) * d1), ((b * H + h) * P + i) * d1);
-          T.set(tmpT.subarray((b * P + i) * d1, (b * P + i + 1) * d1), ((b * H + h) * P + i) * d1);
+          U.set(tU.subarray((b * P + i) * d1, (b * P + i + 1) * d1), ((b * H + h) * P + i) * d1);
+          T.set(tT.subarray((b * P + i) * d1, (b * P + i + 1) * d1), ((b * H + h) * P + i) * d1);
         }
     }
-    const cache: FusedCache = { inCache: a.cache, outCache: o.cache as AttnCache, U, T, P };
-    return { y: o.y, cache };
+    c.U = U;
+    c.T = T;
+    return { U, T };
   }
   backward(cache: unknown, g: Tup, R: number, B: number) {
-    const { U, T, P, outCache, inCache } = cache as FusedCache;
+    const fc = cache as FusedCache;
+    const { P, outCache, inCache } = fc;
     if (P > FUSED_MAX_POS) return this.attnIn.backward(inCache, this.attnOut.backward(outCache, g, R, B), R);
+    const { U, T } = this.projections(fc);
     const { v, A } = outCache;
     const { H, dv, scale } = this.attnOut;
     const d1 = this.attnIn.din;
