@@ -152,6 +152,16 @@ function detectStructure(mods: Module[], inPos: number, outPos: number): Section
   return undefined;
 }
 
+const LOGITS_CHUNK = 1024;
+
+/** Samples [b0, b0+n) of a batch of inputs (views). */
+export function sliceInputs(inputs: Inputs, b0: number, n: number): Inputs {
+  if (inputs.kind === 'tokens') {
+    return { kind: 'tokens', data: inputs.data.subarray(b0 * inputs.seqLen, (b0 + n) * inputs.seqLen), batch: n, seqLen: inputs.seqLen };
+  }
+  return { kind: 'floats', data: inputs.data.subarray(b0 * inputs.width, (b0 + n) * inputs.width), batch: n, width: inputs.width };
+}
+
 export function buildSectioned(flat: FlatModel, nodeLayers: string[], seqLen: number): SectionedModel {
   const idx = validateNodeLayers(flat, nodeLayers);
   const mods = flat.modules;
@@ -181,9 +191,19 @@ export function buildSectioned(flat: FlatModel, nodeLayers: string[], seqLen: nu
     sections,
     pre,
     logits(inputs: Inputs): Float64Array {
-      let x = pre(inputs);
-      for (const s of sections) x = s.forward(x, inputs.batch);
-      return x;
+      // samples are independent: run in chunks to bound memory (and stay cache-friendly)
+      const B = inputs.batch;
+      const last = sections[sections.length - 1]!;
+      const per = last.outPos * last.outDim;
+      const out = new Float64Array(B * per);
+      for (let b0 = 0; b0 < B; b0 += LOGITS_CHUNK) {
+        const n = Math.min(LOGITS_CHUNK, B - b0);
+        const part = sliceInputs(inputs, b0, n);
+        let x = pre(part);
+        for (const s of sections) x = s.forward(x, n);
+        out.set(x, b0 * per);
+      }
+      return out;
     },
   };
 }
