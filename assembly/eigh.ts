@@ -9,7 +9,12 @@ const EPS: f64 = 2.220446049250313e-16;
  */
 /** Capacity (f64 entries) of the rotation buffer eigh needs for order n. */
 export function eighRotCap(n: i32): i32 {
-  return <i32>min(<i64>4 * <i64>n * <i64>n + 1024, <i64>(1 << 23));
+  return stripScratch(n) + <i32>min(<i64>4 * <i64>n * <i64>n + 1024, <i64>(1 << 23));
+}
+
+/** f64 entries of the strip-major copy of W used by applyRotations. */
+function stripScratch(n: i32): i32 {
+  return (n & ~7) * n + 64;
 }
 
 export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: usize, pP: usize, pRot: usize): i32 {
@@ -26,7 +31,7 @@ export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: u
   scalePow2(pA, nn, k);
   tridiagonalize(pA, n, pD, pE, pTau, pP);
   formQt(pA, n, pW, pTau, pP);
-  const rc = tql(n, pD, pE, pW, pRot, eighRotCap(n));
+  const rc = tql(n, pD, pE, pW, pRot + (<usize>stripScratch(n) << 3), eighRotCap(n) - stripScratch(n), pRot);
   scalePow2(pD, n, -k);
   return rc;
 }
@@ -107,7 +112,7 @@ function hyp(a: f64, b: f64): f64 {
 }
 
 /** Implicit QL with Wilkinson-like shifts on (d, e); rotations applied to the rows of W. */
-export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i32): i32 {
+export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i32, pStrip: usize): i32 {
   let f: f64 = 0, tst1: f64 = 0;
   let pos = 0; // entries used in the rotation buffer
   let iters = 0;
@@ -124,7 +129,7 @@ export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i
     if (m > l) {
       do {
         if (++iters > maxIters) return -1;
-        if (pos + 2 * (m - l) + 2 > cap) { applyRotations(pRot, pos, pW, n); pos = 0; }
+        if (pos + 2 * (m - l) + 2 > cap) { applyRotations(pRot, pos, pW, n, pStrip); pos = 0; }
         store<f64>(pRot + (<usize>pos << 3), <f64>m);
         store<f64>(pRot + (<usize>(pos + 1) << 3), <f64>l);
         pos += 2;
@@ -167,7 +172,7 @@ export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i
     store<f64>(pD + (<usize>l << 3), load<f64>(pD + (<usize>l << 3)) + f);
     store<f64>(pE + (<usize>l << 3), 0);
   }
-  applyRotations(pRot, pos, pW, n);
+  applyRotations(pRot, pos, pW, n, pStrip);
   return 0;
 }
 
@@ -176,11 +181,24 @@ export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i
  * stays in L1 and the running row lives in registers. Record: m, l, then (c, s) for i = m−1 … l,
  * each rotating rows (i, i+1): row_i ← c·row_i − s·row_i+1, row_i+1 ← s·row_i + c·row_i+1.
  */
-function applyRotations(pRot: usize, len: i32, pW: usize, n: i32): void {
+function applyRotations(pRot: usize, len: i32, pW: usize, n: i32, pStrip: usize): void {
+  if (len == 0) return;
   const rowBytes = <usize>n << 3;
+  const n8 = n & ~7;
+  // W[:, 0:n8] → strip-major: strip s holds rows 0..n−1 of columns 8s..8s+7 contiguously
+  for (let r = 0; r < n; r++) {
+    const src = pW + <usize>r * rowBytes;
+    for (let s = 0; s < (n8 >> 3); s++) {
+      const d = pStrip + ((<usize>s * <usize>n + <usize>r) << 6);
+      const o = <usize>s << 6;
+      v128.store(d, v128.load(src + o)); v128.store(d, v128.load(src + o, 16), 16);
+      v128.store(d, v128.load(src + o, 32), 32); v128.store(d, v128.load(src + o, 48), 48);
+    }
+  }
   let c0 = 0;
   for (; c0 + 8 <= n; c0 += 8) {
-    const base = pW + (<usize>c0 << 3);
+    const base = pStrip + (<usize>(c0 >> 3) * <usize>n << 6);
+    const rowBytes: usize = 64;
     let q = 0;
     while (q < len) {
       const m = <i32>load<f64>(pRot + (<usize>q << 3));
@@ -205,6 +223,15 @@ function applyRotations(pRot: usize, len: i32, pW: usize, n: i32): void {
         py = px;
       }
       v128.store(py, y0); v128.store(py, y1, 16); v128.store(py, y2, 32); v128.store(py, y3, 48);
+    }
+  }
+  for (let r = 0; r < n; r++) {
+    const dst = pW + <usize>r * rowBytes;
+    for (let s = 0; s < (n8 >> 3); s++) {
+      const src = pStrip + ((<usize>s * <usize>n + <usize>r) << 6);
+      const o = <usize>s << 6;
+      v128.store(dst + o, v128.load(src)); v128.store(dst + o, v128.load(src, 16), 16);
+      v128.store(dst + o, v128.load(src, 32), 32); v128.store(dst + o, v128.load(src, 48), 48);
     }
   }
   for (; c0 < n; c0++) {
