@@ -16,6 +16,7 @@ import type { Section, SectionStructure } from '../models/types.js';
 import { Rng } from '../rng.js';
 import { scaled, sectionedFor, streamId, type ModelCtx } from './context.js';
 import { integratedVjp } from './mprime.js';
+import { attnEdges, detectAttention } from './attention.js';
 
 export interface EdgesShardPayload {
   model: ModelCtx;
@@ -56,6 +57,10 @@ export function edgesShard(p: EdgesShardPayload): Float64Array {
   if (closed && st!.type === 'linear') return linearEdges(st!, fhat, rows, p, d, sec.outDim);
   const xt = gemm(false, false, rows, d, p.rin, fhat, p.Cinp, new Float64Array(rows * d));
   if (closed && st!.type === 'mlp') return mlpEdges(st!, fhat, xt, rows, p, d, sec.outDim);
+  if (p.closedForm !== false && p.formula === 'squared' && p.nSources === null) {
+    const at = detectAttention(sec);
+    if (at) return attnEdges(at, fhat, xt, B, inPos, p.Cinp, p.rin, p.Cout, p.rout, p.alphas, p.weights);
+  }
   if (p.formula === 'functional') return functionalEdges(sec, fhat, xt, B, p);
   return vjpEdges(sec, fhat, xt, B, p);
 }

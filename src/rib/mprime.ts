@@ -11,6 +11,7 @@ import { gemm, syrk } from '../linalg/index.js';
 import { accumulateJacobianM, accumulateMlpM } from '../models/index.js';
 import type { Section } from '../models/types.js';
 import { Rng } from '../rng.js';
+import { attnMprime, detectAttention } from './attention.js';
 import { eye, scaled, sectionedFor, streamId, type ModelCtx } from './context.js';
 
 export interface MprimeShardPayload {
@@ -55,6 +56,11 @@ export function mprimeShard(p: MprimeShardPayload): MprimeShardResult {
     if (st && st.type === 'mlp' && p.closedForm !== false && inPos === sec.outPos) {
       const Cout = p.Cout ?? eye(sec.outDim);
       return { M: accumulateMlpM(st, x, B * inPos, Cout, p.alphas, p.weights), Lp: null };
+    }
+    const at = p.closedForm !== false ? detectAttention(sec) : null;
+    if (at) {
+      const syr = (X: Float64Array, n: number, d: number, G: Float64Array) => void syrk(X, n, d, G, 1);
+      return { M: attnMprime(at, x, B, inPos, p.Cout, p.r, p.alphas, p.weights, syr), Lp: null };
     }
     accumulateJacobianM(sec, x, B, p.Cout, p.r, p.alphas, p.weights, M, 32);
     return { M, Lp: null };
