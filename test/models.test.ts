@@ -295,6 +295,17 @@ describe('GPT-2 style transformer with LayerNorm (2 layers, random init)', () =>
     const big = randomTokens(10, 4, 11, 5);
     expect(relErr(m.sectioned(['ln1.0']).logits(big), m.forwardUnfolded(big))).toBeLessThan(1e-9);
   });
+  it('a negative LN variance (edited activations) is read as relu(var)', () => {
+    const sm = m.sectioned(['ln2_out.0', 'mlp_in.0']);
+    const x = sm.pre(inputs);
+    const neg = new Float64Array(x);
+    const zero = new Float64Array(x);
+    neg[0] = -0.5;
+    zero[0] = 0;
+    const yn = sm.sections[0]!.forward(neg, 2);
+    expect(yn.every(Number.isFinite)).toBe(true);
+    expect(yn).toEqual(sm.sections[0]!.forward(zero, 2));
+  });
   it('spec round trip', () => {
     const m2 = modelFromSpec(structuredClone(modelToSpec(m)));
     const big = randomTokens(3, 4, 11, 6);

@@ -156,6 +156,8 @@ export class LnVar implements Module {
 // ---- LN out (LNPre, folded): (var, resid) → (normed [d+1], resid) or normed only -------------
 //   normed_k = (x_k − m)/σ, σ = sqrt(var + eps), k < d;  normed_d = x_d (the constant)
 //   backward: x̄_k += (ȳ_k − mean(ȳ_{<d}))/σ;  x̄_d += ȳ_d;  v̄ = −½ Σ_{k<d} ȳ_k (x_k − m)/σ³
+//   A negative var (only possible for edited activations, e.g. ablations) is read as relu(var)
+//   (spec §2.4); then v̄ = 0.
 export class LnOut implements Module {
   readonly kind = 'ln_out' as const;
   constructor(
@@ -180,7 +182,7 @@ export class LnOut implements Module {
       let m = 0;
       for (let k = 0; k < d; k++) m += X[o + k]!;
       m /= d;
-      const inv = 1 / Math.sqrt(V[r]! + this.eps);
+      const inv = 1 / Math.sqrt(Math.max(V[r]!, 0) + this.eps);
       for (let k = 0; k < d; k++) Y[o + k] = (X[o + k]! - m) * inv;
       Y[o + d] = X[o + d]!;
     }
@@ -204,7 +206,8 @@ export class LnOut implements Module {
       let m = 0;
       for (let k = 0; k < d; k++) m += X[xo + k]!;
       m /= d;
-      const sig = Math.sqrt(V[xr]! + this.eps);
+      const vr = V[xr]!;
+      const sig = Math.sqrt(Math.max(vr, 0) + this.eps);
       const inv = 1 / sig;
       let gm = 0;
       let dot = 0;
@@ -215,7 +218,7 @@ export class LnOut implements Module {
       gm /= d;
       for (let k = 0; k < d; k++) gx[o + k]! += (gy[o + k]! - gm) * inv;
       gx[o + d]! += gy[o + d]!;
-      gv[r] = (-0.5 * dot * inv) / (sig * sig);
+      gv[r] = vr < 0 ? 0 : (-0.5 * dot * inv) / (sig * sig);
     }
     return { P, w: [1, w1], parts: [gv, gx] };
   }
