@@ -360,3 +360,15 @@ describe('fused attention backward', () => {
     checkAllSections(m, ['ln1.0', 'ln2_out.0', 'unembed'], short);
   });
 });
+
+describe('model specs', () => {
+  it('modular MLP round-trips through a plain spec (config.modular kept, same outputs)', () => {
+    const m = modularMlp({ n_hidden_layers: 2, width: 4, bias: 0.2, seed: 1 });
+    const s = structuredClone(modelToSpec(m));
+    const m2 = modelFromSpec(s);
+    expect(m2.config['modular']).toEqual(m.config['modular']);
+    const inputs: Inputs = { kind: 'floats', data: randn(new Rng(3), 8, 1), batch: 2, width: 4 };
+    expect(m2.sectioned(['layers.0']).logits(inputs)).toEqual(m.sectioned(['layers.0']).logits(inputs));
+    expect(() => modelFromSpec({ ...s, kind: 'cnn' as never })).toThrow(/unknown kind/);
+  });
+});
