@@ -1,15 +1,23 @@
 // Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2), f64.
-import { dot, axpy, maxAbs, scaleExp, scalePow2, pow2 } from './vec';
+import { gemm, gemmWork } from './gemm';
+import { buildVT, NB } from './householder';
+import { dot, axpy, axpy2, axpy2dot, maxAbs, scaleExp, scalePow2, pow2 } from './vec';
 
 const EPS: f64 = 2.220446049250313e-16;
 
 /**
  * A[n×n] symmetric (overwritten). On return d[n] holds eigenvalues (unsorted), W[n×n] row i the
- * eigenvector of d[i]. Scratch: e[n], tau[n], p[n], rot[eighRotCap(n)]. Returns 0, or -1 when QL failed to converge.
+ * eigenvector of d[i]. Scratch: e[n], tau[n], p[2n], rot[eighRotCap(n)]. Returns 0, or -1 when QL failed to converge.
  */
 /** Capacity (f64 entries) of the rotation buffer eigh needs for order n. */
 export function eighRotCap(n: i32): i32 {
-  return stripScratch(n) + <i32>min(<i64>4 * <i64>n * <i64>n + 1024, <i64>(1 << 23));
+  const rot = stripScratch(n) + <i32>min(<i64>4 * <i64>n * <i64>n + 1024, <i64>(1 << 23));
+  return max(rot, formQWork(n));
+}
+
+/** Scratch (f64) of the blocked Q formation: Vt, Y, Z (NB×n each), T (NB×NB), gemm work. */
+function formQWork(n: i32): i32 {
+  return 3 * NB * n + NB * NB + gemmWork(n, n) + 64;
 }
 
 /** f64 entries of the strip-major copy of W used by applyRotations. */
@@ -30,7 +38,7 @@ export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: u
   const k = scaleExp(amax);
   scalePow2(pA, nn, k);
   tridiagonalize(pA, n, pD, pE, pTau, pP);
-  formQt(pA, n, pW, pTau, pP);
+  formQtBlocked(pA, n, pW, pTau, pRot);
   const rc = tql(n, pD, pE, pW, pRot + (<usize>stripScratch(n) << 3), eighRotCap(n) - stripScratch(n), pRot);
   scalePow2(pD, n, -k);
   return rc;
@@ -41,38 +49,79 @@ export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: u
   return p + ((<usize>i * <usize>n + <usize>j) << 3);
 }
 
+let houseBeta: f64 = 0;
+
+/**
+ * Householder reflector for x = px[0..L): on return px holds v (v[0] = 1), houseBeta = β with
+ * (I − τvvᵀ)x = βe₁; returns τ (0 when x[1..] = 0, then v is not written and β = x[0]).
+ */
+function makeReflector(px: usize, L: i32): f64 {
+  const alpha = load<f64>(px);
+  let xn2: f64 = 0;
+  for (let i = 1; i < L; i++) { const v = load<f64>(px + (<usize>i << 3)); xn2 += v * v; }
+  if (xn2 == 0.0) { houseBeta = alpha; return 0; }
+  const nrm = Math.sqrt(alpha * alpha + xn2);
+  const beta = alpha >= 0 ? -nrm : nrm;
+  const sc = 1.0 / (alpha - beta);
+  store<f64>(px, 1.0);
+  for (let i = 1; i < L; i++) { const o = px + (<usize>i << 3); store<f64>(o, load<f64>(o) * sc); }
+  houseBeta = beta;
+  return (beta - alpha) / beta;
+}
+
+/**
+ * Householder tridiagonalisation of the full symmetric A (both triangles kept). Reflector k is
+ * stored in row k from column k+1. The matrix-vector product of step k+1 is fused into the rank-2
+ * update of step k (each trailing row is updated and immediately dotted with the next v while it is
+ * in L1), so every step streams the trailing matrix once. pP needs 2n entries.
+ */
 export function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, pP: usize): void {
   for (let k = 0; k < n; k++) { store<f64>(pE + (<usize>k << 3), 0); store<f64>(pTau + (<usize>k << 3), 0); }
+  let p = pP;
+  let pNext = pP + (<usize>n << 3);
+  let pending = false;
+  let tau: f64 = 0, beta: f64 = 0;
   for (let k = 0; k < n - 2; k++) {
     store<f64>(pD + (<usize>k << 3), load<f64>(at(pA, n, k, k)));
     const L = n - k - 1;
-    const px = at(pA, n, k, k + 1); // row k, columns k+1.. (== column k below the diagonal)
-    const alpha = load<f64>(px);
-    let xn2: f64 = 0;
-    for (let i = 1; i < L; i++) { const v = load<f64>(px + (<usize>i << 3)); xn2 += v * v; }
-    if (xn2 == 0.0) {
-      store<f64>(pE + (<usize>k << 3), alpha);
-      continue;
+    const px = at(pA, n, k, k + 1);
+    if (!pending) {
+      tau = makeReflector(px, L);
+      beta = houseBeta;
+      if (tau != 0.0) {
+        for (let i = 0; i < L; i++) store<f64>(p + (<usize>i << 3), tau * dot(at(pA, n, k + 1 + i, k + 1), px, L));
+      }
     }
-    const nrm = Math.sqrt(alpha * alpha + xn2);
-    const beta = alpha >= 0 ? -nrm : nrm;
-    const tau = (beta - alpha) / beta;
-    const sc = 1.0 / (alpha - beta);
-    store<f64>(px, 1.0);
-    for (let i = 1; i < L; i++) { const o = px + (<usize>i << 3); store<f64>(o, load<f64>(o) * sc); }
+    pending = false;
     store<f64>(pE + (<usize>k << 3), beta);
     store<f64>(pTau + (<usize>k << 3), tau);
-    // p = tau · A22 v
-    for (let i = 0; i < L; i++) {
-      store<f64>(pP + (<usize>i << 3), tau * dot(at(pA, n, k + 1 + i, k + 1), px, L));
+    if (tau == 0.0) continue;
+    const K = 0.5 * tau * dot(p, px, L);
+    axpy(-K, px, p, L); // w = p − K v
+    // row k+1 first
+    let row = at(pA, n, k + 1, k + 1);
+    axpy2(-load<f64>(px), p, -load<f64>(p), px, row, L);
+    let tauN: f64 = 0;
+    const fuse = k + 1 < n - 2;
+    let pv: usize = 0;
+    if (fuse) {
+      pv = at(pA, n, k + 1, k + 2);
+      tauN = makeReflector(pv, L - 1);
+      beta = houseBeta;
+      pending = true;
     }
-    const K = 0.5 * tau * dot(pP, px, L);
-    axpy(-K, px, pP, L); // w = p − K v
-    // A22 -= v wᵀ + w vᵀ
-    for (let i = 0; i < L; i++) {
-      const row = at(pA, n, k + 1 + i, k + 1);
-      axpy(-load<f64>(px + (<usize>i << 3)), pP, row, L);
-      axpy(-load<f64>(pP + (<usize>i << 3)), px, row, L);
+    for (let i = 1; i < L; i++) {
+      row = at(pA, n, k + 1 + i, k + 1);
+      const a = -load<f64>(px + (<usize>i << 3)), b = -load<f64>(p + (<usize>i << 3));
+      if (fuse && tauN != 0.0) {
+        store<f64>(pNext + (<usize>(i - 1) << 3), tauN * axpy2dot(a, p, b, px, row, L, pv));
+      } else {
+        axpy2(a, p, b, px, row, L);
+      }
+    }
+    if (fuse) {
+      tau = tauN;
+      const t = p; p = pNext; pNext = t;
     }
   }
   if (n >= 2) {
@@ -81,6 +130,43 @@ export function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: us
   }
   store<f64>(pD + (<usize>(n - 1) << 3), load<f64>(at(pA, n, n - 1, n - 1)));
   store<f64>(pE + (<usize>(n - 1) << 3), 0);
+}
+
+/**
+ * W = Qᵀ (W = I on entry), Q = H_0 ⋯ H_{n−3} accumulated backwards in blocks of NB reflectors
+ * with the compact WY form and GEMM. Reflector k lives in row k of A from column k+1, i.e. it is
+ * row k of the (n−1)-column matrix starting at A + 8 (leading dimension n).
+ */
+function formQtBlocked(pA: usize, n: i32, pW: usize, pTau: usize, work: usize): void {
+  const nref = n - 2;
+  if (nref > 0) {
+    const m = n - 1;
+    const Vt = work;
+    const T = Vt + (<usize>NB * <usize>n << 3);
+    const Y = T + (<usize>NB * NB << 3);
+    const Z = Y + (<usize>NB * <usize>n << 3);
+    const gw = Z + (<usize>NB * <usize>n << 3);
+    const W1 = at(pW, n, 1, 1);
+    const nblk = (nref + NB - 1) / NB;
+    for (let b = nblk - 1; b >= 0; b--) {
+      const j0 = b * NB;
+      const nb = min(NB, nref - j0);
+      const mm = m - j0;
+      buildVT(pA + 8, n, m, j0, nb, pTau, Vt, T);
+      const Mb = at(W1, n, j0, j0);
+      gemm(false, false, nb, mm, mm, Vt, mm, false, Mb, n, false, Y, mm, 1.0, 0.0, gw);
+      gemm(false, false, nb, mm, nb, T, nb, false, Y, mm, false, Z, mm, 1.0, 0.0, gw);
+      gemm(true, false, mm, mm, nb, Vt, mm, false, Z, mm, false, Mb, n, -1.0, 1.0, gw);
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const a = at(pW, n, i, j), b = at(pW, n, j, i);
+      const t = load<f64>(a);
+      store<f64>(a, load<f64>(b));
+      store<f64>(b, t);
+    }
+  }
 }
 
 /** W = Qᵀ where Q = H_0 ⋯ H_{n−3}; reflector k is stored in row k of A from column k+1 on. */

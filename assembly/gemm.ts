@@ -69,6 +69,15 @@ export function packP4(src: usize, ld: i32, trans: bool, isF32: bool, k0: i32, k
       }
       continue;
     }
+    if (!trans && isF32 && w == 4) {
+      for (let k = 0; k < kc; k++) {
+        const s = src + ((<usize>(k0 + k) * <usize>ld + <usize>jb) << 2);
+        const d = base + (<usize>k << 5);
+        v128.store(d, f64x2.promote_low_f32x4(v128.load64_zero(s)));
+        v128.store(d, f64x2.promote_low_f32x4(v128.load64_zero(s, 8)), 16);
+      }
+      continue;
+    }
     for (let k = 0; k < kc; k++) {
       const d = base + (<usize>k << 5);
       for (let c = 0; c < 4; c++) {

@@ -3,9 +3,9 @@
 import { dot, axpy, rot, maxAbs, scaleExp, scalePow2 } from './vec';
 import { gemm, gemmWork } from './gemm';
 import { eigh, eighRotCap } from './eigh';
+import { buildVT, NB } from './householder';
 
 const EPS: f64 = 2.220446049250313e-16;
-const NB: i32 = 32;
 
 // @ts-ignore: decorator
 @inline function at(p: usize, ld: i32, i: i32, j: i32): usize {
@@ -15,7 +15,7 @@ const NB: i32 = 32;
 /** Workspace in f64 for svd(m, n). */
 export function svdWork(m: i32, n: i32): i32 {
   const mx = max(m, n);
-  return m * n /*At*/ + 3 * n * n /*X, W, G*/ + 8 * n + 16 * m + gemmWork(mx, mx) + NB * m + NB * NB + 2 * NB * mx + eighRotCap(n) + 256;
+  return m * n /*At*/ + 3 * n * n /*X, W, G*/ + 9 * n + 16 * m + gemmWork(mx, mx) + NB * m + NB * NB + 2 * NB * mx + eighRotCap(n) + 256;
 }
 
 /**
@@ -33,8 +33,8 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
   const slab = tmp + (<usize>n << 3); // 16·m
   const G = slab + (<usize>(16 * m + 16) << 3); // n×n
   const stamp = G + (<usize>n * <usize>n << 3); // n (f64)
-  const ew = stamp + (<usize>n << 3); // 2n scratch for eigh
-  const gw = ew + (<usize>(2 * n + 16) << 3); // gemm work
+  const ew = stamp + (<usize>n << 3); // 3n scratch for eigh (tau n, p 2n)
+  const gw = ew + (<usize>(3 * n + 32) << 3); // gemm work
   const Vt = gw + (<usize>gemmWork(max(n, m), max(n, m)) << 3); // NB × m
   const T = Vt + (<usize>NB * <usize>m << 3); // NB × NB
   const Y = T + (<usize>NB * NB << 3); // max(n, m) × NB
@@ -76,7 +76,7 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
       // trailing rows At[j1:n, j0:m] ← At_tr · (I − V T Vᵀ)ᵀ... in row form: At_tr −= (At_tr·V)·Tᵀ·Vᵀ
       const nb = j1 - j0;
       const mm = m - j0;
-      buildVT(At, m, j0, nb, tau, Vt, T);
+      buildVT(At, m, m, j0, nb, tau, Vt, T);
       const rows = n - j1;
       const Atr = at(At, m, j1, j0);
       // Y[rows×nb] = At_tr · Vtᵀ
@@ -219,38 +219,6 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
 }
 
 /**
- * Vt[nb × (m−j0)] = the reflectors j0..j0+nb−1 as explicit rows (unit at their diagonal, zeros
- * before), T[nb×nb] upper triangular with H_j0 ⋯ H_j0+nb−1 = I − V T Vᵀ (LAPACK dlarft, forward).
- */
-function buildVT(At: usize, m: i32, j0: i32, nb: i32, tau: usize, Vt: usize, T: usize): void {
-  const mm = m - j0;
-  for (let jj = 0; jj < nb; jj++) {
-    const row = Vt + (<usize>jj * <usize>mm << 3);
-    memory.fill(row, 0, <usize>jj << 3);
-    store<f64>(row + (<usize>jj << 3), 1.0);
-    const src = at(At, m, j0 + jj, j0 + jj + 1);
-    memory.copy(row + (<usize>(jj + 1) << 3), src, <usize>(mm - jj - 1) << 3);
-  }
-  memory.fill(T, 0, <usize>nb * <usize>nb << 3);
-  for (let i = 0; i < nb; i++) {
-    const ti = load<f64>(tau + (<usize>(j0 + i) << 3));
-    store<f64>(T + (<usize>(i * nb + i) << 3), ti);
-    if (ti == 0.0) continue;
-    const vi = Vt + (<usize>i * <usize>mm << 3);
-    // w[r] = Vt[r]·v_i for r < i, then T[0:i, i] = −τ_i · T[0:i, 0:i] · w
-    for (let r = 0; r < i; r++) {
-      const w = dot(Vt + (<usize>r * <usize>mm << 3) + (<usize>i << 3), vi + (<usize>i << 3), mm - i);
-      store<f64>(T + (<usize>(r * nb + i) << 3), w); // temp in column i
-    }
-    for (let r = 0; r < i; r++) {
-      let s: f64 = 0;
-      for (let c = r; c < i; c++) s += load<f64>(T + (<usize>(r * nb + c) << 3)) * load<f64>(T + (<usize>(c * nb + i) << 3));
-      store<f64>(T + (<usize>(r * nb + i) << 3), -ti * s);
-    }
-  }
-}
-
-/**
  * U[m×n] ← H_0 ⋯ H_{n−1} U, reflector j in row j of At (v[j] = 1, v[i] = At[j][i] for i > j),
  * applied in blocks of NB backwards with the compact WY form (U_b −= V·(T·(Vᵀ·U_b))).
  */
@@ -260,7 +228,7 @@ function applyQ(At: usize, m: i32, n: i32, tau: usize, pU: usize, Vt: usize, T: 
     const j0 = b * NB;
     const nb = min(NB, n - j0);
     const mm = m - j0;
-    buildVT(At, m, j0, nb, tau, Vt, T);
+    buildVT(At, m, m, j0, nb, tau, Vt, T);
     const Ub = pU + (<usize>j0 * <usize>n << 3);
     gemm(false, false, nb, n, mm, Vt, mm, false, Ub, n, false, Y, n, 1.0, 0.0, gw); // Y = Vᵀ U_b
     gemm(false, false, nb, n, nb, T, nb, false, Y, n, false, Z, n, 1.0, 0.0, gw); // Z = T Y

@@ -82,3 +82,51 @@ export function scalePow2(p: usize, n: i32, k: i32): void {
 export function pow2(k: i32): f64 {
   return reinterpret<f64>(<u64>(k + 1023) << 52);
 }
+
+/** y += a·x1 + b·x2 (one pass over y). */
+// @ts-ignore: decorator
+@inline
+export function axpy2(a: f64, px1: usize, b: f64, px2: usize, py: usize, n: i32): void {
+  const av = f64x2.splat(a), bv = f64x2.splat(b);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const o = <usize>k << 3;
+    v128.store(py + o, f64x2.add(v128.load(py + o), f64x2.add(f64x2.mul(av, v128.load(px1 + o)), f64x2.mul(bv, v128.load(px2 + o)))));
+    v128.store(py + o, f64x2.add(v128.load(py + o, 16), f64x2.add(f64x2.mul(av, v128.load(px1 + o, 16)), f64x2.mul(bv, v128.load(px2 + o, 16)))), 16);
+  }
+  for (; k < n; k++) {
+    const o = <usize>k << 3;
+    store<f64>(py + o, load<f64>(py + o) + (a * load<f64>(px1 + o) + b * load<f64>(px2 + o)));
+  }
+}
+
+/**
+ * y[0..n) += a·x1 + b·x2 and return Σ_{t≥1} y'[t]·v[t−1] (the updated y, shifted by one, dotted
+ * with v), in one pass.
+ */
+// @ts-ignore: decorator
+@inline
+export function axpy2dot(a: f64, px1: usize, b: f64, px2: usize, py: usize, n: i32, pv: usize): f64 {
+  store<f64>(py, load<f64>(py) + (a * load<f64>(px1) + b * load<f64>(px2)));
+  const av = f64x2.splat(a), bv = f64x2.splat(b);
+  let acc0 = f64x2.splat(0), acc1 = f64x2.splat(0);
+  let k = 1;
+  for (; k + 4 <= n; k += 4) {
+    const o = <usize>k << 3;
+    const y0 = f64x2.add(v128.load(py + o), f64x2.add(f64x2.mul(av, v128.load(px1 + o)), f64x2.mul(bv, v128.load(px2 + o))));
+    const y1 = f64x2.add(v128.load(py + o, 16), f64x2.add(f64x2.mul(av, v128.load(px1 + o, 16)), f64x2.mul(bv, v128.load(px2 + o, 16))));
+    v128.store(py + o, y0);
+    v128.store(py + o, y1, 16);
+    acc0 = f64x2.add(acc0, f64x2.mul(y0, v128.load(pv + o - 8)));
+    acc1 = f64x2.add(acc1, f64x2.mul(y1, v128.load(pv + o + 8)));
+  }
+  acc0 = f64x2.add(acc0, acc1);
+  let s = f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1);
+  for (; k < n; k++) {
+    const o = <usize>k << 3;
+    const y = load<f64>(py + o) + (a * load<f64>(px1 + o) + b * load<f64>(px2 + o));
+    store<f64>(py + o, y);
+    s += y * load<f64>(pv + o - 8);
+  }
+  return s;
+}

@@ -231,7 +231,7 @@ export function eigh(A: Float64Array, n: number): { values: Float64Array; vector
   const pE = alloc(n, 8, fn);
   const pW = alloc(n * n, 8, fn);
   const pTau = alloc(n, 8, fn);
-  const pP = alloc(n, 8, fn);
+  const pP = alloc(2 * n, 8, fn);
   const pRot = alloc(K.eighRotCap(n), 8, fn);
   const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP, pRot);
   if (rc !== 0) throw new Error(`${fn}: QL iteration did not converge (n=${n})`);
