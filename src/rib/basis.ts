@@ -86,6 +86,35 @@ export function pcaStage(G: Float64Array, d: number, mean: Float64Array | null, 
   return { nodeLayer: o.nodeLayer, d, rp, Dall: e.values, D, W, Wpinv, R, Rpinv, nMasked };
 }
 
+/**
+ * The same as pcaStage, but with a given PCA basis W = Y·U (d×r′), e.g. the reference's own, so
+ * a stage check is not affected by which near-threshold Gram directions were kept:
+ * U = Y⁻¹W, D_k = u_kᵀ G u_k.
+ */
+export function pcaFromW(G: Float64Array, d: number, mean: Float64Array | null, Wgiven: Float64Array, rp: number, o: PcaOptions): PcaStage {
+  const Yinv = o.center ? centeringMatrix(mean!, true, o.nodeLayer) : null;
+  const U = Yinv ? gemm(false, false, d, rp, d, Yinv, Wgiven, new Float64Array(d * rp)) : Wgiven.slice();
+  const GU = gemm(false, false, d, rp, d, G, U, new Float64Array(d * rp));
+  const D = new Float64Array(rp);
+  for (let k = 0; k < rp; k++) {
+    let s = 0;
+    for (let i = 0; i < d; i++) s += U[i * rp + k]! * GU[i * rp + k]!;
+    D[k] = Math.abs(s) > 0 ? Math.abs(s) : Number.MIN_VALUE; // noise-level directions can come out ≤ 0
+  }
+  const W = Wgiven.slice();
+  const Wpinv = Yinv ? gemm(true, false, rp, d, d, U, Yinv, new Float64Array(rp * d)) : transpose(U, d, rp);
+  const R = new Float64Array(d * rp);
+  const Rpinv = new Float64Array(rp * d);
+  for (let k = 0; k < rp; k++) {
+    const s = Math.sqrt(D[k]!);
+    const inv = 1 / s;
+    for (let i = 0; i < d; i++) R[i * rp + k] = W[i * rp + k]! * inv;
+    for (let j = 0; j < d; j++) Rpinv[k * d + j] = s * Wpinv[k * d + j]!;
+  }
+  const nMasked = (o.center ? 1 : 0) + (o.lnOut ? 1 : 0);
+  return { nodeLayer: o.nodeLayer, d, rp, Dall: D, D, W, Wpinv, R, Rpinv, nMasked };
+}
+
 export function transpose(A: Float64Array, n: number, m: number): Float64Array {
   const T = new Float64Array(n * m);
   for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) T[j * n + i] = A[i * m + j]!;

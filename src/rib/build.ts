@@ -11,7 +11,7 @@ import { modelToSpec, type ModelSpec } from '../models/index.js';
 import type { Inputs, Model, SectionedModel } from '../models/types.js';
 import { mapReduceShards, toShared, type TaskPool } from '../parallel/pool.js';
 import { shardRanges } from '../parallel/shards.js';
-import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaStage, svdBasis, type PcaStage } from './basis.js';
+import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaFromW, pcaStage, svdBasis, type PcaStage } from './basis.js';
 import { integrationMethodFor, type BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import type { EdgesShardPayload } from './edges.js';
@@ -558,4 +558,38 @@ async function computeEdges(
   const norm = N * sec.inPos * (R ?? 1);
   for (let i = 0; i < E.length; i++) E[i]! /= norm;
   return mat(rout, rin, E);
+}
+
+/**
+ * Stage C on its own: node layer l's basis from a given Gram/mean and a given next-layer basis
+ * (used to check the stage against the reference's own next-layer C).
+ */
+export async function layerBasisFromNext(o: {
+  config: BuildConfig;
+  model: Model;
+  dataset: Dataset;
+  layer: number;
+  G: Float64Array;
+  mean: Float64Array | null;
+  outBasis: LayerBasis;
+  pool: TaskPool;
+  /** use this PCA basis W (d×r′) instead of eigendecomposing G (isolates the stage from the first truncation) */
+  W?: Mat | null;
+}): Promise<{ basis: LayerBasis; lambda: Float64Array | null }> {
+  const c = o.config;
+  const nl = c.node_layers;
+  const sm = o.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type });
+  const infos = sm.nodeLayers;
+  const ctx: ModelCtx = { id: `stage-${++buildCounter}`, spec: sharedSpec(o.model), nodeLayers: nl, lastPosModuleType: c.last_pos_module_type };
+  const dims: Array<[number, number]> = infos.slice(0, o.layer + 1).map((i) => [i.positions, i.dim]);
+  const nNonOut = nl.filter((x) => x !== 'output').length;
+  const a = await forwardAll(o.pool, ctx, o.dataset, dims, nNonOut, () => undefined, 'forward');
+  const L = nl[o.layer]!;
+  const d = infos[o.layer]!.dim;
+  const po = { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr: c.truncation_threshold };
+  const p = o.W ? pcaFromW(o.G, d, o.mean, o.W.data, o.W.cols, po) : pcaStage(o.G, d, o.mean, po);
+  if (c.basis_formula === 'svd') return { basis: svdBasis(p), lambda: null };
+  const { M, Lp } = await computeMprime(o.pool, c, ctx, sm, o.layer, a.acts[o.layer]!, a.N, o.outBasis, p, () => undefined);
+  const f = finishRotation(p, c.basis_formula, M, Lp, c.truncation_threshold);
+  return { basis: f.basis, lambda: f.lambda };
 }
