@@ -38,6 +38,8 @@ export interface TimeOptions {
   minSamples?: number;
   /** seconds to keep sampling after minSamples is reached (default 1.5) */
   maxTime?: number;
+  /** run one untimed call first (default true; turn off for multi-second baselines) */
+  warmup?: boolean;
 }
 
 export interface Timing {
@@ -54,7 +56,7 @@ export interface Timing {
  * A warm-up call runs first so that JIT tier-up (Liftoff → TurboFan) is not timed.
  */
 export function time(name: string, fn: () => unknown, opts: TimeOptions = {}, quick = false): Timing {
-  fn();
+  if (opts.warmup !== false) fn();
   const bench = new Benchmark(name, fn, {
     minSamples: opts.minSamples ?? (quick ? 1 : 3),
     maxTime: opts.maxTime ?? (quick ? 0.3 : 1.5),

@@ -57,7 +57,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const naive: BenchRow = { group, name: 'naive-ts', size, seconds: (tn.seconds * N) / sub, note: `timed on ${sub} rows, scaled ×${N / sub}` };
     naive.gflops = flops / naive.seconds / 1e9;
     const Xm = toMl(X, N, d);
-    const tm = time(`ml-matrix XᵀX ${size}`, () => Xm.transpose().mmul(Xm), { minSamples: 1, maxTime: 0.1 }, q);
+    const tm = time(`ml-matrix XᵀX ${size}`, () => Xm.transpose().mmul(Xm), { minSamples: 1, maxTime: 0.1, warmup: false }, q);
     const ml: BenchRow = { group, name: 'ml-matrix', size, seconds: tm.seconds, gflops: flops / tm.seconds / 1e9, note: 'X.transpose().mmul(X), full size' };
     add(naive); add(ml);
     add(ratioAgainst({ ...wasm }, naive));
@@ -74,7 +74,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const A = randomMatrix(rng, n * n), B = randomMatrix(rng, n * n), C = new Float64Array(n * n);
     const tw = time(`gemm ${size}`, () => gemm(false, false, n, n, n, A, B, C, 1, 0), {}, q);
     const twt = time(`gemm tA ${size}`, () => gemm(true, false, n, n, n, A, B, C, 1, 0), {}, q);
-    const tn = time(`naive gemm ${size}`, () => naiveGemm(false, false, n, n, n, A, B, C, 1, 0), { minSamples: 1, maxTime: 0.5 }, q);
+    const tn = time(`naive gemm ${size}`, () => naiveGemm(false, false, n, n, n, A, B, C, 1, 0), { minSamples: 1, maxTime: 0.5, warmup: n <= 512 }, q);
     const Am = toMl(A, n, n), Bm = toMl(B, n, n);
     const tm = time(`ml gemm ${size}`, () => Am.mmul(Bm), { minSamples: 1, maxTime: 0.5 }, q);
     const naive = add({ group, name: 'naive-ts', size, seconds: tn.seconds, gflops: flops / tn.seconds / 1e9 });
@@ -91,9 +91,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const size = `${n}`;
     const A = symmetric(rng, n);
     const tw = time(`eigh ${n}`, () => eigh(A, n), {}, q);
-    const tn = time(`naive eigh ${n}`, () => naiveEigh(A, n), { minSamples: n > 600 ? 1 : 2, maxTime: 0.5 }, q);
+    const tn = time(`naive eigh ${n}`, () => naiveEigh(A, n), { minSamples: n > 600 ? 1 : 2, maxTime: 0.5, warmup: n <= 600 }, q);
     const Am = toMl(A, n, n);
-    const tm = time(`ml eigh ${n}`, () => new EigenvalueDecomposition(Am, { assumeSymmetric: true }), { minSamples: n > 600 ? 1 : 2, maxTime: 0.5 }, q);
+    const tm = time(`ml eigh ${n}`, () => new EigenvalueDecomposition(Am, { assumeSymmetric: true }), { minSamples: n > 600 ? 1 : 2, maxTime: 0.5, warmup: n <= 600 }, q);
     const naive = add({ group, name: 'naive-ts', size, seconds: tn.seconds, note: 'plain-TS tridiagonal QL' });
     const ml = add({ group, name: 'ml-matrix', size, seconds: tm.seconds, note: 'EigenvalueDecomposition(assumeSymmetric)' });
     if (n <= 129) {
@@ -112,7 +112,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const A = randomMatrix(rng, m * n);
     const tw = time(`svd ${size}`, () => svd(A, m, n), { minSamples: 2, maxTime: 0.5 }, q);
     const Am = toMl(A, m, n);
-    const tm = time(`ml svd ${size}`, () => new SingularValueDecomposition(Am, { autoTranspose: true }), { minSamples: 1, maxTime: 0.1 }, q);
+    const tm = time(`ml svd ${size}`, () => new SingularValueDecomposition(Am, { autoTranspose: true }), { minSamples: 1, maxTime: 0.1, warmup: m * n <= 513 * 513 }, q);
     const ml = add({ group, name: 'ml-matrix', size, seconds: tm.seconds, note: 'SingularValueDecomposition (Golub–Kahan)' });
     if (m * n <= 513 * 513) {
       const tn = time(`naive svd ${size}`, () => naiveSvd(A, m, n), { minSamples: 1, maxTime: 0.1 }, q);

@@ -5,7 +5,7 @@ import {
 } from '../src/linalg/index.js';
 import { naiveGemm, naiveSyrk, jacobiEigh } from '../src/linalg/naive.js';
 import { Rng } from '../src/rng.js';
-import { kernelMemoryBytes, arenaUsedBytes } from '../src/linalg/wasm.js';
+import { kernelMemoryBytes, arenaUsedBytes, setArenaLimit, ARENA_MAX_BYTES } from '../src/linalg/wasm.js';
 
 beforeAll(async () => {
   await initKernels();
@@ -180,6 +180,29 @@ describe('syrk / jtjAccumulate', () => {
     for (let i = 0; i < 30; i++) { syrk(X, 200, 50); eigh(syrk(X, 200, 50), 50); svd(X, 200, 50); }
     expect(kernelMemoryBytes()).toBe(before);
     expect(arenaUsedBytes()).toBe(0);
+  });
+});
+
+describe('memory limits', () => {
+  const rng = new Rng(17);
+  it('gemm chunks the rows of C, syrk streams, eigh/svd refuse clearly when one instance is too small', () => {
+    setArenaLimit(2 ** 20); // 1 MiB
+    try {
+      const m = 700, n = 40, k = 300; // A alone is 1.6 MiB
+      for (const tA of [false, true]) {
+        const A = rand(rng, m * k), B = rand(rng, k * n);
+        const C = gemm(tA, false, m, n, k, A, B, new Float64Array(m * n), 1, 0);
+        expect(maxAbsDiff(C, naiveGemm(tA, false, m, n, k, A, B, new Float64Array(m * n), 1, 0))).toBeLessThan(1e-11);
+      }
+      const X = rand(rng, 3000 * 60); // 1.4 MiB
+      expect(maxAbsDiff(syrk(X, 3000, 60), naiveSyrk(X, 3000, 60))).toBeLessThan(1e-10);
+      expect(() => eigh(new Float64Array(400 * 400), 400)).toThrow(/eigh(: operand A \[400×400\])?: needs .* MiB of Wasm memory, more than the 1 MiB limit/);
+      expect(() => svd(new Float64Array(1000 * 100), 1000, 100)).toThrow(/svd(: operand A \[1000×100\])?: needs .* more than the 1 MiB limit/);
+      expect(() => gemm(false, false, 4, 400, 400, new Float64Array(1600), new Float64Array(160000), new Float64Array(1600))).toThrow(/gemm: operand B .*needs .* MiB of Wasm memory/);
+      expect(arenaUsedBytes()).toBe(0);
+    } finally {
+      setArenaLimit(ARENA_MAX_BYTES);
+    }
   });
 });
 

@@ -62,7 +62,7 @@ function nonFiniteError(fn: string, name: string, idx: number, cols: number, val
 function copyIn(fn: string, name: string, a: FloatArray, cols: number, offsetElems = 0): number {
   const K = kernels();
   const isF32 = a instanceof Float32Array;
-  const p = alloc(a.length, isF32 ? 4 : 8, fn);
+  const p = alloc(a.length, isF32 ? 4 : 8, `${fn}: operand ${name} (${a.length} values)`);
   if (isF32) f32view(p, a.length).set(a);
   else f64view(p, a.length).set(a);
   const bad = K.firstNonFinite(p, a.length, isF32 ? 1 : 0);
@@ -94,7 +94,7 @@ export function gemm(
   const bytesPerRow = k * (A instanceof Float32Array ? 4 : 8) + n * 8 + 256 * 8 + 64;
   const fixed = K.gemmWork(0, n) * 8 + 256;
   const rowsFit = Math.floor((arenaFree() - fixed) / bytesPerRow);
-  if (rowsFit < 4) throw new RangeError(`${fn}: operand B [${k}×${n}] is too large for Wasm memory`);
+  if (rowsFit < 4) throw new RangeError(`${fn}: operand B [${transB ? `${n}×${k}` : `${k}×${n}`}] leaves too little Wasm memory for A and C`);
   const chunk = Math.min(m, Math.max(4, rowsFit - (rowsFit % 4)));
   const mark = arenaMark();
   for (let i0 = 0; i0 < m; i0 += chunk) {
@@ -155,7 +155,8 @@ function syrkInto(fn: string, name: string, X: FloatArray, n: number, d: number,
   const work = alloc(kc * d4, 8, fn);
   const isF32 = X instanceof Float32Array;
   const bpe = isF32 ? 4 : 8;
-  let rows = Math.max(kc, Math.floor(SYRK_CHUNK_BYTES / (d * bpe)));
+  const budget = Math.min(SYRK_CHUNK_BYTES, arenaFree() - d * d * 8 - 256);
+  let rows = Math.max(kc, Math.floor(budget / (d * bpe)));
   rows -= rows % kc;
   rows = Math.min(rows, Math.max(n, 1));
   const pX = alloc(rows * d, bpe, fn);
@@ -207,7 +208,7 @@ export function eigh(A: Float64Array, n: number): { values: Float64Array; vector
   }
   const K = kernels();
   resetArena();
-  const pA = alloc(n * n, 8, fn);
+  const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
   const Aw = f64view(pA, n * n);
   for (let i = 0; i < n; i++) {
     Aw[i * n + i] = A[i * n + i]!;
@@ -266,7 +267,7 @@ export function svd(A: Float64Array, m: number, n: number): { U: Float64Array; S
   const tall = m >= n;
   const M = tall ? m : n;
   const N = tall ? n : m;
-  const pA = alloc(M * N, 8, fn);
+  const pA = alloc(M * N, 8, `${fn}: operand A [${m}×${n}]`);
   const Aw = f64view(pA, M * N);
   if (tall) Aw.set(A);
   else for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) Aw[j * m + i] = A[i * n + j]!;

@@ -32,8 +32,14 @@ export interface KernelExports {
   firstNonFinite(p: number, n: number, isF32: number): number;
 }
 
-/** Largest arena (bytes) a single call may use. */
+/** Default largest arena (bytes) a single call may use. */
 export const ARENA_MAX_BYTES = 2 ** 31;
+let arenaLimit = ARENA_MAX_BYTES;
+
+/** Change the per-call arena limit (tests use a small one to exercise chunking/refusal). */
+export function setArenaLimit(bytes: number): void {
+  arenaLimit = Math.min(ARENA_MAX_BYTES, Math.max(2 ** 20, bytes));
+}
 
 let K: KernelExports | null = null;
 let base = 0;
@@ -95,15 +101,17 @@ export function arenaUsedBytes(): number {
 
 /** Bytes still allocatable in this call. */
 export function arenaFree(): number {
-  return ARENA_MAX_BYTES - (top - base);
+  return arenaLimit - (top - base);
 }
 
 /** Reserve `count` elements of `bytesPer` bytes (64-byte aligned); grows memory if needed. */
 export function alloc(count: number, bytesPer: number, what: string): number {
   const bytes = Math.ceil((count * bytesPer) / 64) * 64;
-  if (top - base + bytes > ARENA_MAX_BYTES) {
+  if (top - base + bytes > arenaLimit) {
+    const need = top - base + bytes;
+    top = base; // the failing call is abandoned: release everything
     throw new RangeError(
-      `${what}: needs ${((top - base + bytes) / 2 ** 20).toFixed(0)} MiB of Wasm memory, more than the ${ARENA_MAX_BYTES / 2 ** 20} MiB limit`,
+      `${what}: needs ${(need / 2 ** 20).toFixed(1)}+ MiB of Wasm memory, more than the ${(arenaLimit / 2 ** 20).toFixed(0)} MiB limit of one instance`,
     );
   }
   const p = top;
