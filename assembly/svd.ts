@@ -104,7 +104,7 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
     for (let i = 0; i < n; i++) store<f64>(at(W, n, i, i), 1.0);
   }
   // one-sided Jacobi on the rows of X, accumulating the same rotations in W
-  const tol: f64 = EPS * max(<f64>n, 8.0);
+  const tol: f64 = min(EPS * max(<f64>n, 8.0), 1e-13);
   const tiny: f64 = 1e-300;
   for (let i = 0; i < n; i++) {
     store<f64>(nrm + (<usize>i << 3), dot(at(X, n, i, 0), at(X, n, i, 0), n));

@@ -141,6 +141,16 @@ describe('syrk / jtjAccumulate', () => {
       for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) expect(G[i * d + j]).toBe(G[j * d + i]);
     });
   }
+  for (const scale of [1e-150, 1e150]) {
+    it(`scale ${scale}: relative accuracy is scale-free`, () => {
+      const n = 60, d = 21;
+      const X = rand(rng, n * d, scale);
+      const G = syrk(X, n, d), R = naiveSyrk(X, n, d);
+      expect(maxAbsDiff(G, R) / maxAbs(R)).toBeLessThan(1e-14);
+      const C = gemm(true, false, d, d, n, X, X, new Float64Array(d * d), 1, 0);
+      expect(maxAbsDiff(C, R) / maxAbs(R)).toBeLessThan(1e-14);
+    });
+  }
   it('f32 input accumulates in f64', () => {
     const n = 513, d = 19;
     const X = Float32Array.from(rand(rng, n * d));
@@ -216,7 +226,7 @@ describe('eigh', () => {
     expect(orth).toBeLessThanOrEqual(1e-12);
     return values;
   };
-  for (const n of [1, 2, 3, 5, 16, 33, 129]) {
+  for (const n of [1, 2, 3, 5, 16, 33, 129, 300]) {
     it(`random symmetric n=${n} (and agrees with Jacobi)`, () => {
       const B = rand(rng, n * n);
       const A = new Float64Array(n * n);
