@@ -23,11 +23,19 @@ export interface PoolGramFigures {
   gflops1: number;
   gflops2: number;
   speedup: number;
+  /** average cores used by this process while timing (≈1 and ≈2 on an otherwise idle machine) */
+  cores1: number;
+  cores2: number;
   identical: boolean;
 }
 
-/** Median seconds per call of an async `fn`, timed by benchmark.js in deferred mode. */
-function timeAsync(name: string, fn: () => Promise<unknown>, quick: boolean): Promise<number> {
+/**
+ * Median seconds per call of an async `fn`, timed by benchmark.js in deferred mode, and the
+ * average number of cores this process used meanwhile (CPU time / wall time, all threads).
+ */
+function timeAsync(name: string, fn: () => Promise<unknown>, quick: boolean): Promise<{ seconds: number; cores: number }> {
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   return new Promise((resolve, reject) => {
     const bench = new Benchmark(name, {
       defer: true,
@@ -46,7 +54,9 @@ function timeAsync(name: string, fn: () => Promise<unknown>, quick: boolean): Pr
       const err = (bench as unknown as { error?: unknown }).error;
       if (err) return reject(err instanceof Error ? err : new Error(String(err)));
       const sample = [...bench.stats.sample].sort((a, b) => a - b);
-      resolve(sample.length ? sample[Math.floor((sample.length - 1) / 2)]! : bench.stats.mean);
+      const cpu = process.cpuUsage(cpu0);
+      const cores = (cpu.user + cpu.system) / 1e3 / (performance.now() - wall0);
+      resolve({ seconds: sample.length ? sample[Math.floor((sample.length - 1) / 2)]! : bench.stats.mean, cores });
     });
     bench.run({ async: true });
   });
@@ -75,9 +85,13 @@ export async function benchPoolGram(
     const identical = Buffer.from(G1.buffer).equals(Buffer.from(G2.buffer));
     let seconds1 = Infinity;
     let seconds2 = Infinity;
+    let cores1 = 0;
+    let cores2 = 0;
     for (let r = 0; r < rounds; r++) {
-      seconds1 = Math.min(seconds1, await timeAsync('pool 1', () => parallelGram(pool1, X, n, d, { shardRows }), quick));
-      seconds2 = Math.min(seconds2, await timeAsync('pool 2', () => parallelGram(pool2, X, n, d, { shardRows }), quick));
+      const t1 = await timeAsync('pool 1', () => parallelGram(pool1, X, n, d, { shardRows }), quick);
+      const t2 = await timeAsync('pool 2', () => parallelGram(pool2, X, n, d, { shardRows }), quick);
+      if (t1.seconds < seconds1) [seconds1, cores1] = [t1.seconds, t1.cores];
+      if (t2.seconds < seconds2) [seconds2, cores2] = [t2.seconds, t2.cores];
     }
     const flop = 2 * n * d * d;
     return {
@@ -90,6 +104,8 @@ export async function benchPoolGram(
       gflops1: flop / seconds1 / 1e9,
       gflops2: flop / seconds2 / 1e9,
       speedup: seconds1 / seconds2,
+      cores1,
+      cores2,
       identical,
     };
   } finally {
@@ -105,7 +121,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const group = 'pool/gram';
   const size = `${n}×${d}`;
   const shards = `${f.shards} shards of ${f.shardRows} rows`;
-  const one: BenchRow = { group, name: '1 worker', size, seconds: f.seconds1, gflops: f.gflops1, note: shards };
+  const one: BenchRow = { group, name: '1 worker', size, seconds: f.seconds1, gflops: f.gflops1, note: `${shards}; used ${f.cores1.toFixed(2)} cores` };
   const two: BenchRow = {
     group,
     name: '2 workers',
@@ -114,7 +130,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     gflops: f.gflops2,
     baseline: one.name,
     ratio: f.speedup,
-    note: `${shards}; ${f.identical ? 'bit-identical to 1 worker' : 'RESULTS DIFFER FROM 1 WORKER'}; load avg ${load.toFixed(1)} at start`,
+    note: `${shards}; ${f.identical ? 'bit-identical to 1 worker' : 'RESULTS DIFFER FROM 1 WORKER'}; used ${f.cores2.toFixed(2)} cores; load avg ${load.toFixed(1)} at start`,
   };
   for (const r of [one, two]) {
     ctx.log(`  ${r.group} ${r.name} ${size}: ${(r.seconds * 1e3).toFixed(1)} ms ${r.gflops!.toFixed(2)} GFLOP/s${r.ratio ? ` (${r.ratio.toFixed(2)}× vs 1 worker)` : ''}`);
