@@ -13,6 +13,7 @@ const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['jacobian', () => import('./jacobian.js')],
   ['graph', () => import('./leiden.js')],
   ['pool', () => import('./pool.js')],
+  ['build', () => import('./build.js')],
 ];
 
 function parseArgs(argv: string[]): BenchContext {

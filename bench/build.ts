@@ -1,0 +1,126 @@
+/**
+ * The seed-0 mod-add rib build (float64, the reference's full config) end to end with per-stage
+ * times at 1 and 2 workers, against the reference's A100 figures (0.96 s: grams 0.034, C 0.58,
+ * edges 0.36); and Jacobian (M′) throughput in samples/s per mod-add section at 1 and 2 workers.
+ * Needs ../shared/refdata (or INTERBASIS_REFDATA); rows are skipped with a note otherwise.
+ */
+import { existsSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchContext, BenchRow } from './harness.js';
+import { initKernels } from '../src/linalg/index.js';
+import '../src/tasks.js';
+import { parseBuildConfig } from '../src/rib/config.js';
+import { runBuildFromConfig, datasetFor, loadModelFor } from '../src/rib/build-node.js';
+import { makePool } from '../src/cli/build.js';
+import { loadResults } from '../src/io/results-node.js';
+import { modelToSpec } from '../src/models/index.js';
+import { mapReduceShards, toShared } from '../src/parallel/pool.js';
+import { shardRanges } from '../src/parallel/shards.js';
+import type { MprimeShardPayload, MprimeShardResult } from '../src/rib/mprime.js';
+import { SHARD } from '../src/rib/build.js';
+
+const REF_A100 = { total: 0.96, grams: 0.034, Cs: 0.58, edges: 0.36 };
+
+function refdata(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const c of [process.env.INTERBASIS_REFDATA, resolve(here, '..', '..', 'shared', 'refdata'), resolve(here, '..', '..', '..', 'shared', 'refdata')]) {
+    if (c && existsSync(resolve(c, 'README.md'))) return c;
+  }
+  return null;
+}
+
+function modaddRaw(rd: string): Record<string, unknown> {
+  return {
+    exp_name: 'bench_modadd_rib_seed0',
+    out_dir: null,
+    tlens_model_path: resolve(rd, 'modadd/seed0/model.safetensors'),
+    last_pos_module_type: 'add_resid1',
+    dataset: { dataset_type: 'modular_arithmetic', return_set: 'train', fn_name: 'add', modulus: 113, frac_train: 0.3 },
+    node_layers: ['ln1.0', 'ln2.0', 'unembed', 'output'],
+    rotate_final_node_layer: false,
+    batch_size: 99999,
+    dtype: 'float64',
+    truncation_threshold: 1e-15,
+    basis_formula: 'jacobian',
+    edge_formula: 'squared',
+    dist_split_over: 'out_dim',
+  };
+}
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const rd = refdata();
+  if (!rd) {
+    ctx.log('build bench: refdata not found, skipped');
+    return [{ group: 'build/modadd-seed0', name: 'skipped', size: '-', seconds: NaN, note: 'refdata not found' }];
+  }
+  await initKernels();
+  const c = parseBuildConfig(modaddRaw(rd));
+  for (const workers of [1, 2]) {
+    const pool = await makePool(workers);
+    try {
+      let best: Record<string, number> | null = null;
+      const reps = ctx.quick ? 1 : 2;
+      for (let i = 0; i < reps; i++) {
+        ctx.log(`build bench: seed-0 rib build, ${workers} worker(s), run ${i + 1}/${reps}`);
+        const { results } = await runBuildFromConfig(c, { pool });
+        const t = results.info.times_s as Record<string, number>;
+        if (!best || t.total! < best.total!) best = t;
+      }
+      for (const k of ['total', 'grams', 'Cs', 'edges'] as const) {
+        rows.push({
+          group: 'build/modadd-seed0-rib',
+          name: `${k} (${workers} worker${workers > 1 ? 's' : ''})`,
+          size: '3830 samples, f64',
+          seconds: best![k]!,
+          baseline: `reference A100 ${k}`,
+          ratio: REF_A100[k] / best![k]!,
+          note: `reference A100: ${REF_A100[k]} s; target total ≤ 2 s (stretch ≤ 1 s)`,
+        });
+      }
+    } finally {
+      await pool.destroy();
+    }
+  }
+  // Jacobian (M′) throughput per section, with the reference's own next-layer C
+  const model = await loadModelFor(c);
+  const ds = await datasetFor(c.dataset!, c, 'dataset', () => undefined);
+  const ref = await loadResults(resolve(rd, 'modadd/seed0/rib_graph_rib.safetensors'));
+  const nl = c.node_layers;
+  const sm = model.sectioned(nl, { lastPosModuleType: 'add_resid1' });
+  const N = ds.n;
+  const spec = modelToSpec(model);
+  for (const [k, v] of Object.entries(spec.tensors)) spec.tensors[k] = toShared(v);
+  const acts: Float64Array[] = [];
+  let x = sm.pre(ds.inputs);
+  acts.push(toShared(x));
+  for (let l = 0; l < 2; l++) {
+    x = sm.sections[l]!.forward(x, N);
+    acts.push(toShared(x));
+  }
+  const names = ['attention (ln1.0→ln2.0)', 'mlp (ln2.0→unembed)', 'unembed (unembed→output)'];
+  for (const workers of [1, 2]) {
+    const pool = await makePool(workers);
+    try {
+      for (let l = 0; l < 3; l++) {
+        const out = ref.bases[l + 1]!;
+        const Cout = out.C ? toShared(out.C.data) : null;
+        const r = out.C ? out.C.cols : sm.sections[l]!.outDim;
+        const mlp = sm.sections[l]!.structure?.type === 'mlp';
+        const ranges = shardRanges(N, mlp ? SHARD.mprimeMlp : SHARD.mprime);
+        const ctxM = { id: `bench-${workers}`, spec, nodeLayers: nl, lastPosModuleType: 'add_resid1' as const };
+        const payloads: MprimeShardPayload[] = ranges.map(([start, end], shard) => ({ model: ctxM, layer: l, X: acts[l]!, start, end, Cout, r, formula: 'jacobian', alphas: [1], weights: [1], nPos: null, nHidden: null, seed: 0, shard }));
+        const once = () => mapReduceShards<MprimeShardPayload, MprimeShardResult, Float64Array>(pool, 'rib.mprime', payloads, (a) => a.M, (acc, b) => acc);
+        await once(); // warm-up (model build per worker)
+        const t0 = performance.now();
+        await once();
+        const s = (performance.now() - t0) / 1000;
+        rows.push({ group: 'build/jacobian-throughput', name: `${names[l]} (${workers} worker${workers > 1 ? 's' : ''})`, size: `${N} samples × ${r} probes`, seconds: s, note: `${(N / s).toFixed(0)} samples/s` });
+      }
+    } finally {
+      await pool.destroy();
+    }
+  }
+  return rows;
+}
