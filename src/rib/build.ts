@@ -136,6 +136,16 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   ts = now();
   const bases: LayerBasis[] = new Array(nl.length);
   const near: Record<string, { gram: NearThresholdEntry[]; lambda: NearThresholdEntry[] }> = {};
+  // kept values below the resolution of a standard (backward-stable) eigensolver, ε·n·max
+  const floorInfo: Record<string, { gram: { floor: number; kept_below: number }; lambda: { floor: number; kept_below: number } | null }> = {};
+  const belowFloor = (v: Float64Array, from: number, rule: 'gram' | 'lambda') => {
+    let mx = 0;
+    for (const x of v) mx = Math.max(mx, Math.abs(x));
+    const floor = 2.220446049250313e-16 * v.length * mx;
+    let n = 0;
+    for (let i = from; i < v.length; i++) if ((rule === 'gram' ? v[i]! > thr : v[i]! >= thr) && v[i]! < floor) n++;
+    return { floor, kept_below: n };
+  };
   const thr = c.truncation_threshold;
   let haveCs = false;
   if (inp.loadedCs) {
@@ -176,12 +186,14 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
         const G = stats.grams.get(L)!;
         const p = pcaStage(G.data, d, stats.means.get(L) ?? null, { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr });
         near[L] = { gram: nearThreshold(p.Dall, thr, 'gram'), lambda: [] };
+        floorInfo[L] = { gram: belowFloor(p.Dall, 0, 'gram'), lambda: null };
         if (c.basis_formula === 'svd') bases[l] = svdBasis(p);
         else {
           if (!acts) throw new UserError('dataset: required to compute the interaction basis');
           const { M, Lp } = await computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, p, progress);
           const f = finishRotation(p, c.basis_formula, M, Lp, thr);
           near[L]!.lambda = nearThreshold(f.lambda, thr, 'lambda');
+          floorInfo[L]!.lambda = belowFloor(f.lambda, p.nMasked, 'lambda');
           bases[l] = f.basis;
         }
       }
@@ -216,6 +228,13 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
       if (v.lambda.length) warn(`${L}: ${v.lambda.length} Λ value(s) within 100× of truncation_threshold ${thr}: ${fmt(v.lambda)} — the RIB dimension rests on rounding noise`);
     }
   }
+  for (const [L, f] of Object.entries(floorInfo)) {
+    for (const [kind, v] of [['Gram', f.gram], ['Λ', f.lambda]] as const) {
+      if (v && v.kept_below > 0) {
+        warn(`${L}: ${v.kept_below} kept ${kind} value(s) lie below ε·n·max = ${v.floor.toExponential(2)}, the resolution of a standard eigensolver; implementations (and the reference) may disagree on the rank here`);
+      }
+    }
+  }
   const dims: Record<string, { orig: number; positions: number; trunc: number | null; rib: number | null }> = {};
   nl.forEach((L, l) => {
     const b = bases[l];
@@ -237,7 +256,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
       times_s: times,
       workers: inp.pool.size,
       versions: { interbasis: VERSION },
-      near_threshold: { threshold: thr, factor: 100, layers: nearSummary },
+      near_threshold: { threshold: thr, factor: 100, layers: nearSummary, solver_noise_floor: floorInfo },
       contains_all_edges: true,
       model_kind: inp.model.kind,
       ml_model_config: inp.model.config,
