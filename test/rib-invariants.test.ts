@@ -154,4 +154,13 @@ describe('rib invariants (spec §11)', () => {
     expect(Math.abs(e0 - l0 / 3) / (l0 / 3)).toBeLessThan(1e-8);
     void ref;
   });
+
+  it.skipIf(!REFDATA)('naive gradient flow: the last two bases equal the standard build, earlier ones differ', async () => {
+    const sub = { dataset: { dataset_type: 'modular_arithmetic', return_set: 'train', n_samples: 48, seed: 0 }, truncation_threshold: 1e-8, calculate_edges: false };
+    const std = await buildCfg(modaddConfig(0, 'rib', sub));
+    const ngf = await buildCfg(modaddConfig(0, 'rib', { ...sub, naive_gradient_flow: true }));
+    expect(Array.from(ngf.bases[2]!.C!.data)).toEqual(Array.from(std.bases[2]!.C!.data));
+    expect(ngf.bases[3]!.C).toBeNull();
+    expect(maxRelEntries(ngf.bases[0]!.Lambda!, std.bases[0]!.Lambda!, 1e-6)).toBeGreaterThan(1e-6);
+  });
 });

@@ -190,7 +190,16 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
         if (c.basis_formula === 'svd') bases[l] = svdBasis(p);
         else {
           if (!acts) throw new UserError('dataset: required to compute the interaction basis');
-          const { M, Lp } = await computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, p, progress);
+          let mp: { M: Float64Array; Lp: Float64Array | null };
+          if (c.naive_gradient_flow && l < K - 1) {
+            // spec §5.5: C^l from a single section l → K (the final node layer), with C_out = C^K
+            const sub = [L, nl[K]!];
+            const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type });
+            const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
+            const c2 = { ...c, node_layers: sub } as BuildConfig;
+            mp = await computeMprime(inp.pool, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, p, progress);
+          } else mp = await computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, p, progress);
+          const { M, Lp } = mp;
           const f = finishRotation(p, c.basis_formula, M, Lp, thr);
           near[L]!.lambda = nearThreshold(f.lambda, thr, 'lambda');
           floorInfo[L]!.lambda = belowFloor(f.lambda, p.nMasked, 'lambda');
