@@ -1,7 +1,7 @@
 // Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2), f64.
 import { gemm, gemmWork } from './gemm';
 import { buildVT, NB } from './householder';
-import { dot, axpy, axpy2, axpy2dot, maxAbs, scaleExp, scalePow2, pow2 } from './vec';
+import { dot, axpy, axpy2, axpy2dot, maxAbs, scaleExp, scalePow2 } from './vec';
 
 const EPS: f64 = 2.220446049250313e-16;
 
@@ -75,7 +75,7 @@ function makeReflector(px: usize, L: i32): f64 {
  * update of step k (each trailing row is updated and immediately dotted with the next v while it is
  * in L1), so every step streams the trailing matrix once. pP needs 2n entries.
  */
-export function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, pP: usize): void {
+function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, pP: usize): void {
   for (let k = 0; k < n; k++) { store<f64>(pE + (<usize>k << 3), 0); store<f64>(pTau + (<usize>k << 3), 0); }
   let p = pP;
   let pNext = pP + (<usize>n << 3);
@@ -169,28 +169,6 @@ function formQtBlocked(pA: usize, n: i32, pW: usize, pTau: usize, work: usize): 
   }
 }
 
-/** W = Qᵀ where Q = H_0 ⋯ H_{n−3}; reflector k is stored in row k of A from column k+1 on. */
-export function formQt(pA: usize, n: i32, pW: usize, pTau: usize, pS: usize): void {
-  // W = I already. Backward accumulation of Q into W (row operations), then transpose.
-  for (let k = n - 3; k >= 0; k--) {
-    const tau = load<f64>(pTau + (<usize>k << 3));
-    if (tau == 0.0) continue;
-    const L = n - k - 1;
-    const pv = at(pA, n, k, k + 1);
-    memory.fill(pS, 0, <usize>L << 3);
-    for (let i = 0; i < L; i++) axpy(load<f64>(pv + (<usize>i << 3)), at(pW, n, k + 1 + i, k + 1), pS, L);
-    for (let i = 0; i < L; i++) axpy(-tau * load<f64>(pv + (<usize>i << 3)), pS, at(pW, n, k + 1 + i, k + 1), L);
-  }
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const a = at(pW, n, i, j), b = at(pW, n, j, i);
-      const t = load<f64>(a);
-      store<f64>(a, load<f64>(b));
-      store<f64>(b, t);
-    }
-  }
-}
-
 function hyp(a: f64, b: f64): f64 {
   const r = Math.sqrt(a * a + b * b);
   if (r < 1e-150 || r > 1e150 || !isFinite(r)) return Math.hypot(a, b);
@@ -198,7 +176,7 @@ function hyp(a: f64, b: f64): f64 {
 }
 
 /** Implicit QL with Wilkinson-like shifts on (d, e); rotations applied to the rows of W. */
-export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i32, pStrip: usize): i32 {
+function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i32, pStrip: usize): i32 {
   let f: f64 = 0, tst1: f64 = 0;
   let pos = 0; // entries used in the rotation buffer
   let iters = 0;
@@ -343,4 +321,3 @@ function applyRotations(pRot: usize, len: i32, pW: usize, n: i32, pStrip: usize)
   }
 }
 
-export { pow2 };

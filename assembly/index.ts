@@ -2,7 +2,7 @@
 // above heapBase() and grows the memory as needed; nothing here allocates.
 import { erf as erfImpl } from './math';
 export { gemm, gemmWork, syrkAcc, syrkFinish, syrkKc } from './gemm';
-export { eigh, eighRotCap, tridiagonalize, formQt, tql } from './eigh';
+export { eigh, eighRotCap } from './eigh';
 export { svd, svdWork } from './svd';
 
 export function heapBase(): usize {

@@ -15,7 +15,7 @@ const EPS: f64 = 2.220446049250313e-16;
 /** Workspace in f64 for svd(m, n). */
 export function svdWork(m: i32, n: i32): i32 {
   const mx = max(m, n);
-  return m * n /*At*/ + 3 * n * n /*X, W, G*/ + 9 * n + 16 * m + gemmWork(mx, mx) + NB * m + NB * NB + 2 * NB * mx + eighRotCap(n) + 256;
+  return m * n /*At*/ + 3 * n * n /*X, W, G*/ + 9 * n + gemmWork(mx, mx) + NB * m + NB * NB + 2 * NB * mx + eighRotCap(n) + 256;
 }
 
 /**
@@ -30,8 +30,7 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
   const nrm = tau + (<usize>n << 3);
   const perm = nrm + (<usize>n << 3); // stored as f64 indices
   const tmp = perm + (<usize>n << 3);
-  const slab = tmp + (<usize>n << 3); // 16·m
-  const G = slab + (<usize>(16 * m + 16) << 3); // n×n
+  const G = tmp + (<usize>n << 3); // n×n
   const stamp = G + (<usize>n * <usize>n << 3); // n (f64)
   const ew = stamp + (<usize>n << 3); // 3n scratch for eigh (tau n, p 2n)
   const gw = ew + (<usize>(3 * n + 32) << 3); // gemm work
@@ -73,7 +72,8 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
       store<f64>(tau + (<usize>j << 3), t);
     }
     if (j1 < n) {
-      // trailing rows At[j1:n, j0:m] ← At_tr · (I − V T Vᵀ)ᵀ... in row form: At_tr −= (At_tr·V)·Tᵀ·Vᵀ
+      // A_tr ← Q_bᵀ A_tr with Q_b = H_j0 ⋯ H_j1−1 = I − V T Vᵀ; on the rows of At (= A_trᵀ) this is
+      // At_tr ← At_tr·Q_b = At_tr − ((At_tr·V)·T)·Vᵀ
       const nb = j1 - j0;
       const mm = m - j0;
       buildVT(At, m, m, j0, nb, tau, Vt, T);
@@ -81,7 +81,7 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
       const Atr = at(At, m, j1, j0);
       // Y[rows×nb] = At_tr · Vtᵀ
       gemm(false, true, rows, nb, mm, Atr, m, false, Vt, mm, false, Y, nb, 1.0, 0.0, gw);
-      // Z = Y · T (H_j0 ⋯ H_j1-1 applied from the right transposed: A ← Qᵀ A ⇔ Aᵀ ← Aᵀ Q = Aᵀ(I − V T Vᵀ))
+      // Z = Y · T
       gemm(false, false, rows, nb, nb, Y, nb, false, T, nb, false, Z, nb, 1.0, 0.0, gw);
       gemm(false, false, rows, mm, nb, Z, nb, false, Vt, mm, false, Atr, m, -1.0, 1.0, gw);
     }
@@ -162,9 +162,8 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
   }
   const smax = load<f64>(tmp + (<usize>(<i32>load<f64>(perm)) << 3));
   const zeroTol = smax * 1e-200 + 1e-290;
-  // V (n×n): column kk = X[perm kk] / σ; zero rows are completed to an orthonormal basis below.
-  // Build Vt (rows = right vectors) in X's rows order, reuse At? Write rows into W2 = tmp area is small,
-  // so write V transposed directly into pV as rows then transpose at the end.
+  // V (n×n): column kk = X[perm kk] / σ, written transposed (as rows) into pV first; zero rows are
+  // completed to an orthonormal basis, then pV is transposed in place.
   let nz = 0;
   for (let kk = 0; kk < n; kk++) {
     const p = <i32>load<f64>(perm + (<usize>kk << 3));
