@@ -52,6 +52,8 @@ export interface AttnPre {
   U: Float64Array; // [K, d]
   ZO: Float64Array[]; // per head [K, dv]
   OV: Float64Array[]; // per head [K, d]
+  /** [U, OV_1..OV_H] interleaved per element (built on first use) */
+  interleaved?: Float64Array;
 }
 
 /** Sample-independent products for cotangent rows U [K × d]. */
@@ -114,69 +116,78 @@ export interface AttnCotStructure {
   m: number[];
 }
 
-/** The structure for sample b and output position t (fills scratch buffers sized for K). */
-export function attnCotStructure(st: AttnStruct, pre: AttnPre, f: AttnForward, b: number, t: number): AttnCotStructure {
-  const { H, dh, dv, d, scale, Wq, Wk } = st;
+/**
+ * Shard-level products (one GEMM per head instead of per-sample loops):
+ * Abar[h] [B·P × K] = v_h·ZO_hᵀ, QK[h] [B·P × d] = q_h·Wk_hᵀ·scale-free, KQ[h] [B·P × d] = k_h·Wq_hᵀ.
+ */
+export interface AttnShard {
+  Abar: Float64Array[];
+  QK: Float64Array[];
+  KQ: Float64Array[];
+}
+
+function headBlock(x: Float64Array, rows: number, width: number, off: number, w: number): Float64Array {
+  const out = new Float64Array(rows * w);
+  for (let r = 0; r < rows; r++) out.set(x.subarray(r * width + off, r * width + off + w), r * w);
+  return out;
+}
+
+export function attnShardPre(st: AttnStruct, pre: AttnPre, f: AttnForward, B: number): AttnShard {
+  const { H, dh, dv, d, Wq, Wk } = st;
+  const rows = B * f.P;
+  const K = pre.K;
+  const Abar: Float64Array[] = [];
+  const QK: Float64Array[] = [];
+  const KQ: Float64Array[] = [];
+  for (let h = 0; h < H; h++) {
+    const vh = headBlock(f.v, rows, H * dv, h * dv, dv);
+    Abar.push(gemm(false, true, rows, K, dv, vh, pre.ZO[h]!, new Float64Array(rows * K)));
+    const Wq_h = headBlock(Wq, d, H * dh, h * dh, dh); // d × dh
+    const Wk_h = headBlock(Wk, d, H * dh, h * dh, dh);
+    QK.push(gemm(false, true, rows, d, dh, headBlock(f.q, rows, H * dh, h * dh, dh), Wk_h, new Float64Array(rows * d)));
+    KQ.push(gemm(false, true, rows, d, dh, headBlock(f.k, rows, H * dh, h * dh, dh), Wq_h, new Float64Array(rows * d)));
+  }
+  return { Abar, QK, KQ };
+}
+
+/** The structure for sample b and output position t. */
+export function attnCotStructure(st: AttnStruct, pre: AttnPre, f: AttnForward, b: number, t: number, sh: AttnShard): AttnCotStructure {
+  const { H, d, scale } = st;
   const P = f.P;
   const K = pre.K;
-  const dqk = H * dh;
-  const dvv = H * dv;
   const a = new Float64Array(H * P);
   const mS = Array.from({ length: P }, (_, s) => (s <= t ? H + (s === t ? H * (t + 1) : 0) : 0));
   const coef = mS.map((m) => new Float64Array(K * m));
   const basis = mS.map((m) => new Float64Array(m * d));
-  const Abar = new Float64Array(K * (t + 1));
   const rs = new Float64Array(K);
   for (let h = 0; h < H; h++) {
     const ab = (b * H + h) * P * P + t * P;
     for (let s = 0; s <= t; s++) a[h * P + s] = f.A[ab + s]!;
-    // Ā[k, j] = ZO_h[k,:]·v_h[j]
-    const zo = pre.ZO[h]!;
+    const Ab = sh.Abar[h]!;
+    rs.fill(0);
     for (let j = 0; j <= t; j++) {
-      const vo = (b * P + j) * dvv + h * dv;
-      for (let k = 0; k < K; k++) {
-        let s = 0;
-        const zk = k * dv;
-        for (let e = 0; e < dv; e++) s += zo[zk + e]! * f.v[vo + e]!;
-        Abar[k * (t + 1) + j] = s;
-      }
+      const Atj = f.A[ab + j]!;
+      const o = (b * P + j) * K;
+      for (let k = 0; k < K; k++) rs[k]! += Ab[o + k]! * Atj;
     }
-    for (let k = 0; k < K; k++) {
-      let r = 0;
-      for (let j = 0; j <= t; j++) r += Abar[k * (t + 1) + j]! * f.A[ab + j]!;
-      rs[k] = r;
-    }
-    // qk_h = q_h[t]·Wk_hᵀ  → basis row h of every s ≤ t
-    const qo = (b * P + t) * dqk + h * dh;
-    const qk = new Float64Array(d);
-    for (let c = 0; c < d; c++) {
-      let s = 0;
-      const wo = c * dqk + h * dh;
-      for (let e = 0; e < dh; e++) s += f.q[qo + e]! * Wk[wo + e]!;
-      qk[c] = s;
-    }
+    const qkRow = sh.QK[h]!.subarray((b * P + t) * d, (b * P + t + 1) * d);
     for (let s = 0; s <= t; s++) {
-      basis[s]!.set(qk, h * d);
+      basis[s]!.set(qkRow, h * d);
       const m = mS[s]!;
       const cs = coef[s]!;
-      const Ats = f.A[ab + s]!;
-      for (let k = 0; k < K; k++) cs[k * m + h] = scale * Ats * (Abar[k * (t + 1) + s]! - rs[k]!);
+      const c = scale * f.A[ab + s]!;
+      const o = (b * P + s) * K;
+      for (let k = 0; k < K; k++) cs[k * m + h] = c * (Ab[o + k]! - rs[k]!);
     }
-    // kq_{h,j} = k_h[j]·Wq_hᵀ → basis rows H + h·(t+1) + j of s = t, coefficient S̄_h[:, j]
     const mt = mS[t]!;
     const ct = coef[t]!;
     const bt = basis[t]!;
     for (let j = 0; j <= t; j++) {
-      const ko = (b * P + j) * dqk + h * dh;
       const row = H + h * (t + 1) + j;
-      for (let c = 0; c < d; c++) {
-        let s = 0;
-        const wo = c * dqk + h * dh;
-        for (let e = 0; e < dh; e++) s += f.k[ko + e]! * Wq[wo + e]!;
-        bt[row * d + c] = s;
-      }
-      const Atj = f.A[ab + j]!;
-      for (let k = 0; k < K; k++) ct[k * mt + row] = scale * Atj * (Abar[k * (t + 1) + j]! - rs[k]!);
+      bt.set(sh.KQ[h]!.subarray((b * P + j) * d, (b * P + j + 1) * d), row * d);
+      const c = scale * f.A[ab + j]!;
+      const o = (b * P + j) * K;
+      for (let k = 0; k < K; k++) ct[k * mt + row] = c * (Ab[o + k]! - rs[k]!);
     }
   }
   return { a, coef, basis, m: mS };
@@ -186,19 +197,31 @@ export function attnCotStructure(st: AttnStruct, pre: AttnPre, f: AttnForward, b
 export function attnInputCotangents(st: AttnStruct, pre: AttnPre, cs: AttnCotStructure, t: number, P: number, out: Float64Array, w = 1, accumulate = false): void {
   const { H, d } = st;
   const K = pre.K;
-  if (!accumulate) out.fill(0);
+  const n = K * d;
+  const M1 = H + 1;
+  // interleaved [U, OV_1..OV_H] per element: one pass over memory for the constant-matrix part
+  if (!pre.interleaved) {
+    const iv = new Float64Array(n * M1);
+    for (let i = 0; i < n; i++) {
+      iv[i * M1] = pre.U[i]!;
+      for (let h = 0; h < H; h++) iv[i * M1 + 1 + h] = pre.OV[h]![i]!;
+    }
+    pre.interleaved = iv;
+  }
+  const iv = pre.interleaved;
+  const c = new Float64Array(M1);
   for (let s = 0; s < P; s++) {
-    const o = s * K * d;
-    const X = out.subarray(o, o + K * d);
-    if (s === t) for (let i = 0; i < K * d; i++) X[i]! += w * pre.U[i]!;
-    for (let h = 0; h < H; h++) {
-      const c = w * cs.a[h * P + s]!;
-      if (c === 0) continue;
-      const ov = pre.OV[h]!;
-      for (let i = 0; i < K * d; i++) X[i]! += c * ov[i]!;
+    const o = s * n;
+    c[0] = s === t ? w : 0;
+    for (let h = 0; h < H; h++) c[1 + h] = w * cs.a[h * P + s]!;
+    for (let i = 0; i < n; i++) {
+      let v = accumulate ? out[o + i]! : 0;
+      const b = i * M1;
+      for (let m = 0; m < M1; m++) v += c[m]! * iv[b + m]!;
+      out[o + i] = v;
     }
     const m = cs.m[s]!;
-    if (m > 0) gemm(false, false, K, d, m, cs.coef[s]!, cs.basis[s]!, X, w, 1);
+    if (m > 0) gemm(false, false, K, d, m, cs.coef[s]!, cs.basis[s]!, out.subarray(o, o + n), w, 1);
   }
 }
 
@@ -226,6 +249,7 @@ export function attnMprime(st: AttnStruct, x: Float64Array, B: number, P: number
   const d = st.d;
   const pre = attnPrecompute(st, cotRows(Cout, d, r), r);
   const fw = alphas.map((a) => attnForward(st, a === 1 ? x : x.map((v) => a * v), B, P));
+  const shs = fw.map((f) => attnShardPre(st, pre, f, B));
   const M = new Float64Array(d * d);
   const T = outputPositions(st, P);
   const per = P * r * d;
@@ -235,7 +259,7 @@ export function attnMprime(st: AttnStruct, x: Float64Array, B: number, P: number
   for (let b = 0; b < B; b++) {
     for (const t of T) {
       const out = buf.subarray(filled * per, (filled + 1) * per);
-      fw.forEach((f, q) => attnInputCotangents(st, pre, attnCotStructure(st, pre, f, b, t), t, P, out, weights[q]!, q > 0));
+      fw.forEach((f, q) => attnInputCotangents(st, pre, attnCotStructure(st, pre, f, b, t, shs[q]!), t, P, out, weights[q]!, q > 0));
       filled++;
     }
     if (filled + T.length > nb * T.length || b === B - 1) {
@@ -258,45 +282,76 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const UC = gemm(false, true, K, rin, d, pre.U, Cinp, new Float64Array(K * rin));
   const OVC = pre.OV.map((ov) => gemm(false, true, K, rin, d, ov, Cinp, new Float64Array(K * rin)));
   const fw = alphas.map((a) => attnForward(st, a === 1 ? xt : xt.map((v) => a * v), B, P));
+  const shs = fw.map((f) => attnShardPre(st, pre, f, B));
+  const rows = B * P;
+  // basis rows in the RIB-input space: QK·C⁺ᵀ, KQ·C⁺ᵀ (B·P × r_in per head)
+  const QKC = shs.map((sh) => sh.QK.map((m) => gemm(false, true, rows, rin, d, m, Cinp, new Float64Array(rows * rin))));
+  const KQC = shs.map((sh) => sh.KQ.map((m) => gemm(false, true, rows, rin, d, m, Cinp, new Float64Array(rows * rin))));
   const T = outputPositions(st, P);
   const E = new Float64Array(K * rin);
   const A = new Float64Array(K * rin);
+  const coefRow = new Float64Array((H + 1) * rin);
+  const UOVC = new Float64Array(K * rin * (H + 1));
+  for (let i = 0; i < K * rin; i++) {
+    UOVC[i * (H + 1)] = UC[i]!;
+    for (let h = 0; h < H; h++) UOVC[i * (H + 1) + 1 + h] = OVC[h]![i]!;
+  }
   for (let b = 0; b < B; b++) {
     const fb = fhat.subarray(b * P * rin, (b + 1) * P * rin);
     for (const t of T) {
       A.fill(0);
       fw.forEach((f, q) => {
         const w = weights[q]!;
-        const cs = attnCotStructure(st, pre, f, b, t);
-        // f̂[t,j]·UC[k,j]
+        const cs = attnCotStructure(st, pre, f, b, t, shs[q]!);
+        // f̂[t,j]·UC[k,j] + Σ_h a_h[j]·OVC_h[k,j],  a_h[j] = Σ_s A_h[t,s] f̂[s,j] (one fused pass)
         const ft = fb.subarray(t * rin, (t + 1) * rin);
+        for (let j = 0; j < rin; j++) coefRow[j] = w * ft[j]!;
+        for (let h = 0; h < H; h++) {
+          for (let j = 0; j < rin; j++) {
+            let v = 0;
+            for (let s2 = 0; s2 <= t; s2++) v += cs.a[h * P + s2]! * fb[s2 * rin + j]!;
+            coefRow[(h + 1) * rin + j] = w * v;
+          }
+        }
         for (let k = 0; k < K; k++) {
           const o = k * rin;
-          for (let j = 0; j < rin; j++) A[o + j]! += w * ft[j]! * UC[o + j]!;
-        }
-        // Σ_h a_h[j]·OVC_h[k,j],  a_h[j] = Σ_s A_h[t,s] f̂[s,j]
-        const ah = new Float64Array(rin);
-        for (let h = 0; h < H; h++) {
-          ah.fill(0);
-          for (let s = 0; s <= t; s++) {
-            const c = cs.a[h * P + s]!;
-            if (c === 0) continue;
-            for (let j = 0; j < rin; j++) ah[j]! += c * fb[s * rin + j]!;
-          }
-          const ovc = OVC[h]!;
-          for (let k = 0; k < K; k++) {
-            const o = k * rin;
-            for (let j = 0; j < rin; j++) A[o + j]! += w * ah[j]! * ovc[o + j]!;
+          for (let j = 0; j < rin; j++) {
+            let v = A[o + j]!;
+            const b = (o + j) * (H + 1);
+            for (let m = 0; m <= H; m++) v += coefRow[m * rin + j]! * UOVC[b + m]!;
+            A[o + j] = v;
           }
         }
-        // Σ_s Coef_s · (Basis_s C⁺ᵀ ⊙ f̂[s,:])
+        // Σ_s Coef_s · (Basis_s C⁺ᵀ ⊙ f̂[s,:]) as one GEMM over the stacked s blocks
+        let mTot = 0;
+        for (let s = 0; s <= t; s++) mTot += cs.m[s]!;
+        const coefAll = new Float64Array(K * mTot);
+        const bcf = new Float64Array(mTot * rin);
+        let off = 0;
         for (let s = 0; s <= t; s++) {
           const m = cs.m[s]!;
-          if (m === 0) continue;
-          const BC = gemm(false, true, m, rin, d, cs.basis[s]!, Cinp, new Float64Array(m * rin));
-          for (let n = 0; n < m; n++) for (let j = 0; j < rin; j++) BC[n * rin + j]! *= fb[s * rin + j]!;
-          gemm(false, false, K, rin, m, cs.coef[s]!, BC, A, w, 1);
+          const cs_ = cs.coef[s]!;
+          for (let k = 0; k < K; k++) coefAll.set(cs_.subarray(k * m, (k + 1) * m), k * mTot + off);
+          const fs = fb.subarray(s * rin, (s + 1) * rin);
+          for (let h = 0; h < H; h++) {
+            const src = QKC[q]![h]!;
+            const so = (b * P + t) * rin;
+            const dst = (off + h) * rin;
+            for (let j = 0; j < rin; j++) bcf[dst + j] = src[so + j]! * fs[j]!;
+          }
+          if (s === t) {
+            for (let h = 0; h < H; h++) {
+              const src = KQC[q]![h]!;
+              for (let j2 = 0; j2 <= t; j2++) {
+                const so = (b * P + j2) * rin;
+                const dst = (off + H + h * (t + 1) + j2) * rin;
+                for (let j = 0; j < rin; j++) bcf[dst + j] = src[so + j]! * fs[j]!;
+              }
+            }
+          }
+          off += m;
         }
+        gemm(false, false, K, rin, mTot, coefAll, bcf, A, w, 1);
       });
       for (let i = 0; i < K * rin; i++) E[i]! += A[i]! * A[i]!;
     }
