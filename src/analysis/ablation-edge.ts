@@ -15,6 +15,7 @@
 import { gemm } from '../linalg/index.js';
 import { actForward } from '../models/activations.js';
 import type { Section } from '../models/types.js';
+import { attnEdgeAblatedRib, uniqueRowsPerPosition, type AttnSection, type PosUnique } from './ablation-attn.js';
 
 export interface EdgeBasis {
   /** C_in [dIn, rIn], C_in⁺ [rIn, dIn], C_out [dOut, rOut], C_out⁺ [rOut, dOut] (identity when unrotated). */
@@ -103,19 +104,60 @@ function maskedProduct(u: Float64Array, n: number, r: number, M: Float64Array, c
   return out;
 }
 
+/** Greedy nearest-neighbour order of the patterns (by symmetric difference), from the full set. */
+export function chainOrder(groups: PatternGroup[], r: number): PatternGroup[] {
+  const sets = groups.map((g) => {
+    const b = new Uint8Array(r);
+    for (const j of g.keep) b[j] = 1;
+    return b;
+  });
+  const left = groups.map((_, i) => i);
+  const out: PatternGroup[] = [];
+  let cur = new Uint8Array(r).fill(1);
+  while (left.length) {
+    let best = 0;
+    let bestD = Infinity;
+    for (let t = 0; t < left.length; t++) {
+      const s = sets[left[t]!]!;
+      let d = 0;
+      for (let j = 0; j < r; j++) d += s[j]! ^ cur[j]!;
+      if (d < bestD) {
+        bestD = d;
+        best = t;
+      }
+    }
+    const i = left.splice(best, 1)[0]!;
+    out.push(groups[i]!);
+    cur = sets[i]!;
+  }
+  return out;
+}
+
 const mm = (A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array =>
   gemm(false, false, m, n, k, A, B, new Float64Array(m * n), 1, 0);
 
 /** The new output of `section` for inputs x [B, inPos, dIn] with the edges outside `mask` ablated. */
-export function edgeAblatedOutput(section: Section, x: Float64Array, B: number, eb: EdgeBasis, mask: Uint8Array, opts: { generic?: boolean } = {}): Float64Array {
+export function edgeAblatedOutput(
+  section: Section,
+  x: Float64Array,
+  B: number,
+  eb: EdgeBasis,
+  mask: Uint8Array,
+  opts: { generic?: boolean; attn?: AttnSection | null; uniq?: PosUnique[] } = {},
+): Float64Array {
   const { dIn, rIn, dOut, rOut } = eb;
   if (section.inDim !== dIn || section.outDim !== dOut) {
     throw new Error(`edge ablation: section ${section.name} is ${section.inDim}→${section.outDim}, basis is ${dIn}→${dOut}`);
   }
   const nIn = B * section.inPos;
   const nOut = B * section.outPos;
-  const u = mm(x, eb.Cin, nIn, dIn, rIn); // [nIn, rIn]
   const groups = groupPatterns(mask, rOut, rIn);
+  if (!opts.generic && opts.attn) {
+    const uniq = opts.uniq ?? uniqueRowsPerPosition(x, B, section.inPos, dIn);
+    const uU = uniq.map((q) => ({ U: q.U, idx: q.idx, X: mm(q.X, eb.Cin, q.U, dIn, rIn) }));
+    return mm(attnEdgeAblatedRib(opts.attn, uU, B, eb, groups), eb.CoutPinv, nOut, rOut, dOut);
+  }
+  const u = mm(x, eb.Cin, nIn, dIn, rIn); // [nIn, rIn]
   const outRib = new Float64Array(nOut * rOut);
   const st = opts.generic ? undefined : section.structure;
 
@@ -130,8 +172,24 @@ export function edgeAblatedOutput(section: Section, x: Float64Array, B: number, 
     const Wo2 = mm(st.Wout, eb.Cout, h, dOut, rOut); // [h, rOut]
     const R2 = st.residual ? mm(eb.CinPinv, eb.Cout, rIn, dIn, rOut) : null; // [rIn, rOut]
     const Hfull = mm(u, G, nIn, rIn, h);
-    for (const g of groups) {
-      const A = actForward(st.act, maskedProduct(u, nIn, rIn, G, h, g.keep, Hfull));
+    // walk the patterns in a nearest-neighbour chain and update the pre-activations
+    // incrementally when that touches fewer input columns than a fresh product
+    let cur: Set<number> = new Set(Array.from({ length: rIn }, (_, j) => j));
+    let Hcur = Hfull;
+    for (const g of chainOrder(groups, rIn)) {
+      const next = new Set(g.keep);
+      const add = g.keep.filter((j) => !cur.has(j));
+      const rem = [...cur].filter((j) => !next.has(j)).sort((a, b) => a - b);
+      const fresh = Math.min(g.keep.length, rIn - g.keep.length);
+      if (add.length + rem.length < fresh) {
+        Hcur = new Float64Array(Hcur);
+        if (add.length) gemm(false, false, nIn, h, add.length, gatherCols(u, nIn, rIn, add), gatherRows(G, h, add), Hcur, 1, 1);
+        if (rem.length) gemm(false, false, nIn, h, rem.length, gatherCols(u, nIn, rIn, rem), gatherRows(G, h, rem), Hcur, -1, 1);
+      } else {
+        Hcur = maskedProduct(u, nIn, rIn, G, h, g.keep, Hfull);
+      }
+      cur = next;
+      const A = actForward(st.act, Hcur, new Float64Array(Hcur.length));
       const Y = mm(A, gatherCols(Wo2, h, rOut, g.rows), nIn, h, g.rows.length);
       if (R2 && g.keep.length) {
         const R2k = gatherCols(gatherRows(R2, rOut, g.keep), g.keep.length, rOut, g.rows);

@@ -11,6 +11,7 @@ import { modelFromSpec } from '../models/index.js';
 import { registerTask, withContext } from '../parallel/index.js';
 import { gemm, exp, log } from '../linalg/index.js';
 import { edgeAblatedOutput, type EdgeBasis } from './ablation-edge.js';
+import { attnForwardUnique, detectAttnSection, transformUnique, uniqueRowsPerPosition, type AttnSection, type PosUnique } from './ablation-attn.js';
 
 export const ABLATION_TASK = 'analysis.ablationEval';
 
@@ -41,6 +42,21 @@ export interface AblationShardResult {
 interface Cached {
   sm: SectionedModel;
   acts: Map<string, Float64Array[]>;
+  /** attention structure of each section (null: use section.forward) */
+  attn: Array<AttnSection | null>;
+  /** distinct input rows per position, per shard and attention section */
+  uniq: Map<string, PosUnique[]>;
+}
+
+function uniqFor(c: Cached, s: number, e: number, l: number, x: Float64Array): PosUnique[] {
+  const key = `${s}:${e}:${l}`;
+  let u = c.uniq.get(key);
+  if (!u) {
+    const sec = c.sm.sections[l]!;
+    u = uniqueRowsPerPosition(x, e - s, sec.inPos, sec.inDim);
+    c.uniq.set(key, u);
+  }
+  return u;
 }
 
 export function sliceInputs(inputs: Inputs, s: number, e: number): Inputs {
@@ -89,10 +105,10 @@ export function scoreLastPosition(logits: Float64Array, B: number, P: number, V:
 
 export function ablationEval(p: { ctx: AblationCtx; range: [number, number]; op: AblationOp }): AblationShardResult {
   const { ctx, range, op } = p;
-  const c = withContext<Cached>(ctx.id, () => ({
-    sm: modelFromSpec(ctx.model).sectioned(ctx.nodeLayers, { lastPosModuleType: ctx.lastPos }),
-    acts: new Map(),
-  }));
+  const c = withContext<Cached>(ctx.id, () => {
+    const sm = modelFromSpec(ctx.model).sectioned(ctx.nodeLayers, { lastPosModuleType: ctx.lastPos });
+    return { sm, acts: new Map(), attn: sm.sections.map((sec) => (ctx.genericEdges ? null : detectAttnSection(sec))), uniq: new Map() };
+  });
   const [s, e] = range;
   const B = e - s;
   const acts = activations(c, ctx.inputs, s, e);
@@ -107,15 +123,17 @@ export function ablationEval(p: { ctx: AblationCtx; range: [number, number]; op:
     const sec = secs[l]!;
     const d = sec.inDim;
     const rows = B * sec.inPos;
-    const xr = gemm(false, false, rows, d, d, acts[l]!, op.T, new Float64Array(rows * d), 1, 0);
     start = l;
-    x = sec.forward(xr, B);
+    const at = c.attn[l];
+    if (at) x = attnForwardUnique(at, transformUnique(uniqFor(c, s, e, l, acts[l]!), op.T, d), B);
+    else x = sec.forward(gemm(false, false, rows, d, d, acts[l]!, op.T, new Float64Array(rows * d), 1, 0), B);
   } else {
     const l = op.layer;
     const eb = ctx.layers[l];
     if (!eb) throw new Error(`ablationEval: no edge basis for layer ${l}`);
     start = l;
-    x = edgeAblatedOutput(secs[l]!, acts[l]!, B, eb, op.mask, { generic: ctx.genericEdges });
+    const at = c.attn[l];
+    x = edgeAblatedOutput(secs[l]!, acts[l]!, B, eb, op.mask, { generic: ctx.genericEdges, attn: at, uniq: at ? uniqFor(c, s, e, l, acts[l]!) : undefined });
   }
   for (let l = start + 1; l < secs.length; l++) x = secs[l]!.forward(x, B);
   const last = secs[secs.length - 1]!;
