@@ -14,6 +14,31 @@ import { DEMO_DEFAULTS, demoConfig, demoDataset, demoModel } from '../src/rib/de
 import { datasetFor, loadModelFor } from '../src/rib/build-node.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 import { modaddConfig, maxRelEntries } from './rib-helpers.js';
+import { buildModel, parseTransformerConfig, transformerTensorShapes } from '../src/models/index.js';
+import { normals } from '../src/linalg/index.js';
+import { Rng } from '../src/rng.js';
+import type { Tensor } from '../src/io/tensor.js';
+import type { Dataset } from '../src/data/types.js';
+
+/** A small random GPT-2-style model (learned LayerNorm, gelu_new) and random token data. */
+function gpt2Like(seed: number) {
+  const cfg = { n_layers: 2, d_model: 8, d_head: 4, n_heads: 2, d_mlp: 16, d_vocab: 11, n_ctx: 4, act_fn: 'gelu_new', normalization_type: 'LN', eps: 1e-5 };
+  const c = parseTransformerConfig(cfg);
+  const rng = new Rng(seed, 7);
+  const t = new Map<string, Tensor>();
+  for (const [name, shape] of transformerTensorShapes(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = normals(rng, new Float64Array(n));
+    const sc = /ln\d?\.w$|ln_final\.w$/.test(name) ? 0.2 : name.includes('.b') ? 0.3 : 1 / Math.sqrt(shape[shape.length - 2] ?? 1);
+    for (let i = 0; i < n; i++) data[i] = data[i]! * sc + (/ln\d?\.w$|ln_final\.w$/.test(name) ? 1 : 0);
+    t.set(name, { dtype: 'F64', shape, data });
+  }
+  const N = 300;
+  const tok = new Int32Array(N * 4);
+  for (let i = 0; i < tok.length; i++) tok[i] = rng.int(11);
+  const ds: Dataset = { name: 'random tokens', n: N, inputs: { kind: 'tokens', data: tok, batch: N, seqLen: 4 }, labels: null };
+  return { model: buildModel('transformer', cfg, t), ds };
+}
 
 const pool = new InlinePool();
 
@@ -153,6 +178,37 @@ describe('rib invariants (spec §11)', () => {
     const l0 = det.bases[1]!.Lambda![0]!;
     expect(Math.abs(e0 - l0 / 3) / (l0 / 3)).toBeLessThan(1e-8);
     void ref;
+  });
+
+  it('GPT-2-style LN model: C⁺C = I, isolated LN variance direction, diag(Cᵀ G_unc C) = Λ', async () => {
+    const { model, ds } = gpt2Like(5);
+    const config = parseBuildConfig({
+      exp_name: 'gpt2like',
+      out_dir: null,
+      model: { type: 'transformer', path: 'unused.safetensors' },
+      node_layers: ['ln2.0', 'ln1_out.1', 'mlp_out.1', 'output'],
+      rotate_final_node_layer: false,
+      dataset: { dataset_type: 'file', path: 'unused.safetensors' },
+      batch_size: 300,
+      truncation_threshold: 1e-10,
+    });
+    const r = await ribBuild({ config, model, dataset: ds, gramDataset: null, pool });
+    for (const b of r.bases.filter((x) => x.C)) {
+      const k = b.C!.cols;
+      const d = b.origDim;
+      const PC = gemm(false, false, k, k, d, b.Cpinv!.data, b.C!.data, new Float64Array(k * k));
+      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) expect(Math.abs(PC[i * k + j]! - (i === j ? 1 : 0)), b.nodeLayer).toBeLessThan(1e-7);
+      const M = CtGC(r, b);
+      const sorted = [...Array.from(b.Lambda!.slice(0, b.nodeLayer.startsWith('ln1_out') ? 2 : 1)), ...Array.from(b.Lambda!.slice(b.nodeLayer.startsWith('ln1_out') ? 2 : 1)).sort((x, y) => y - x)].slice(0, k);
+      for (let i = 0; i < k; i++) expect(Math.abs(M[i * k + i]! - sorted[i]!) / sorted[0]!, `${b.nodeLayer} diag ${i}`).toBeLessThan(1e-8);
+    }
+    // isolate_ln_var: exactly one RIB direction (index 1, after the constant) reads the variance coordinate 0
+    const b = r.bases.find((x) => x.nodeLayer === 'ln1_out.1')!;
+    const d = b.origDim;
+    const Cp = b.Cpinv!.data;
+    for (let k = 2; k < b.Cpinv!.rows; k++) expect(Math.abs(Cp[k * d]!)).toBeLessThan(1e-12);
+    for (let j = 1; j < d; j++) expect(Math.abs(Cp[1 * d + j]!)).toBeLessThan(1e-12);
+    expect(Math.abs(Cp[1 * d]!)).toBeGreaterThan(0);
   });
 
   it.skipIf(!REFDATA)('naive gradient flow: the last two bases equal the standard build, earlier ones differ', async () => {
