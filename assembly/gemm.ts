@@ -6,6 +6,8 @@
 
 export const KC_MAX: i32 = 256;
 export const NC: i32 = 128;
+/** Target size (f64 entries) of the packed SYRK row block. */
+export const SYRK_PANEL: i32 = 32768;
 
 /** Micro-kernel: C[4×4] (row stride ldc, in f64) += alpha · Σ_k a[k][0..3]ᵀ b[k][0..3]. */
 // @ts-ignore: decorator
@@ -157,7 +159,7 @@ export function gemmWork(m: i32, n: i32): i32 {
 /** kc for syrk so that one packed block of kc rows × d4 columns stays in L2. */
 export function syrkKc(d: i32): i32 {
   const d4 = (d + 3) & ~3;
-  let kc = 32768 / d4;
+  let kc = SYRK_PANEL / d4;
   kc = max(16, min(KC_MAX, kc));
   return kc & ~3;
 }
