@@ -115,6 +115,10 @@ describe('gemm', () => {
     gemm(false, false, 2, 2, 0, new Float64Array(0), new Float64Array(0), C, 1, 2);
     expect(Array.from(C)).toEqual([2, 4, 6, 8]);
   });
+  it('empty shapes', () => {
+    expect(gemm(false, false, 0, 3, 2, new Float64Array(0), new Float64Array(6), new Float64Array(0)).length).toBe(0);
+    expect(matmul(new Float64Array(6), new Float64Array(0), 3, 2, 0).length).toBe(0);
+  });
   it('matmul', () => {
     const A = rand(rng, 6 * 4), B = rand(rng, 4 * 5);
     expect(maxAbsDiff(matmul(A, B, 6, 4, 5), naiveGemm(false, false, 6, 5, 4, A, B, new Float64Array(30), 1, 0))).toBeLessThan(1e-14);

@@ -82,11 +82,12 @@ export function gemm(
   A: FloatArray, B: FloatArray, C: Float64Array, alpha = 1, beta = 1,
 ): Float64Array {
   const fn = 'gemm';
-  checkDim(fn, 'm', m); checkDim(fn, 'n', n); checkDim(fn, 'k', k, 0);
+  checkDim(fn, 'm', m, 0); checkDim(fn, 'n', n, 0); checkDim(fn, 'k', k, 0);
   checkArray(fn, 'A', A, m * k, transA ? `[k=${k} × m=${m}] (transA)` : `[m=${m} × k=${k}]`);
   checkArray(fn, 'B', B, k * n, transB ? `[n=${n} × k=${k}] (transB)` : `[k=${k} × n=${n}]`);
   checkArray(fn, 'C', C, m * n, `[m=${m} × n=${n}]`, false);
   if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new RangeError(`${fn}: alpha and beta must be finite`);
+  if (m === 0 || n === 0) return C;
   const K = kernels();
   resetArena();
   const pB = copyIn(fn, 'B', B, transB ? k : n);
