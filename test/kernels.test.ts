@@ -3,7 +3,7 @@ import {
   initKernels, kernelsReady, gemm, matmul, syrk, jtjAccumulate, eigh, svd,
   exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals,
 } from '../src/linalg/index.js';
-import { naiveGemm, naiveSyrk, jacobiEigh } from '../src/linalg/naive.js';
+import { naiveGemm, naiveSyrk, jacobiEigh, naiveEigh, naiveSvd } from '../src/linalg/naive.js';
 import { Rng } from '../src/rng.js';
 import { kernelMemoryBytes, arenaUsedBytes, setArenaLimit, ARENA_MAX_BYTES } from '../src/linalg/wasm.js';
 
@@ -409,5 +409,30 @@ describe('math', () => {
     const rad = Math.sqrt(-2 * log(1 - u1));
     expect(a[0]).toBe(rad * cos(2 * Math.PI * u2));
     expect(a[1]).toBe(rad * sin(2 * Math.PI * u2));
+  });
+});
+
+describe('naive references (benchmark baselines)', () => {
+  const rng = new Rng(18);
+  it('naiveEigh agrees with jacobiEigh and is accurate', () => {
+    const n = 23;
+    const B = rand(rng, n * n);
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) A[i * n + j] = B[i * n + j]! + B[j * n + i]!;
+    const r = naiveEigh(A, n);
+    expect(maxAbsDiff(r.values, jacobiEigh(A, n).values)).toBeLessThan(1e-12);
+    const e = eighErrors(A, n, r.values, r.vectors);
+    expect(e.res).toBeLessThan(1e-13);
+    expect(e.orth).toBeLessThan(1e-13);
+  });
+  it('naiveSvd reconstructs, tall and wide', () => {
+    for (const [m, n] of [[17, 6], [6, 17]] as const) {
+      const A = rand(rng, m * n);
+      const e = svdErrors(A, m, n, naiveSvd(A, m, n));
+      expect(e.rec).toBeLessThan(1e-13);
+      expect(e.orthU).toBeLessThan(1e-12);
+      expect(e.orthV).toBeLessThan(1e-12);
+      expect(e.sorted).toBe(true);
+    }
   });
 });
