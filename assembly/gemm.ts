@@ -4,6 +4,8 @@
 // contiguous kc×4 array (row k of group g holds columns 4g..4g+3). Both operands of the micro-kernel
 // use this format: the "A side" supplies 4 rows of the output (splatted), the "B side" 4 columns.
 
+import { axpy, dot } from './vec';
+
 export const KC_MAX: i32 = 256;
 export const NC: i32 = 128;
 /** Target size (f64 entries) of the packed SYRK row block. */
@@ -111,6 +113,10 @@ export function gemm(transA: bool, transB: bool, m: i32, n: i32, k: i32,
     }
   }
   if (alpha == 0.0 || k == 0) return;
+  if (m < 4 && !aF32 && !bF32) {
+    gemmSmallM(transA, transB, m, n, k, pA, lda, pB, ldb, pC, ldc, alpha);
+    return;
+  }
   const m4 = (m + 3) & ~3;
   const n4 = (n + 3) & ~3;
   const nb = min(n4, NC);
@@ -146,6 +152,38 @@ export function gemm(transA: bool, transB: bool, m: i32, n: i32, k: i32,
             }
           }
         }
+      }
+    }
+  }
+}
+
+/**
+ * C += alpha·op(A)·op(B) for m < 4 rows (f64 operands), without packing: rows of C are built with
+ * SIMD axpys over the rows of B (or dots with the rows of B when transB).
+ */
+function gemmSmallM(transA: bool, transB: bool, m: i32, n: i32, k: i32, pA: usize, lda: i32,
+  pB: usize, ldb: i32, pC: usize, ldc: i32, alpha: f64): void {
+  for (let i = 0; i < m; i++) {
+    const crow = pC + (<usize>i * <usize>ldc << 3);
+    if (!transB) {
+      for (let p = 0; p < k; p++) {
+        const a = transA ? load<f64>(pA + ((<usize>p * <usize>lda + <usize>i) << 3)) : load<f64>(pA + ((<usize>i * <usize>lda + <usize>p) << 3));
+        if (a == 0.0) continue;
+        axpy(alpha * a, pB + (<usize>p * <usize>ldb << 3), crow, n);
+      }
+    } else if (!transA) {
+      const arow = pA + (<usize>i * <usize>lda << 3);
+      for (let j = 0; j < n; j++) {
+        const o = crow + (<usize>j << 3);
+        store<f64>(o, load<f64>(o) + alpha * dot(arow, pB + (<usize>j * <usize>ldb << 3), k));
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        const brow = pB + (<usize>j * <usize>ldb << 3);
+        let s: f64 = 0;
+        for (let p = 0; p < k; p++) s += load<f64>(pA + ((<usize>p * <usize>lda + <usize>i) << 3)) * load<f64>(brow + (<usize>p << 3));
+        const o = crow + (<usize>j << 3);
+        store<f64>(o, load<f64>(o) + alpha * s);
       }
     }
   }

@@ -55,8 +55,21 @@ export function boxMuller(p: usize, n: i32): void {
 export function firstNonFinite(p: usize, n: i32, isF32: bool): i32 {
   if (isF32) {
     for (let i = 0; i < n; i++) if ((load<u32>(p + (<usize>i << 2)) & 0x7f800000) == 0x7f800000) return i;
-  } else {
-    for (let i = 0; i < n; i++) if ((load<u64>(p + (<usize>i << 3)) & 0x7ff0000000000000) == 0x7ff0000000000000) return i;
+    return -1;
   }
+  // fast SIMD screen: Σ x·0 is NaN iff some x is NaN or ±Inf
+  const z = f64x2.splat(0);
+  let acc0 = z, acc1 = z;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = p + (<usize>i << 3);
+    acc0 = f64x2.add(acc0, f64x2.mul(v128.load(o), z));
+    acc1 = f64x2.add(acc1, f64x2.mul(v128.load(o, 16), z));
+  }
+  for (; i < n; i++) acc0 = f64x2.add(acc0, f64x2.splat(load<f64>(p + (<usize>i << 3)) * 0.0));
+  acc0 = f64x2.add(acc0, acc1);
+  const s = f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1);
+  if (s == s) return -1;
+  for (let j = 0; j < n; j++) if ((load<u64>(p + (<usize>j << 3)) & 0x7ff0000000000000) == 0x7ff0000000000000) return j;
   return -1;
 }

@@ -92,7 +92,7 @@ describe('initialisation', () => {
 
 describe('gemm', () => {
   const rng = new Rng(11);
-  const shapes: Array<[number, number, number]> = [[1, 1, 1], [3, 5, 7], [4, 4, 4], [17, 9, 33], [130, 67, 300], [5, 260, 3]];
+  const shapes: Array<[number, number, number]> = [[1, 1, 1], [3, 5, 7], [2, 37, 300], [1, 130, 9], [4, 4, 4], [17, 9, 33], [130, 67, 300], [5, 260, 3]];
   for (const [m, n, k] of shapes) {
     for (const tA of [false, true]) for (const tB of [false, true]) {
       it(`${m}×${n}×${k} transA=${tA} transB=${tB}, alpha/beta`, () => {
@@ -126,6 +126,8 @@ describe('gemm', () => {
   it('errors name the operand', () => {
     expect(() => gemm(false, false, 2, 2, 2, new Float64Array(3), new Float64Array(4), new Float64Array(4))).toThrow(/gemm: A has length 3/);
     expect(() => gemm(false, false, 2, 2, 2, new Float64Array(4), new Float64Array(4), new Float64Array(5))).toThrow(/gemm: C has length 5/);
+    const A9 = new Float64Array(4); A9[2] = -Infinity;
+    expect(() => gemm(false, false, 2, 2, 2, A9, new Float64Array(4), new Float64Array(4))).toThrow(/gemm: input A contains a non-finite value \(-Infinity\) at \[1,0\]/);
     const B = new Float64Array(4); B[3] = NaN;
     expect(() => gemm(false, false, 2, 2, 2, new Float64Array(4), B, new Float64Array(4))).toThrow(/gemm: input B contains a non-finite value \(NaN\) at \[1,1\]/);
   });
