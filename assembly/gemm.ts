@@ -73,6 +73,31 @@ export function packP4(src: usize, ld: i32, trans: bool, isF32: bool, k0: i32, k
       }
       continue;
     }
+    if (trans && !isF32 && w == 4) {
+      // 4 source rows (jb..jb+3), contiguous in k: 2×2 transposes with shuffles
+      const r0 = src + ((<usize>jb * <usize>ld + <usize>k0) << 3);
+      const ldb = <usize>ld << 3;
+      let k = 0;
+      for (; k + 2 <= kc; k += 2) {
+        const o = <usize>k << 3;
+        const a = v128.load(r0 + o), b = v128.load(r0 + ldb + o);
+        const c = v128.load(r0 + 2 * ldb + o), e = v128.load(r0 + 3 * ldb + o);
+        const d = base + (<usize>k << 5);
+        v128.store(d, i64x2.shuffle(a, b, 0, 2));
+        v128.store(d, i64x2.shuffle(c, e, 0, 2), 16);
+        v128.store(d, i64x2.shuffle(a, b, 1, 3), 32);
+        v128.store(d, i64x2.shuffle(c, e, 1, 3), 48);
+      }
+      for (; k < kc; k++) {
+        const o = <usize>k << 3;
+        const d = base + (<usize>k << 5);
+        store<f64>(d, load<f64>(r0 + o));
+        store<f64>(d, load<f64>(r0 + ldb + o), 8);
+        store<f64>(d, load<f64>(r0 + 2 * ldb + o), 16);
+        store<f64>(d, load<f64>(r0 + 3 * ldb + o), 24);
+      }
+      continue;
+    }
     if (!trans && isF32 && w == 4) {
       for (let k = 0; k < kc; k++) {
         const s = src + ((<usize>(k0 + k) * <usize>ld + <usize>jb) << 2);
