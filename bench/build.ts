@@ -116,7 +116,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const t0 = performance.now();
         await once();
         const s = (performance.now() - t0) / 1000;
-        rows.push({ group: 'build/jacobian-throughput', name: `${names[l]} (${workers} worker${workers > 1 ? 's' : ''})`, size: `${N} samples × ${r} probes`, seconds: s, note: `${(N / s).toFixed(0)} samples/s` });
+        rows.push({ group: 'build/jacobian-throughput', name: `${names[l]} (${workers} worker${workers > 1 ? 's' : ''})`, size: `${N} samples × ${r} probes`, seconds: s, note: `${(N / s).toFixed(0)} samples/s${l === 2 ? ' (generic VJP path; the build uses the linear closed form, no data pass)' : ''}` });
       }
     } finally {
       await pool.destroy();
