@@ -126,6 +126,9 @@ describe('gemm', () => {
   it('errors name the operand', () => {
     expect(() => gemm(false, false, 2, 2, 2, new Float64Array(3), new Float64Array(4), new Float64Array(4))).toThrow(/gemm: A has length 3/);
     expect(() => gemm(false, false, 2, 2, 2, new Float64Array(4), new Float64Array(4), new Float64Array(5))).toThrow(/gemm: C has length 5/);
+    const C9 = new Float64Array(4); C9[1] = NaN;
+    expect(() => gemm(false, false, 2, 2, 2, new Float64Array(4), new Float64Array(4), C9, 1, 1)).toThrow(/gemm: input C contains a non-finite value \(NaN\) at \[0,1\]/);
+    expect(Array.from(gemm(false, false, 2, 2, 2, new Float64Array(4), new Float64Array(4), C9.slice(), 1, 0))).toEqual([0, 0, 0, 0]);
     const A9 = new Float64Array(4); A9[2] = -Infinity;
     expect(() => gemm(false, false, 2, 2, 2, A9, new Float64Array(4), new Float64Array(4))).toThrow(/gemm: input A contains a non-finite value \(-Infinity\) at \[1,0\]/);
     const B = new Float64Array(4); B[3] = NaN;
@@ -220,6 +223,8 @@ describe('memory limits', () => {
       expect(() => eigh(new Float64Array(400 * 400), 400)).toThrow(/eigh(: operand A \[400×400\])?: needs .* MiB of Wasm memory, more than the 1 MiB limit/);
       expect(() => svd(new Float64Array(1000 * 100), 1000, 100)).toThrow(/svd(: operand A \[1000×100\])?: needs .* more than the 1 MiB limit/);
       expect(() => gemm(false, false, 4, 400, 400, new Float64Array(1600), new Float64Array(160000), new Float64Array(1600))).toThrow(/gemm: operand B .*needs .* MiB of Wasm memory/);
+      const At = rand(rng, 300 * 700); At[299 * 700 + 650] = NaN; // transA, chunked: position in A
+      expect(() => gemm(true, false, 700, 40, 300, At, rand(rng, 300 * 40), new Float64Array(700 * 40), 1, 0)).toThrow(/gemm: input A contains a non-finite value \(NaN\) at \[299,650\]/);
       expect(arenaUsedBytes()).toBe(0);
     } finally {
       setArenaLimit(ARENA_MAX_BYTES);

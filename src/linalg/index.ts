@@ -90,37 +90,49 @@ export function gemm(
   if (m === 0 || n === 0) return C;
   const K = kernels();
   resetArena();
-  const pB = copyIn(fn, 'B', B, transB ? k : n);
-  // rows of C per chunk, so that A-chunk + C-chunk + work fit the arena
-  const bytesPerRow = k * (A instanceof Float32Array ? 4 : 8) + n * 8 + 256 * 8 + 64;
-  const fixed = K.gemmWork(0, n) * 8 + 256;
-  const rowsFit = Math.floor((arenaFree() - fixed) / bytesPerRow);
-  if (rowsFit < 4) throw new RangeError(`${fn}: operand B [${transB ? `${n}×${k}` : `${k}×${n}`}] leaves too little Wasm memory for A and C`);
-  const chunk = Math.min(m, Math.max(4, rowsFit - (rowsFit % 4)));
-  const mark = arenaMark();
-  for (let i0 = 0; i0 < m; i0 += chunk) {
-    const mc = Math.min(chunk, m - i0);
-    arenaRelease(mark);
-    let pA: number;
-    if (!transA) {
-      pA = copyIn(fn, 'A', A.subarray(i0 * k, (i0 + mc) * k), k, i0 * k);
-    } else if (mc === m) {
-      pA = copyIn(fn, 'A', A, m);
-    } else {
-      const sub = A instanceof Float32Array ? new Float32Array(k * mc) : new Float64Array(k * mc);
-      for (let r = 0; r < k; r++) sub.set(A.subarray(r * m + i0, r * m + i0 + mc), r * mc);
-      pA = copyIn(fn, 'A', sub, mc);
+  try {
+    const pB = copyIn(fn, 'B', B, transB ? k : n);
+    // rows of C per chunk, so that A-chunk + C-chunk + work fit the arena
+    const bytesPerRow = k * (A instanceof Float32Array ? 4 : 8) + n * 8 + 256 * 8 + 64;
+    const fixed = K.gemmWork(0, n) * 8 + 256;
+    const rowsFit = Math.floor((arenaFree() - fixed) / bytesPerRow);
+    if (rowsFit < 4) throw new RangeError(`${fn}: operand B [${transB ? `${n}×${k}` : `${k}×${n}`}] leaves too little Wasm memory for A and C`);
+    const chunk = Math.min(m, Math.max(4, rowsFit - (rowsFit % 4)));
+    const mark = arenaMark();
+    for (let i0 = 0; i0 < m; i0 += chunk) {
+      const mc = Math.min(chunk, m - i0);
+      arenaRelease(mark);
+      let pA: number;
+      if (!transA) {
+        pA = copyIn(fn, 'A', A.subarray(i0 * k, (i0 + mc) * k), k, i0 * k);
+      } else if (mc === m) {
+        pA = copyIn(fn, 'A', A, m);
+      } else {
+        const sub = A instanceof Float32Array ? new Float32Array(k * mc) : new Float64Array(k * mc);
+        for (let r = 0; r < k; r++) sub.set(A.subarray(r * m + i0, r * m + i0 + mc), r * mc);
+        try {
+          pA = copyIn(fn, 'A', sub, mc);
+        } catch (e) {
+          // report the position in A, not in the column block
+          for (let r = 0; r < k; r++) for (let c = 0; c < mc; c++) {
+            const v = sub[r * mc + c]!;
+            if (!Number.isFinite(v)) throw nonFiniteError(fn, 'A', r * m + i0 + c, m, v);
+          }
+          throw e;
+        }
+      }
+      const Cv = C.subarray(i0 * n, (i0 + mc) * n);
+      const pC = beta !== 0 ? copyIn(fn, 'C', Cv, n, i0 * n) : alloc(mc * n, 8, fn);
+      if (beta === 0) f64view(pC, mc * n).set(Cv);
+      const work = alloc(K.gemmWork(mc, n), 8, fn);
+      K.gemm(transA ? 1 : 0, transB ? 1 : 0, mc, n, k, pA, transA ? mc : k, A instanceof Float32Array ? 1 : 0,
+        pB, transB ? k : n, B instanceof Float32Array ? 1 : 0, pC, n, alpha, beta, work);
+      Cv.set(f64view(pC, mc * n));
     }
-    const pC = alloc(mc * n, 8, fn);
-    const Cv = C.subarray(i0 * n, (i0 + mc) * n);
-    f64view(pC, mc * n).set(Cv);
-    const work = alloc(K.gemmWork(mc, n), 8, fn);
-    K.gemm(transA ? 1 : 0, transB ? 1 : 0, mc, n, k, pA, transA ? mc : k, A instanceof Float32Array ? 1 : 0,
-      pB, transB ? k : n, B instanceof Float32Array ? 1 : 0, pC, n, alpha, beta, work);
-    Cv.set(f64view(pC, mc * n));
+    return C;
+  } finally {
+    resetArena();
   }
-  resetArena();
-  return C;
 }
 
 /** New C[m×n] = A[m×k]·B[k×n]. */
@@ -149,33 +161,36 @@ export function syrk(X: FloatArray, n: number, d: number, G?: Float64Array, alph
 function syrkInto(fn: string, name: string, X: FloatArray, n: number, d: number, G: Float64Array, alpha: number): Float64Array {
   const K = kernels();
   resetArena();
-  const d4 = (d + 3) & ~3;
-  const kc = K.syrkKc(d);
-  const pGu = alloc(d4 * d4, 8, fn);
-  f64view(pGu, d4 * d4).fill(0);
-  const work = alloc(kc * d4, 8, fn);
-  const isF32 = X instanceof Float32Array;
-  const bpe = isF32 ? 4 : 8;
-  const budget = Math.min(SYRK_CHUNK_BYTES, arenaFree() - d * d * 8 - 256);
-  let rows = Math.max(kc, Math.floor(budget / (d * bpe)));
-  rows -= rows % kc;
-  rows = Math.min(rows, Math.max(n, 1));
-  const pX = alloc(rows * d, bpe, fn);
-  for (let r0 = 0; r0 < n; r0 += rows) {
-    const rc = Math.min(rows, n - r0);
-    const src = X.subarray(r0 * d, (r0 + rc) * d);
-    if (isF32) f32view(pX, rc * d).set(src);
-    else f64view(pX, rc * d).set(src);
-    const bad = K.firstNonFinite(pX, rc * d, isF32 ? 1 : 0);
-    if (bad >= 0) throw nonFiniteError(fn, name, r0 * d + bad, d, src[bad]!);
-    K.syrkAcc(pX, isF32 ? 1 : 0, rc, d, pGu, work);
+  try {
+    const d4 = (d + 3) & ~3;
+    const kc = K.syrkKc(d);
+    const pGu = alloc(d4 * d4, 8, fn);
+    f64view(pGu, d4 * d4).fill(0);
+    const work = alloc(kc * d4, 8, fn);
+    const isF32 = X instanceof Float32Array;
+    const bpe = isF32 ? 4 : 8;
+    const budget = Math.min(SYRK_CHUNK_BYTES, arenaFree() - d * d * 8 - 256);
+    let rows = Math.max(kc, Math.floor(budget / (d * bpe)));
+    rows -= rows % kc;
+    rows = Math.min(rows, Math.max(n, 1));
+    const pX = alloc(rows * d, bpe, fn);
+    for (let r0 = 0; r0 < n; r0 += rows) {
+      const rc = Math.min(rows, n - r0);
+      const src = X.subarray(r0 * d, (r0 + rc) * d);
+      if (isF32) f32view(pX, rc * d).set(src);
+      else f64view(pX, rc * d).set(src);
+      const bad = K.firstNonFinite(pX, rc * d, isF32 ? 1 : 0);
+      if (bad >= 0) throw nonFiniteError(fn, name, r0 * d + bad, d, src[bad]!);
+      K.syrkAcc(pX, isF32 ? 1 : 0, rc, d, pGu, work);
+    }
+    const pG = alloc(d * d, 8, fn);
+    f64view(pG, d * d).set(G);
+    K.syrkFinish(pGu, d, pG, alpha);
+    G.set(f64view(pG, d * d));
+    return G;
+  } finally {
+    resetArena();
   }
-  const pG = alloc(d * d, 8, fn);
-  f64view(pG, d * d).set(G);
-  K.syrkFinish(pGu, d, pG, alpha);
-  G.set(f64view(pG, d * d));
-  resetArena();
-  return G;
 }
 
 /** M[d×d] += Σ_s J_sᵀ J_s for J = [blocks × rows × d] (a SYRK over the stacked rows). */
@@ -209,47 +224,50 @@ export function eigh(A: Float64Array, n: number): { values: Float64Array; vector
   }
   const K = kernels();
   resetArena();
-  const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
-  const Aw = f64view(pA, n * n);
-  for (let i = 0; i < n; i++) {
-    Aw[i * n + i] = A[i * n + i]!;
-    for (let j = i + 1; j < n; j++) {
-      const a = A[i * n + j]!;
-      const b = A[j * n + i]!;
-      if (a !== b) {
-        const diff = Math.abs(a - b);
-        if (diff > EIGH_SYMMETRY_TOL * amax) {
-          throw new RangeError(
-            `${fn}: input A is not symmetric (|A[${i},${j}] − A[${j},${i}]| = ${diff.toExponential(3)}, max |A| = ${amax.toExponential(3)})`,
-          );
+  try {
+    const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
+    const Aw = f64view(pA, n * n);
+    for (let i = 0; i < n; i++) {
+      Aw[i * n + i] = A[i * n + i]!;
+      for (let j = i + 1; j < n; j++) {
+        const a = A[i * n + j]!;
+        const b = A[j * n + i]!;
+        if (a !== b) {
+          const diff = Math.abs(a - b);
+          if (diff > EIGH_SYMMETRY_TOL * amax) {
+            throw new RangeError(
+              `${fn}: input A is not symmetric (|A[${i},${j}] − A[${j},${i}]| = ${diff.toExponential(3)}, max |A| = ${amax.toExponential(3)})`,
+            );
+          }
         }
+        const s = a === b ? a : 0.5 * a + 0.5 * b;
+        Aw[i * n + j] = s;
+        Aw[j * n + i] = s;
       }
-      const s = a === b ? a : 0.5 * a + 0.5 * b;
-      Aw[i * n + j] = s;
-      Aw[j * n + i] = s;
     }
+    const pD = alloc(n, 8, fn);
+    const pE = alloc(n, 8, fn);
+    const pW = alloc(n * n, 8, fn);
+    const pTau = alloc(n, 8, fn);
+    const pP = alloc(2 * n, 8, fn);
+    const pRot = alloc(K.eighRotCap(n), 8, fn);
+    const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP, pRot);
+    if (rc !== 0) throw new Error(`${fn}: QL iteration did not converge (n=${n})`);
+    const d = f64view(pD, n);
+    const W = f64view(pW, n * n);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => d[b]! - d[a]! || a - b);
+    const values = new Float64Array(n);
+    const vectors = new Float64Array(n * n);
+    for (let k = 0; k < n; k++) {
+      const src = order[k]!;
+      values[k] = d[src]!;
+      const row = src * n;
+      for (let r = 0; r < n; r++) vectors[r * n + k] = W[row + r]!;
+    }
+    return { values, vectors };
+  } finally {
+    resetArena();
   }
-  const pD = alloc(n, 8, fn);
-  const pE = alloc(n, 8, fn);
-  const pW = alloc(n * n, 8, fn);
-  const pTau = alloc(n, 8, fn);
-  const pP = alloc(2 * n, 8, fn);
-  const pRot = alloc(K.eighRotCap(n), 8, fn);
-  const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP, pRot);
-  if (rc !== 0) throw new Error(`${fn}: QL iteration did not converge (n=${n})`);
-  const d = f64view(pD, n);
-  const W = f64view(pW, n * n);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => d[b]! - d[a]! || a - b);
-  const values = new Float64Array(n);
-  const vectors = new Float64Array(n * n);
-  for (let k = 0; k < n; k++) {
-    const src = order[k]!;
-    values[k] = d[src]!;
-    const row = src * n;
-    for (let r = 0; r < n; r++) vectors[r * n + k] = W[row + r]!;
-  }
-  resetArena();
-  return { values, vectors };
 }
 
 // ---------------------------------------------------------------- SVD
@@ -265,24 +283,27 @@ export function svd(A: Float64Array, m: number, n: number): { U: Float64Array; S
   for (let i = 0; i < m * n; i++) if (!Number.isFinite(A[i]!)) throw nonFiniteError(fn, 'A', i, n, A[i]!);
   const K = kernels();
   resetArena();
-  const tall = m >= n;
-  const M = tall ? m : n;
-  const N = tall ? n : m;
-  const pA = alloc(M * N, 8, `${fn}: operand A [${m}×${n}]`);
-  const Aw = f64view(pA, M * N);
-  if (tall) Aw.set(A);
-  else for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) Aw[j * m + i] = A[i * n + j]!;
-  const pU = alloc(M * N, 8, fn);
-  const pS = alloc(N, 8, fn);
-  const pV = alloc(N * N, 8, fn);
-  const work = alloc(K.svdWork(M, N), 8, fn);
-  const rc = K.svd(pA, M, N, pU, pS, pV, work);
-  if (rc < 0) throw new Error(`${fn}: Jacobi sweeps did not converge (m=${m}, n=${n})`);
-  const Uw = f64view(pU, M * N).slice();
-  const S = f64view(pS, N).slice();
-  const Vw = f64view(pV, N * N).slice();
-  resetArena();
-  return tall ? { U: Uw, S, V: Vw } : { U: Vw, S, V: Uw };
+  try {
+    const tall = m >= n;
+    const M = tall ? m : n;
+    const N = tall ? n : m;
+    const pA = alloc(M * N, 8, `${fn}: operand A [${m}×${n}]`);
+    const Aw = f64view(pA, M * N);
+    if (tall) Aw.set(A);
+    else for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) Aw[j * m + i] = A[i * n + j]!;
+    const pU = alloc(M * N, 8, fn);
+    const pS = alloc(N, 8, fn);
+    const pV = alloc(N * N, 8, fn);
+    const work = alloc(K.svdWork(M, N), 8, fn);
+    const rc = K.svd(pA, M, N, pU, pS, pV, work);
+    if (rc < 0) throw new Error(`${fn}: Jacobi sweeps did not converge (m=${m}, n=${n})`);
+    const Uw = f64view(pU, M * N).slice();
+    const S = f64view(pS, N).slice();
+    const Vw = f64view(pV, N * N).slice();
+    return tall ? { U: Uw, S, V: Vw } : { U: Vw, S, V: Uw };
+  } finally {
+    resetArena();
+  }
 }
 
 // ---------------------------------------------------------------- math
@@ -305,16 +326,19 @@ function vapply(op: number, fn: string, x: Float64Array, out?: Float64Array): Fl
   }
   const K = kernels();
   resetArena();
-  const p = alloc(Math.min(VCHUNK, x.length), 8, fn);
-  for (let i0 = 0; i0 < x.length; i0 += VCHUNK) {
-    const c = Math.min(VCHUNK, x.length - i0);
-    const v = f64view(p, c);
-    v.set(x.subarray(i0, i0 + c));
-    K.vmath(op, p, c);
-    o.set(f64view(p, c), i0);
+  try {
+    const p = alloc(Math.min(VCHUNK, x.length), 8, fn);
+    for (let i0 = 0; i0 < x.length; i0 += VCHUNK) {
+      const c = Math.min(VCHUNK, x.length - i0);
+      const v = f64view(p, c);
+      v.set(x.subarray(i0, i0 + c));
+      K.vmath(op, p, c);
+      o.set(f64view(p, c), i0);
+    }
+    return o;
+  } finally {
+    resetArena();
   }
-  resetArena();
-  return o;
 }
 
 /** Elementwise exp; writes into `out` (default: in place into x). Same for vlog … vsin. */
@@ -334,15 +358,18 @@ export function normals(rng: Rng, out: Float64Array): Float64Array {
   if (!(out instanceof Float64Array)) throw new TypeError('normals: out must be a Float64Array');
   const K = kernels();
   resetArena();
-  const p = alloc(VCHUNK, 8, 'normals');
-  for (let i0 = 0; i0 < out.length; i0 += VCHUNK) {
-    const c = Math.min(VCHUNK, out.length - i0);
-    const c2 = c + (c & 1);
-    const v = f64view(p, c2);
-    for (let i = 0; i < c2; i++) v[i] = rng.uniform();
-    K.boxMuller(p, c2);
-    out.set(f64view(p, c), i0);
+  try {
+    const p = alloc(VCHUNK, 8, 'normals');
+    for (let i0 = 0; i0 < out.length; i0 += VCHUNK) {
+      const c = Math.min(VCHUNK, out.length - i0);
+      const c2 = c + (c & 1);
+      const v = f64view(p, c2);
+      for (let i = 0; i < c2; i++) v[i] = rng.uniform();
+      K.boxMuller(p, c2);
+      out.set(f64view(p, c), i0);
+    }
+    return out;
+  } finally {
+    resetArena();
   }
-  resetArena();
-  return out;
 }
