@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  initKernels, kernelsReady, gemm, matmul, syrk, jtjAccumulate, eigh, svd,
+  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, svd,
   exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals,
 } from '../src/linalg/index.js';
 import { naiveGemm, naiveSyrk, jacobiEigh, naiveEigh, naiveSvd } from '../src/linalg/naive.js';
@@ -199,6 +199,48 @@ describe('syrk / jtjAccumulate', () => {
     for (let i = 0; i < 30; i++) { syrk(X, 200, 50); eigh(syrk(X, 200, 50), 50); svd(X, 200, 50); }
     expect(kernelMemoryBytes()).toBe(before);
     expect(arenaUsedBytes()).toBe(0);
+  });
+});
+
+describe('resident operands', () => {
+  const rng = new Rng(19);
+  it('gemm with resident A/B equals the copying path; free compacts the others', () => {
+    const W1 = rand(rng, 50 * 30), W2 = Float32Array.from(rand(rng, 30 * 20)), W3 = rand(rng, 20 * 45);
+    const r1 = resident(W1, 'W1'), r2 = resident(W2, 'W2'), r3 = resident(W3, 'W3');
+    const x = rand(rng, 7 * 50);
+    for (let rep = 0; rep < 3; rep++) {
+      expect(gemm(false, false, 7, 30, 50, x, r1, new Float64Array(210), 1, 0)).toEqual(gemm(false, false, 7, 30, 50, x, W1, new Float64Array(210), 1, 0));
+      expect(gemm(true, true, 30, 7, 50, r1, x, new Float64Array(210), 1, 0)).toEqual(gemm(true, true, 30, 7, 50, W1, x, new Float64Array(210), 1, 0));
+      syrk(rand(rng, 100 * 40), 100, 40); // arena work between uses
+    }
+    const y = rand(rng, 3 * 20);
+    const before = gemm(false, false, 3, 45, 20, y, r3, new Float64Array(135), 1, 0);
+    r2.free();
+    r2.free(); // idempotent
+    expect(r2.freed).toBe(true);
+    expect(gemm(false, false, 3, 45, 20, y, r3, new Float64Array(135), 1, 0)).toEqual(before);
+    expect(gemm(false, false, 3, 45, 20, y, W3, new Float64Array(135), 1, 0)).toEqual(before);
+    expect(() => gemm(false, false, 1, 20, 30, rand(rng, 30), r2, new Float64Array(20))).toThrow(/gemm: resident operand B has been freed/);
+    expect(() => gemm(false, false, 1, 30, 49, rand(rng, 49), r1, new Float64Array(30))).toThrow(/gemm: B has length 1500, expected 1470/);
+    r1.free(); r3.free();
+    const bad = new Float64Array(4); bad[2] = NaN;
+    expect(() => resident(bad, 'weights')).toThrow(/resident: weights contains a non-finite value \(NaN\) at index 2/);
+  });
+  it('a resident A is used in place when the rows of C are chunked', () => {
+    const m = 700, n = 40, k = 300;
+    const A = rand(rng, m * k), B = rand(rng, k * n);
+    const rA = resident(A), rAt = resident(A);
+    const ref = naiveGemm(false, false, m, n, k, A, B, new Float64Array(m * n), 1, 0);
+    // the same data read as a [k × m] matrix with transA: op(A) is m×k again
+    const refT = naiveGemm(true, false, m, n, k, A, B, new Float64Array(m * n), 1, 0);
+    setArenaLimit(2 ** 20); // C rows are processed in chunks
+    try {
+      expect(maxAbsDiff(gemm(false, false, m, n, k, rA, B, new Float64Array(m * n), 1, 0), ref)).toBeLessThan(1e-11);
+      expect(maxAbsDiff(gemm(true, false, m, n, k, rAt, B, new Float64Array(m * n), 1, 0), refT)).toBeLessThan(1e-11);
+    } finally {
+      setArenaLimit(ARENA_MAX_BYTES);
+      rA.free(); rAt.free();
+    }
   });
 });
 

@@ -2,9 +2,62 @@
 import type { Rng } from '../rng.js';
 import {
   alloc, f32view, f64view, instantiateKernels, isReady, kernels, resetArena, setInstance, arenaFree, arenaMark, arenaRelease,
+  residentAlloc, residentFree, type ResidentSlot,
 } from './wasm.js';
 
 export type FloatArray = Float64Array | Float32Array;
+
+/**
+ * A read-only operand kept in Wasm memory across calls (e.g. model weights used by many GEMMs), so
+ * it is copied and screened for NaN/Inf once. Pass it to `gemm` in place of A or B; call `free()`
+ * when done (later residents are compacted). The source array is not referenced after creation.
+ */
+export class Resident {
+  readonly length: number;
+  readonly isF32: boolean;
+  /** @internal */
+  slot: ResidentSlot | null;
+  constructor(slot: ResidentSlot, length: number, isF32: boolean) {
+    this.slot = slot;
+    this.length = length;
+    this.isF32 = isF32;
+  }
+  get freed(): boolean {
+    return this.slot === null;
+  }
+  free(): void {
+    if (this.slot) residentFree(this.slot);
+    this.slot = null;
+  }
+}
+
+/** Copy `a` into Wasm memory for reuse across calls (see Resident). Throws on NaN/Inf. */
+export function resident(a: FloatArray, name = 'operand'): Resident {
+  if (!(a instanceof Float64Array) && !(a instanceof Float32Array)) {
+    throw new TypeError(`resident: ${name} must be a Float64Array or Float32Array`);
+  }
+  const K = kernels();
+  resetArena();
+  const isF32 = a instanceof Float32Array;
+  const slot = residentAlloc(a.length * (isF32 ? 4 : 8));
+  if (isF32) f32view(slot.ptr, a.length).set(a);
+  else f64view(slot.ptr, a.length).set(a);
+  const bad = K.firstNonFinite(slot.ptr, a.length, isF32 ? 1 : 0);
+  if (bad >= 0) {
+    residentFree(slot);
+    throw new RangeError(`resident: ${name} contains a non-finite value (${a[bad]}) at index ${bad}`);
+  }
+  return new Resident(slot, a.length, isF32);
+}
+
+function isF32(a: FloatArray | Resident): boolean {
+  return a instanceof Resident ? a.isF32 : a instanceof Float32Array;
+}
+
+function residentPtr(fn: string, name: string, r: Resident): number {
+  if (!r.slot) throw new RangeError(`${fn}: resident operand ${name} has been freed`);
+  return r.slot.ptr;
+}
 
 let initPromise: Promise<void> | null = null;
 
@@ -43,7 +96,12 @@ function checkDim(fn: string, name: string, v: number, min = 1): void {
   if (!Number.isInteger(v) || v < min) throw new RangeError(`${fn}: ${name} must be an integer ≥ ${min}, got ${v}`);
 }
 
-function checkArray(fn: string, name: string, a: unknown, len: number, shape: string, allowF32 = true): void {
+function checkArray(fn: string, name: string, a: unknown, len: number, shape: string, allowF32 = true, allowResident = false): void {
+  if (allowResident && a instanceof Resident) {
+    if (a.length !== len) throw new RangeError(`${fn}: ${name} has length ${a.length}, expected ${len} for shape ${shape}`);
+    residentPtr(fn, name, a);
+    return;
+  }
   if (!(a instanceof Float64Array) && !(allowF32 && a instanceof Float32Array)) {
     throw new TypeError(`${fn}: ${name} must be a Float64Array${allowF32 ? ' or Float32Array' : ''}`);
   }
@@ -79,21 +137,22 @@ function copyIn(fn: string, name: string, a: FloatArray, cols: number, offsetEle
  */
 export function gemm(
   transA: boolean, transB: boolean, m: number, n: number, k: number,
-  A: FloatArray, B: FloatArray, C: Float64Array, alpha = 1, beta = 1,
+  A: FloatArray | Resident, B: FloatArray | Resident, C: Float64Array, alpha = 1, beta = 1,
 ): Float64Array {
   const fn = 'gemm';
   checkDim(fn, 'm', m, 0); checkDim(fn, 'n', n, 0); checkDim(fn, 'k', k, 0);
-  checkArray(fn, 'A', A, m * k, transA ? `[k=${k} × m=${m}] (transA)` : `[m=${m} × k=${k}]`);
-  checkArray(fn, 'B', B, k * n, transB ? `[n=${n} × k=${k}] (transB)` : `[k=${k} × n=${n}]`);
+  checkArray(fn, 'A', A, m * k, transA ? `[k=${k} × m=${m}] (transA)` : `[m=${m} × k=${k}]`, true, true);
+  checkArray(fn, 'B', B, k * n, transB ? `[n=${n} × k=${k}] (transB)` : `[k=${k} × n=${n}]`, true, true);
   checkArray(fn, 'C', C, m * n, `[m=${m} × n=${n}]`, false);
   if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new RangeError(`${fn}: alpha and beta must be finite`);
   if (m === 0 || n === 0) return C;
   const K = kernels();
   resetArena();
   try {
-    const pB = copyIn(fn, 'B', B, transB ? k : n);
+    const pB = B instanceof Resident ? residentPtr(fn, 'B', B) : copyIn(fn, 'B', B, transB ? k : n);
+    const aF32 = isF32(A);
     // rows of C per chunk, so that A-chunk + C-chunk + work fit the arena
-    const bytesPerRow = k * (A instanceof Float32Array ? 4 : 8) + n * 8 + 256 * 8 + 64;
+    const bytesPerRow = (A instanceof Resident ? 0 : k * (aF32 ? 4 : 8)) + n * 8 + 256 * 8 + 64;
     const fixed = K.gemmWork(0, n) * 8 + 256;
     const rowsFit = Math.floor((arenaFree() - fixed) / bytesPerRow);
     if (rowsFit < 4) throw new RangeError(`${fn}: operand B [${transB ? `${n}×${k}` : `${k}×${n}`}] leaves too little Wasm memory for A and C`);
@@ -103,7 +162,12 @@ export function gemm(
       const mc = Math.min(chunk, m - i0);
       arenaRelease(mark);
       let pA: number;
-      if (!transA) {
+      let lda = transA ? mc : k;
+      if (A instanceof Resident) {
+        const bpe = aF32 ? 4 : 8;
+        pA = residentPtr(fn, 'A', A) + (transA ? i0 : i0 * k) * bpe;
+        lda = transA ? m : k;
+      } else if (!transA) {
         pA = copyIn(fn, 'A', A.subarray(i0 * k, (i0 + mc) * k), k, i0 * k);
       } else if (mc === m) {
         pA = copyIn(fn, 'A', A, m);
@@ -125,8 +189,8 @@ export function gemm(
       const pC = beta !== 0 ? copyIn(fn, 'C', Cv, n, i0 * n) : alloc(mc * n, 8, fn);
       if (beta === 0) f64view(pC, mc * n).set(Cv);
       const work = alloc(K.gemmWork(mc, n), 8, fn);
-      K.gemm(transA ? 1 : 0, transB ? 1 : 0, mc, n, k, pA, transA ? mc : k, A instanceof Float32Array ? 1 : 0,
-        pB, transB ? k : n, B instanceof Float32Array ? 1 : 0, pC, n, alpha, beta, work);
+      K.gemm(transA ? 1 : 0, transB ? 1 : 0, mc, n, k, pA, lda, aF32 ? 1 : 0,
+        pB, transB ? k : n, isF32(B) ? 1 : 0, pC, n, alpha, beta, work);
       Cv.set(f64view(pC, mc * n));
     }
     return C;

@@ -51,6 +51,60 @@ export function setInstance(exports: KernelExports): void {
   top = base;
 }
 
+/** A block of Wasm memory that outlives calls (see `resident()` in index.ts). */
+export interface ResidentSlot {
+  ptr: number;
+  bytes: number;
+}
+
+const residents: ResidentSlot[] = [];
+
+/**
+ * Reserve `bytes` below the arena for a resident operand. Residents sit between the heap base and
+ * the arena; the arena base moves up. Only valid between calls (the arena is empty then).
+ */
+export function residentAlloc(bytes: number): ResidentSlot {
+  const aligned = Math.ceil(bytes / 64) * 64;
+  const slot: ResidentSlot = { ptr: base, bytes: aligned };
+  const mem = kernels().memory;
+  const need = base + aligned + 64;
+  const have = mem.buffer.byteLength;
+  if (need > have) {
+    try {
+      mem.grow(Math.ceil((need - have) / 65536));
+    } catch {
+      throw new RangeError(`resident: cannot grow Wasm memory to ${(need / 2 ** 20).toFixed(0)} MiB`);
+    }
+  }
+  base += aligned;
+  top = base;
+  residents.push(slot);
+  return slot;
+}
+
+/** Release a resident block; later residents are moved down (their slots are updated). */
+export function residentFree(slot: ResidentSlot): boolean {
+  const i = residents.indexOf(slot);
+  if (i < 0) return false;
+  residents.splice(i, 1);
+  const bytes = new Uint8Array(kernels().memory.buffer);
+  let p = slot.ptr;
+  for (let j = i; j < residents.length; j++) {
+    const r = residents[j]!;
+    bytes.copyWithin(p, r.ptr, r.ptr + r.bytes);
+    r.ptr = p;
+    p += r.bytes;
+  }
+  base = p;
+  top = base;
+  return true;
+}
+
+/** Bytes held by resident operands. */
+export function residentBytes(): number {
+  return residents.reduce((s, r) => s + r.bytes, 0);
+}
+
 export function kernels(): KernelExports {
   if (!K) throw new Error('interbasis kernels are not initialised: call `await initKernels()` first');
   return K;
@@ -118,7 +172,14 @@ export function alloc(count: number, bytesPer: number, what: string): number {
   top += bytes;
   const mem = kernels().memory;
   const have = mem.buffer.byteLength;
-  if (top > have) mem.grow(Math.ceil((top - have) / 65536));
+  if (top > have) {
+    try {
+      mem.grow(Math.ceil((top - have) / 65536));
+    } catch {
+      top = base;
+      throw new RangeError(`${what}: cannot grow Wasm memory to ${(top / 2 ** 20).toFixed(0)} MiB (engine limit)`);
+    }
+  }
   return p;
 }
 
