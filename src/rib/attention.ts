@@ -247,25 +247,57 @@ export function cotRows(Cout: Float64Array | null, d: number, r: number): Float6
  */
 export function attnMprime(st: AttnStruct, x: Float64Array, B: number, P: number, Cout: Float64Array | null, r: number, alphas: number[], weights: number[], syrk: (X: Float64Array, n: number, d: number, G: Float64Array) => void): Float64Array {
   const d = st.d;
+  const H = st.H;
   const pre = attnPrecompute(st, cotRows(Cout, d, r), r);
   const fw = alphas.map((a) => attnForward(st, a === 1 ? x : x.map((v) => a * v), B, P));
   const shs = fw.map((f) => attnShardPre(st, pre, f, B));
   const M = new Float64Array(d * d);
   const T = outputPositions(st, P);
-  const per = P * r * d;
-  const nb = Math.max(1, Math.floor(8192 / (P * r)));
-  const buf = new Float64Array(nb * T.length * per);
-  let filled = 0;
-  for (let b = 0; b < B; b++) {
-    for (const t of T) {
-      const out = buf.subarray(filled * per, (filled + 1) * per);
-      fw.forEach((f, q) => attnInputCotangents(st, pre, attnCotStructure(st, pre, f, b, t, shs[q]!), t, P, out, weights[q]!, q > 0));
-      filled++;
+  const n = r * d;
+  const M1 = H + 1;
+  // the constant-matrix part of every X̄[s] as one GEMM per chunk: coefficients [rows × (H+1)]
+  // times [U; OV_1; …; OV_H] flattened [(H+1) × r·d]
+  const IV = new Float64Array(M1 * n);
+  IV.set(pre.U, 0);
+  for (let h = 0; h < H; h++) IV.set(pre.OV[h]!, (h + 1) * n);
+  const nb = Math.max(1, Math.floor(8192 / (P * r * T.length)));
+  const buf = new Float64Array(nb * T.length * P * n);
+  const coefs = new Float64Array(nb * T.length * P * M1);
+  for (let b0 = 0; b0 < B; b0 += nb) {
+    const bn = Math.min(nb, B - b0);
+    const rows = bn * T.length * P; // (b, t, s) blocks of r rows each
+    for (let q = 0; q < fw.length; q++) {
+      const w = weights[q]!;
+      const f = fw[q]!;
+      // coefficients of U and OV_h for each (b, t, s)
+      let row = 0;
+      for (let bi = 0; bi < bn; bi++) {
+        const b = b0 + bi;
+        for (const t of T) {
+          for (let s2 = 0; s2 < P; s2++) {
+            const o = row * M1;
+            coefs[o] = s2 === t ? w : 0;
+            for (let h = 0; h < H; h++) coefs[o + 1 + h] = s2 <= t ? w * f.A[((b * H + h) * P + t) * P + s2]! : 0;
+            row++;
+          }
+        }
+      }
+      gemm(false, false, rows, n, M1, coefs.subarray(0, rows * M1), IV, buf.subarray(0, rows * n), 1, q === 0 ? 0 : 1);
+      // the low-rank part Coef_s·Basis_s, per (b, t, s)
+      row = 0;
+      for (let bi = 0; bi < bn; bi++) {
+        const b = b0 + bi;
+        for (const t of T) {
+          const cs = attnCotStructure(st, pre, f, b, t, shs[q]!);
+          for (let s2 = 0; s2 < P; s2++) {
+            const m = cs.m[s2]!;
+            if (m > 0) gemm(false, false, r, d, m, cs.coef[s2]!, cs.basis[s2]!, buf.subarray((row + s2) * n, (row + s2 + 1) * n), w, 1);
+          }
+          row += P;
+        }
+      }
     }
-    if (filled + T.length > nb * T.length || b === B - 1) {
-      syrk(buf.subarray(0, filled * per), filled * P * r, d, M);
-      filled = 0;
-    }
+    syrk(buf.subarray(0, rows * n), rows * r, d, M);
   }
   return M;
 }
