@@ -320,40 +320,54 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const QKC = shs.map((sh) => sh.QK.map((m) => gemm(false, true, rows, rin, d, m, Cinp, new Float64Array(rows * rin))));
   const KQC = shs.map((sh) => sh.KQ.map((m) => gemm(false, true, rows, rin, d, m, Cinp, new Float64Array(rows * rin))));
   const T = outputPositions(st, P);
+  const nT = T.length;
+  const M1 = H + 1;
   const E = new Float64Array(K * rin);
-  const A = new Float64Array(K * rin);
-  const coefRow = new Float64Array((H + 1) * rin);
-  const UOVC = new Float64Array(K * rin * (H + 1));
-  for (let i = 0; i < K * rin; i++) {
-    UOVC[i * (H + 1)] = UC[i]!;
-    for (let h = 0; h < H; h++) UOVC[i * (H + 1) + 1 + h] = OVC[h]![i]!;
-  }
+  // per input coordinate j: the K × (H+1) matrix [UC[:, j], OVC_1[:, j], …]
+  const Tj = new Float64Array(rin * K * M1);
+  for (let j = 0; j < rin; j++)
+    for (let k = 0; k < K; k++) {
+      const o = (j * K + k) * M1;
+      Tj[o] = UC[k * rin + j]!;
+      for (let h = 0; h < H; h++) Tj[o + 1 + h] = OVC[h]![k * rin + j]!;
+    }
+  // A for every (b, t) of the shard: [B·nT, K, r_in]
+  const Aall = new Float64Array(B * nT * K * rin);
+  const CR = new Float64Array(M1 * B * nT);
+  const out = new Float64Array(K * B * nT);
+  fw.forEach((f, q) => {
+    const w = weights[q]!;
+    // constant-matrix part: for each j, A[bt][:, j] += Tj_j · CR_j, CR_j[m, bt] = w·(f̂[t,j] | Σ_s A_h[t,s] f̂[s,j])
+    for (let j = 0; j < rin; j++) {
+      for (let b = 0; b < B; b++) {
+        for (let ti = 0; ti < nT; ti++) {
+          const t = T[ti]!;
+          const bt = b * nT + ti;
+          const fb = b * P * rin;
+          CR[bt] = w * fhat[fb + t * rin + j]!;
+          for (let h = 0; h < H; h++) {
+            let v = 0;
+            const ab = ((b * H + h) * P + t) * P;
+            for (let s2 = 0; s2 <= t; s2++) v += f.A[ab + s2]! * fhat[fb + s2 * rin + j]!;
+            CR[(h + 1) * B * nT + bt] = w * v;
+          }
+        }
+      }
+      gemm(false, false, K, B * nT, M1, Tj.subarray(j * K * M1, (j + 1) * K * M1), CR, out, 1, 0);
+      for (let k = 0; k < K; k++) {
+        const ok = k * B * nT;
+        for (let bt = 0; bt < B * nT; bt++) Aall[(bt * K + k) * rin + j]! += out[ok + bt]!;
+      }
+    }
+  });
   for (let b = 0; b < B; b++) {
     const fb = fhat.subarray(b * P * rin, (b + 1) * P * rin);
-    for (const t of T) {
-      A.fill(0);
+    for (let ti = 0; ti < nT; ti++) {
+      const t = T[ti]!;
+      const A = Aall.subarray((b * nT + ti) * K * rin, (b * nT + ti + 1) * K * rin);
       fw.forEach((f, q) => {
         const w = weights[q]!;
         const cs = attnCotStructure(st, pre, f, b, t, shs[q]!);
-        // f̂[t,j]·UC[k,j] + Σ_h a_h[j]·OVC_h[k,j],  a_h[j] = Σ_s A_h[t,s] f̂[s,j] (one fused pass)
-        const ft = fb.subarray(t * rin, (t + 1) * rin);
-        for (let j = 0; j < rin; j++) coefRow[j] = w * ft[j]!;
-        for (let h = 0; h < H; h++) {
-          for (let j = 0; j < rin; j++) {
-            let v = 0;
-            for (let s2 = 0; s2 <= t; s2++) v += cs.a[h * P + s2]! * fb[s2 * rin + j]!;
-            coefRow[(h + 1) * rin + j] = w * v;
-          }
-        }
-        for (let k = 0; k < K; k++) {
-          const o = k * rin;
-          for (let j = 0; j < rin; j++) {
-            let v = A[o + j]!;
-            const b = (o + j) * (H + 1);
-            for (let m = 0; m <= H; m++) v += coefRow[m * rin + j]! * UOVC[b + m]!;
-            A[o + j] = v;
-          }
-        }
         // Σ_s Coef_s · (Basis_s C⁺ᵀ ⊙ f̂[s,:]) as one GEMM over the stacked s blocks
         let mTot = 0;
         for (let s = 0; s <= t; s++) mTot += cs.m[s]!;
