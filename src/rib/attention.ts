@@ -322,7 +322,7 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const T = outputPositions(st, P);
   const nT = T.length;
   const M1 = H + 1;
-  const E = new Float64Array(K * rin);
+  const Et = new Float64Array(rin * K);
   // per input coordinate j: the K × (H+1) matrix [UC[:, j], OVC_1[:, j], …]
   const Tj = new Float64Array(rin * K * M1);
   for (let j = 0; j < rin; j++)
@@ -331,7 +331,7 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
       Tj[o] = UC[k * rin + j]!;
       for (let h = 0; h < H; h++) Tj[o + 1 + h] = OVC[h]![k * rin + j]!;
     }
-  // A for every (b, t) of the shard: [B·nT, K, r_in]
+  // Aᵀ for every (b, t) of the shard: [B·nT, r_in, K] (transposed, so the per-j blocks are contiguous)
   const Aall = new Float64Array(B * nT * K * rin);
   const CR = new Float64Array(M1 * B * nT);
   const out = new Float64Array(K * B * nT);
@@ -353,10 +353,12 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
           }
         }
       }
-      gemm(false, false, K, B * nT, M1, Tj.subarray(j * K * M1, (j + 1) * K * M1), CR, out, 1, 0);
-      for (let k = 0; k < K; k++) {
-        const ok = k * B * nT;
-        for (let bt = 0; bt < B * nT; bt++) Aall[(bt * K + k) * rin + j]! += out[ok + bt]!;
+      // out [B·nT × K] = CRᵀ · Tj_jᵀ
+      gemm(true, true, B * nT, K, M1, CR, Tj.subarray(j * K * M1, (j + 1) * K * M1), out, 1, 0);
+      for (let bt = 0; bt < B * nT; bt++) {
+        const dst = (bt * rin + j) * K;
+        const src = bt * K;
+        for (let k = 0; k < K; k++) Aall[dst + k]! += out[src + k]!;
       }
     }
   });
@@ -397,10 +399,13 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
           }
           off += m;
         }
-        gemm(false, false, K, rin, mTot, coefAll, bcf, A, w, 1);
+        // Aᵀ += bcfᵀ · coefAllᵀ
+        gemm(true, true, rin, K, mTot, bcf, coefAll, A, w, 1);
       });
-      for (let i = 0; i < K * rin; i++) E[i]! += A[i]! * A[i]!;
+      for (let i = 0; i < K * rin; i++) Et[i]! += A[i]! * A[i]!;
     }
   }
+  const E = new Float64Array(K * rin);
+  for (let j = 0; j < rin; j++) for (let k = 0; k < K; k++) E[k * rin + j] = Et[j * K + k]!;
   return E;
 }
