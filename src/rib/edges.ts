@@ -132,10 +132,34 @@ function mlpEdges(
   const aAct = new Float64Array(H * rin);
   const bAct = new Float64Array(H * rout);
   const T = new Float64Array(rin * rout);
+  // baseline m̄_h: the unit's most common non-zero value when it holds in more than half of the rows
+  // (e.g. ReLU units that are mostly on), folded into K0 once; per row only the units whose m
+  // differs from the baseline enter the GEMM (fewer than the active units for most trained MLPs)
+  const mbar = new Float64Array(H);
+  for (let h = 0; h < H; h++) {
+    let c = 0;
+    for (let r = 0; r < rows; r++) if (m[r * H + h]! !== 0) {
+      c = m[r * H + h]!;
+      break;
+    }
+    if (c === 0) continue;
+    let cnt = 0;
+    for (let r = 0; r < rows; r++) if (m[r * H + h] === c) cnt++;
+    if (cnt * 2 > rows) mbar[h] = c;
+  }
+  let nb = 0;
+  for (let h = 0; h < H; h++) {
+    if (mbar[h] === 0) continue;
+    aAct.set(aT.subarray(h * rin, (h + 1) * rin), nb * rin);
+    for (let i = 0; i < rout; i++) bAct[nb * rout + i] = mbar[h]! * bm[h * rout + i]!;
+    nb++;
+  }
+  const K0b = K0.slice();
+  if (nb > 0) gemm(true, false, rin, rout, nb, aAct.subarray(0, nb * rin), bAct.subarray(0, nb * rout), K0b, 1, 1);
   for (let r = 0; r < rows; r++) {
     let n = 0;
     for (let h = 0; h < H; h++) {
-      const mh = m[r * H + h]!;
+      const mh = m[r * H + h]! - mbar[h]!;
       if (mh === 0) continue;
       aAct.set(aT.subarray(h * rin, (h + 1) * rin), n * rin);
       const bo = n * rout;
@@ -143,7 +167,7 @@ function mlpEdges(
       for (let i = 0; i < rout; i++) bAct[bo + i] = mh * bm[bs + i]!;
       n++;
     }
-    T.set(K0);
+    T.set(K0b);
     if (n > 0) gemm(true, false, rin, rout, n, aAct.subarray(0, n * rin), bAct.subarray(0, n * rout), T, 1, 1);
     const fo = r * rin;
     for (let j = 0; j < rin; j++) {
