@@ -41,10 +41,18 @@ export function detectAttnSection(section: Section): AttnSection | null {
   const mods = (section as unknown as { mods?: ModLike[] }).mods;
   if (!Array.isArray(mods)) return null;
   const core = mods.filter((m) => m.kind !== 'identity');
-  if (core.map((m) => m.kind).join(',') !== 'split,attn_in,attn_out,add') return null;
-  const ai = core[1]!;
-  const ao = core[2]!;
-  const add = core[3]!;
+  const kinds = core.map((m) => m.kind).join(',');
+  let ai: ModLike;
+  let ao: ModLike;
+  let add: ModLike;
+  if (kinds === 'split,attn_in,attn_out,add') [, ai, ao, add] = core as [ModLike, ModLike, ModLike, ModLike];
+  else if (kinds === 'split,attn_fused,add') {
+    const f = core[1]!;
+    ai = f.attnIn as ModLike;
+    ao = f.attnOut as ModLike;
+    add = core[2]!;
+    if (!ai || !ao) return null;
+  } else return null;
   const H = ao.H as number;
   const dh = ao.dh as number;
   const dv = ao.dv as number;
@@ -136,20 +144,50 @@ function attnZ(a: AttnSection, q: Float64Array[], k: Float64Array[], v: Float64A
   const outPos = a.lastPos ? [P - 1] : Array.from({ length: P }, (_, i) => i);
   const nOut = outPos.length;
   const Z = new Float64Array(B * nOut * dvv);
+  // score tables S[i][j][(uq·Uk + uk)·H + h] over distinct (query row, key row) pairs when that
+  // is cheaper than one score per sample; null → computed per sample
+  const tables: Array<Array<Float64Array | null>> = outPos.map((i) =>
+    Array.from({ length: i + 1 }, (_, j) => {
+      const Ui = uniq[i]!.U;
+      const Uj = uniq[j]!.U;
+      if (Ui * Uj > B) return null;
+      const T = new Float64Array(Ui * Uj * H);
+      const qa = q[i]!;
+      const ka = k[j]!;
+      for (let x = 0; x < Ui; x++)
+        for (let y = 0; y < Uj; y++)
+          for (let h = 0; h < H; h++) {
+            let s = 0;
+            const qo = x * dqk + h * dh;
+            const ko = y * dqk + h * dh;
+            for (let c = 0; c < dh; c++) s += qa[qo + c]! * ka[ko + c]!;
+            T[(x * Uj + y) * H + h] = s * scale;
+          }
+      return T;
+    }),
+  );
   const row = new Float64Array(P);
   for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      for (let t = 0; t < nOut; t++) {
-        const i = outPos[t]!;
-        const qa = q[i]!;
-        const qo = uniq[i]!.idx[b]! * dqk + h * dh;
+    for (let t = 0; t < nOut; t++) {
+      const i = outPos[t]!;
+      const qa = q[i]!;
+      const qi = uniq[i]!.idx[b]!;
+      const tab = tables[t]!;
+      for (let h = 0; h < H; h++) {
+        const qo = qi * dqk + h * dh;
         let mx = -Infinity;
         for (let j = 0; j <= i; j++) {
-          const ka = k[j]!;
-          const ko = uniq[j]!.idx[b]! * dqk + h * dh;
-          let s = 0;
-          for (let c = 0; c < dh; c++) s += qa[qo + c]! * ka[ko + c]!;
-          s *= scale;
+          const kj = uniq[j]!.idx[b]!;
+          const T = tab[j];
+          let s: number;
+          if (T) s = T[(qi * uniq[j]!.U + kj) * H + h]!;
+          else {
+            const ka = k[j]!;
+            const ko = kj * dqk + h * dh;
+            s = 0;
+            for (let c = 0; c < dh; c++) s += qa[qo + c]! * ka[ko + c]!;
+            s *= scale;
+          }
           row[j] = s;
           if (s > mx) mx = s;
         }
