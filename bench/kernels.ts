@@ -48,10 +48,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const flops = 2 * N * d * d;
     const X = randomMatrix(rng, N * d);
     const G = new Float64Array(d * d);
-    const tw = time(`syrk ${size}`, () => { G.fill(0); syrk(X, N, d, G); }, {}, q);
+    const tw = time(`syrk ${size}`, () => { G.fill(0); syrk(X, N, d, G); }, { maxTime: 4 }, q);
     const wasm: BenchRow = { group, name: 'wasm f64', size, seconds: tw.seconds, gflops: flops / tw.seconds / 1e9 };
     const X32 = Float32Array.from(X);
-    const t32 = time(`syrk f32 ${size}`, () => { G.fill(0); syrk(X32, N, d, G); }, {}, q);
+    const t32 = time(`syrk f32 ${size}`, () => { G.fill(0); syrk(X32, N, d, G); }, { maxTime: 4 }, q);
     const Xs = X.subarray(0, sub * d);
     const tn = time(`naive syrk ${sub}×${d}`, () => naiveSyrk(Xs, sub, d), { minSamples: 1, maxTime: 0.5 }, q);
     const naive: BenchRow = { group, name: 'naive-ts', size, seconds: (tn.seconds * N) / sub, note: `timed on ${sub} rows, scaled ×${N / sub}` };
