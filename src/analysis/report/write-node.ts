@@ -1,0 +1,78 @@
+/**
+ * `writeReport`: load RIB results, ablation JSONs and a cluster JSON from disk and write the
+ * self-contained HTML report atomically (refuses to overwrite unless `force`).
+ */
+import { existsSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { UserError } from '../../errors.js';
+import { readStructured, writeFileAtomic } from '../../io/files-node.js';
+import { loadResults } from '../../io/results-node.js';
+import type { RibResults } from '../../io/results.js';
+import { initKernels } from '../../linalg/index.js';
+import { buildReportHtml, type ClusterDoc } from './html.js';
+
+export interface WriteReportOptions {
+  /** a results folder / results.safetensors / refdata rib_graph_*.safetensors (or give `results`) */
+  resultsDir?: string;
+  /** already loaded results (e.g. from the demo) */
+  results?: RibResults;
+  /** ablation JSON paths, or already parsed objects with a name */
+  ablations?: Array<string | { name: string; json: unknown }>;
+  /** a cluster JSON path (from `interbasis cluster`) or its parsed object; computed when absent */
+  clusters?: string | ClusterDoc | null;
+  /** output HTML path */
+  out: string;
+  force?: boolean;
+  title?: string;
+  gamma?: number;
+  maxNodes?: number;
+  topK?: number;
+}
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  if (!existsSync(path)) throw new UserError(`${what} not found: ${path}`);
+  try {
+    return await readStructured(path);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Write the report; returns the absolute output path. */
+export async function writeReport(o: WriteReportOptions): Promise<string> {
+  const out = resolve(o.out);
+  if (existsSync(out) && !o.force) throw new UserError(`output ${out} exists; pass --force to overwrite it`);
+  await initKernels();
+  let results = o.results;
+  let name = o.title ? undefined : 'results';
+  if (!results) {
+    if (!o.resultsDir) throw new UserError('report: give RIB results (a results folder or .safetensors file)');
+    const rp = resolve(o.resultsDir);
+    if (!existsSync(rp)) throw new UserError(`RIB results not found: ${o.resultsDir}`);
+    results = await loadResults(rp);
+    name = basename(rp) === 'results.safetensors' ? basename(dirname(rp)) : basename(rp);
+  }
+  const ablations: Array<{ name: string; json: unknown }> = [];
+  for (const a of o.ablations ?? []) {
+    if (typeof a === 'string') ablations.push({ name: basename(a).replace(/\.json$/, ''), json: await readJson(resolve(a), 'ablation results') });
+    else ablations.push(a);
+  }
+  let clusters: ClusterDoc | null = null;
+  if (typeof o.clusters === 'string') {
+    const j = (await readJson(resolve(o.clusters), 'cluster file')) as ClusterDoc;
+    if (!j || typeof j !== 'object' || !j.assignment || !Array.isArray(j.clusters) || !Array.isArray(j.layers)) {
+      throw new UserError(`cluster file ${o.clusters}: expected the JSON written by \`interbasis cluster\` (assignment, clusters, layers)`);
+    }
+    clusters = j;
+  } else if (o.clusters) clusters = o.clusters;
+  let html: string;
+  try {
+    html = buildReportHtml({ results, resultsName: name, ablations, clusters, title: o.title, gamma: o.gamma, maxNodes: o.maxNodes, topK: o.topK });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UserError(`report: ${e.message}`);
+    throw e;
+  }
+  await writeFileAtomic(out, html);
+  return out;
+}
