@@ -219,10 +219,13 @@ export function ablationSvg(series: AblationSeries[], kind: 'node' | 'edge'): st
     const xs = pts.map(([x]) => x);
     const ys = pts.map(([, y]) => y);
     const xlog = kind === 'edge';
-    const xlo = xlog ? Math.max(1, Math.min(...xs.filter((x) => x > 0))) : 0;
+    const xlo = xlog ? Math.max(1, Math.min(...xs.filter((x) => x > 0)) / 1.3) : 0;
     const xhi = Math.max(...xs, xlo + 1);
-    const ylo = Math.min(0, ...ys);
-    const yhi = Math.max(...ys) * 1.02 || 1;
+    const ymin = Math.min(...ys);
+    const ymax = Math.max(...ys);
+    // edge bisects probe scores near the unablated one: zoom in on them
+    const ylo = kind === 'edge' ? Math.max(0, ymin - 0.15 * (ymax - ymin || 0.01)) : Math.min(0, ymin);
+    const yhi = kind === 'edge' ? ymax + 0.08 * (ymax - ymin || 0.01) : ymax * 1.02 || 1;
     const { svg, ax } = axes({
       x: 70 + li * (pw + 80),
       y: 30,

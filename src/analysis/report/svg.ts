@@ -89,8 +89,9 @@ function logTicks(lo: number, hi: number): number[] {
   const a = Math.floor(Math.log10(lo));
   const b = Math.ceil(Math.log10(hi));
   const step = Math.max(1, Math.ceil((b - a) / 6));
+  const mult = b - a <= 2 ? [1, 2, 5] : [1];
   const out: number[] = [];
-  for (let e = a; e <= b; e += step) out.push(Math.pow(10, e));
+  for (let e = a; e <= b; e += step) for (const m of mult) out.push(m * Math.pow(10, e));
   return out;
 }
 
