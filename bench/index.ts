@@ -14,6 +14,7 @@ const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['graph', () => import('./leiden.js')],
   ['pool', () => import('./pool.js')],
   ['build', () => import('./build.js')],
+  ['ablation', () => import('./ablation.js')],
 ];
 
 function parseArgs(argv: string[]): BenchContext {
