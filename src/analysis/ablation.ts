@@ -347,6 +347,13 @@ export async function runAblation(o: RunAblationOptions): Promise<AblationOutput
     return tot / perBatch.size;
   };
 
+  // schedule parameters are checked for every layer before any evaluation
+  if (cfg.schedule.schedule_type !== 'bisect') {
+    for (let l = 0; l < layers.length; l++) {
+      if (isEdge && l + 1 < layers.length) staticSchedule(cfg.schedule, edgeData[l]!.n);
+      if (!isEdge) staticSchedule(cfg.schedule, nodeBases[l]!.B.rows);
+    }
+  }
   const base = await evaluate({ kind: 'none' });
   const out: AblationOutput = { config: { ...cfg }, results: {}, time_taken: '', no_ablation_result: base };
   const sched: Schedule = cfg.schedule;
