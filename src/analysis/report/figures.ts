@@ -136,7 +136,7 @@ export function graphSvg(r: RibResults, o: GraphFigureOptions): string {
 export function pianoSvg(layers: string[], widths: number[], assignment: Record<string, number[]>, plotted: Set<number>): string {
   const maxW = Math.max(1, ...widths);
   const cw = 70;
-  const ch = Math.max(3, Math.min(8, Math.floor(560 / maxW)));
+  const ch = Math.max(3, Math.min(14, Math.floor(560 / maxW)));
   const left = 60;
   const top = 20;
   const W = left + cw * layers.length + 20;

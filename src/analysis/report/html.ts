@@ -174,7 +174,7 @@ export function buildReportHtml(inp: ReportInput): string {
 <fieldset><legend>constant direction</legend><label><input type="radio" name="const" value="hidden" checked> hidden</label> <label><input type="radio" name="const" value="shown"> shown</label></fieldset>
 </div>
 ${variants.join('\n')}
-<p class="note">The first ${maxNodes} directions of each layer; the ${topK} largest normalised edges between consecutive layers (line width ∝ weight; edge norm: ${esc(normDesc)}). Colours: clusters (${esc(clusterNote)}); grey nodes are in no multi-node cluster; black is the constant direction.</p>
+<p class="note">At most the first ${maxNodes} directions of each layer; the ${topK} largest normalised edges between consecutive layers (line width ∝ weight; edge norm: ${esc(normDesc)}). Colours: clusters (${esc(clusterNote)}); grey nodes are in no multi-node cluster; black is the constant direction.</p>
 </div>
 
 <h2>Clusters</h2>
