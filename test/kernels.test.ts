@@ -336,6 +336,7 @@ describe('eigh', () => {
     expect(() => eigh(new Float64Array([1, NaN, NaN, 1]), 2)).toThrow(/eigh: input A contains a non-finite value \(NaN\) at \[0,1\]/);
     expect(() => eigh(new Float64Array(3), 2)).toThrow(/eigh: A has length 3, expected 4/);
     expect(() => eigh(new Float64Array(4), 0)).toThrow(/eigh: n must be an integer/);
+    expect(() => eigh(new Float64Array([1.5e308, 1.5e308, 1.5e308, 1.5e308]), 2)).toThrow(/eigh: an eigenvalue of A overflows the float64 range/);
   });
 });
 
@@ -398,6 +399,7 @@ describe('svd', () => {
   }
   it('errors', () => {
     expect(() => svd(new Float64Array(5), 2, 3)).toThrow(/svd: A has length 5, expected 6/);
+    expect(() => svd(new Float64Array([1.5e308, 1.5e308, 1.5e308, 1.5e308]), 2, 2)).toThrow(/svd: a singular value of A overflows/);
     expect(() => svd(new Float64Array([1, -Infinity]), 1, 2)).toThrow(/svd: input A contains a non-finite value \(-Infinity\) at \[0,1\]/);
   });
 });

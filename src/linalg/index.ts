@@ -318,6 +318,9 @@ export function eigh(A: Float64Array, n: number): { values: Float64Array; vector
     const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP, pRot);
     if (rc !== 0) throw new Error(`${fn}: QL iteration did not converge (n=${n})`);
     const d = f64view(pD, n);
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(d[i]!)) throw new RangeError(`${fn}: an eigenvalue of A overflows the float64 range (max |A| = ${amax.toExponential(3)})`);
+    }
     const W = f64view(pW, n * n);
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => d[b]! - d[a]! || a - b);
     const values = new Float64Array(n);
@@ -363,6 +366,7 @@ export function svd(A: Float64Array, m: number, n: number): { U: Float64Array; S
     if (rc < 0) throw new Error(`${fn}: Jacobi sweeps did not converge (m=${m}, n=${n})`);
     const Uw = f64view(pU, M * N).slice();
     const S = f64view(pS, N).slice();
+    if (!S.every(Number.isFinite)) throw new RangeError(`${fn}: a singular value of A overflows the float64 range`);
     const Vw = f64view(pV, N * N).slice();
     return tall ? { U: Uw, S, V: Vw } : { U: Vw, S, V: Uw };
   } finally {
