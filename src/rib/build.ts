@@ -11,7 +11,7 @@ import { modelToSpec, type ModelSpec } from '../models/index.js';
 import type { Inputs, Model, SectionedModel } from '../models/types.js';
 import { mapReduceShards, toShared, type TaskPool } from '../parallel/pool.js';
 import { shardRanges } from '../parallel/shards.js';
-import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaFromW, pcaStage, svdBasis, type PcaStage } from './basis.js';
+import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaFromW, pcaStage, svdBasis } from './basis.js';
 import { integrationMethodFor, type BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import type { EdgesShardPayload } from './edges.js';
@@ -183,22 +183,27 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
       if (c.basis_formula === 'neuron') {
         bases[l] = neuronBasis(L, d);
       } else {
-        const G = stats.grams.get(L)!;
-        const p = pcaStage(G.data, d, stats.means.get(L) ?? null, { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr });
-        near[L] = { gram: nearThreshold(p.Dall, thr, 'gram'), lambda: [] };
-        floorInfo[L] = { gram: belowFloor(p.Dall, 0, 'gram'), lambda: null };
-        if (c.basis_formula === 'svd') bases[l] = svdBasis(p);
-        else {
+        // M′ needs only the next layer's C: start it on the workers, then do this layer's PCA here
+        let mpPromise: Promise<{ M: Float64Array; Lp: Float64Array | null }> | null = null;
+        if (c.basis_formula !== 'svd') {
           if (!acts) throw new UserError('dataset: required to compute the interaction basis');
-          let mp: { M: Float64Array; Lp: Float64Array | null };
           if (c.naive_gradient_flow && l < K - 1) {
             // spec §5.5: C^l from a single section l → K (the final node layer), with C_out = C^K
             const sub = [L, nl[K]!];
             const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type });
             const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
             const c2 = { ...c, node_layers: sub } as BuildConfig;
-            mp = await computeMprime(inp.pool, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, p, progress);
-          } else mp = await computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, p, progress);
+            mpPromise = computeMprime(inp.pool, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, progress);
+          } else mpPromise = computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress);
+          mpPromise.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+        }
+        const G = stats.grams.get(L)!;
+        const p = pcaStage(G.data, d, stats.means.get(L) ?? null, { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr });
+        near[L] = { gram: nearThreshold(p.Dall, thr, 'gram'), lambda: [] };
+        floorInfo[L] = { gram: belowFloor(p.Dall, 0, 'gram'), lambda: null };
+        if (c.basis_formula === 'svd') bases[l] = svdBasis(p);
+        else {
+          const mp = await mpPromise!;
           const { M, Lp } = mp;
           const f = finishRotation(p, c.basis_formula, M, Lp, thr);
           near[L]!.lambda = nearThreshold(f.lambda, thr, 'lambda');
@@ -444,7 +449,6 @@ async function computeMprime(
   X: Float64Array,
   N: number,
   outBasis: LayerBasis,
-  p: PcaStage,
   progress: ProgressSink,
 ): Promise<{ M: Float64Array; Lp: Float64Array | null }> {
   const sec = sm.sections[l]!;
@@ -458,7 +462,6 @@ async function computeMprime(
   const stoch = nPos !== null || nHid !== null;
   const norm = N * sec.inPos * (nPos ?? 1) * (nHid ?? 1);
   const st = sec.structure;
-  void p;
   // linear section, deterministic jacobian: M′ = (P_out/P_in)·sw²·(W C)(W C)ᵀ (no data needed)
   if (formula === 'jacobian' && !stoch && st && st.type === 'linear' && sec.inPos === sec.outPos) {
     const sw = weights.reduce((a, b) => a + b, 0);
@@ -617,7 +620,7 @@ export async function layerBasisFromNext(o: {
   const po = { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr: c.truncation_threshold };
   const p = o.W ? pcaFromW(o.G, d, o.mean, o.W.data, o.W.cols, po) : pcaStage(o.G, d, o.mean, po);
   if (c.basis_formula === 'svd') return { basis: svdBasis(p), lambda: null };
-  const { M, Lp } = await computeMprime(o.pool, c, ctx, sm, o.layer, a.acts[o.layer]!, a.N, o.outBasis, p, () => undefined);
+  const { M, Lp } = await computeMprime(o.pool, c, ctx, sm, o.layer, a.acts[o.layer]!, a.N, o.outBasis, () => undefined);
   const f = finishRotation(p, c.basis_formula, M, Lp, c.truncation_threshold);
   return { basis: f.basis, lambda: f.lambda };
 }
