@@ -2,7 +2,7 @@
  * Ablations on mod-add seed 0 against the reference JSONs (spec §8.3–§8.4), plus the fast
  * edge-ablation paths against the plain per-pattern forward.
  */
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { initKernels } from '../src/linalg/index.js';
 import { loadModel } from '../src/models/load-node.js';
@@ -11,7 +11,8 @@ import type { RibResults } from '../src/io/results.js';
 import type { Model } from '../src/models/types.js';
 import type { Dataset } from '../src/data/types.js';
 import { modularArithmetic, sliceDataset } from '../src/data/index.js';
-import { InlinePool } from '../src/parallel/index.js';
+import type { TaskPool } from '../src/parallel/index.js';
+import { createNodePool } from '../workers/pool-node.js';
 import { edgeMask, parseAblationConfig, runAblation, ablationJson, type AblationOutput } from '../src/analysis/ablation.js';
 import { edgeAblatedOutput, type EdgeBasis } from '../src/analysis/ablation-edge.js';
 import { detectAttnSection, attnForwardFast } from '../src/analysis/ablation-attn.js';
@@ -46,13 +47,18 @@ describe.skipIf(!REFDATA)('ablations on mod-add seed 0', () => {
   let model: Model;
   let test: Dataset;
   const results: Record<string, RibResults> = {};
-  const pool = new InlinePool();
+  // the worker pool runs the compiled dist/ (npm test builds it first; else run npm run build:ts)
+  let pool: TaskPool;
 
   beforeAll(async () => {
     await initKernels();
+    pool = await createNodePool({ workers: 2 });
     model = await loadModel({ path: ref('modadd', 'seed0', 'model.safetensors') });
     for (const b of ['rib', 'pca']) results[b] = await loadResults(ref('modadd', 'seed0', `rib_graph_${b}.safetensors`));
     test = modularArithmetic({ returnSet: 'test' });
+  });
+  afterAll(async () => {
+    await pool?.destroy();
   });
 
   it('fast edge paths (attention, mlp, linear) equal the per-pattern forward', () => {
