@@ -189,8 +189,29 @@ export function edgeAblatedOutput(
         Hcur = maskedProduct(u, nIn, rIn, G, h, g.keep, Hfull);
       }
       cur = next;
-      const A = actForward(st.act, Hcur, new Float64Array(Hcur.length));
-      const Y = mm(A, gatherCols(Wo2, h, rOut, g.rows), nIn, h, g.rows.length);
+      const nO = g.rows.length;
+      let Y: Float64Array;
+      if (st.act === 'relu' && nO <= 8) {
+        // fused relu + projection onto the few output columns of this pattern
+        const WoT = new Float64Array(nO * h);
+        for (let t = 0; t < nO; t++) for (let c = 0; c < h; c++) WoT[t * h + c] = Wo2[c * rOut + g.rows[t]!]!;
+        Y = new Float64Array(nIn * nO);
+        for (let r = 0; r < nIn; r++) {
+          const ho = r * h;
+          for (let t = 0; t < nO; t++) {
+            const wo = t * h;
+            let acc = 0;
+            for (let c = 0; c < h; c++) {
+              const x = Hcur[ho + c]!;
+              if (x > 0) acc += x * WoT[wo + c]!;
+            }
+            Y[r * nO + t] = acc;
+          }
+        }
+      } else {
+        const A = actForward(st.act, Hcur, new Float64Array(Hcur.length));
+        Y = mm(A, gatherCols(Wo2, h, rOut, g.rows), nIn, h, nO);
+      }
       if (R2 && g.keep.length) {
         const R2k = gatherCols(gatherRows(R2, rOut, g.keep), g.keep.length, rOut, g.rows);
         gemm(false, false, nIn, g.rows.length, g.keep.length, gatherCols(u, nIn, rIn, g.keep), R2k, Y, 1, 1);
