@@ -43,13 +43,6 @@ export async function runBuildCli(
   const cfg = await loadBuildConfig(config);
   await initKernels();
   const out = io.out ?? process.stdout;
-  if (out === process.stdout) {
-    // a closed pipe (`| head`) ends the output quietly instead of crashing
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw e;
-    });
-  }
   const pr = makeProgress({ json: !!o.json, out, err: io.err });
   const pool = await makePool(workers);
   try {

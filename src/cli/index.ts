@@ -12,6 +12,14 @@ import { register as registerReport } from './report.js';
 import { register as registerDemo } from './demo.js';
 import { UserError } from '../errors.js';
 
+// A closed pipe (`interbasis … | head`) is not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 const program = new Command();
 program
   .name('interbasis')
