@@ -9,9 +9,10 @@
  * u[:, π] (C⁺Wq)[π, :] etc. change; the output side folds Wo C_out and C⁺ C_out.
  *
  * The numerics follow AttnOut.forward in src/models/modules.ts (same order of operations and
- * the Wasm exp); tests check equality with `section.forward`.
+ * the shared softmaxInPlace); tests check equality with `section.forward`.
  */
-import { exp, gemm } from '../linalg/index.js';
+import { gemm } from '../linalg/index.js';
+import { softmaxInPlace } from '../models/modules.js';
 import type { Section } from '../models/types.js';
 import type { EdgeBasis, PatternGroup } from './ablation-edge.js';
 import { gatherCols, gatherRows } from './ablation-edge.js';
@@ -175,7 +176,6 @@ function attnZ(a: AttnSection, q: Float64Array[], k: Float64Array[], v: Float64A
       const tab = tables[t]!;
       for (let h = 0; h < H; h++) {
         const qo = qi * dqk + h * dh;
-        let mx = -Infinity;
         for (let j = 0; j <= i; j++) {
           const kj = uniq[j]!.idx[b]!;
           const T = tab[j];
@@ -189,17 +189,11 @@ function attnZ(a: AttnSection, q: Float64Array[], k: Float64Array[], v: Float64A
             s *= scale;
           }
           row[j] = s;
-          if (s > mx) mx = s;
         }
-        let tot = 0;
-        for (let j = 0; j <= i; j++) {
-          const e = exp(row[j]! - mx);
-          row[j] = e;
-          tot += e;
-        }
+        softmaxInPlace(row, i + 1);
         const zo = (b * nOut + t) * dvv + h * dv;
         for (let j = 0; j <= i; j++) {
-          const w = row[j]! / tot;
+          const w = row[j]!;
           const va = v[j]!;
           const vo = uniq[j]!.idx[b]! * dvv + h * dv;
           for (let c = 0; c < dv; c++) Z[zo + c]! += w * va[vo + c]!;

@@ -76,6 +76,23 @@ export class Split implements Module {
   }
 }
 
+/**
+ * Softmax of row[0, n) in place: max-shifted, Wasm exp, summed in index order, then divided by the
+ * sum. The causal attention of AttnOut and the ablation fast path (src/analysis/ablation-attn.ts)
+ * both use it, so their outputs agree bit for bit.
+ */
+export function softmaxInPlace(row: Float64Array, n: number): void {
+  let mx = -Infinity;
+  for (let j = 0; j < n; j++) if (row[j]! > mx) mx = row[j]!;
+  let tot = 0;
+  for (let j = 0; j < n; j++) {
+    const e = exp(row[j]! - mx);
+    row[j] = e;
+    tot += e;
+  }
+  for (let j = 0; j < n; j++) row[j] = row[j]! / tot;
+}
+
 // ---- add: (y, residual) → residual + y, optionally last position only -----------------------
 export class Add implements Module {
   readonly kind = 'add' as const;
@@ -406,24 +423,16 @@ export class AttnOut implements Module {
         const ab = (b * H + h) * P * P;
         for (let i = 0; i < P; i++) {
           const qo = (b * P + i) * dqk + h * dh;
-          let mx = -Infinity;
           for (let j = 0; j <= i; j++) {
             const ko = (b * P + j) * dqk + h * dh;
             let s = 0;
             for (let c = 0; c < dh; c++) s += q[qo + c]! * k[ko + c]!;
-            s *= this.scale;
-            row[j] = s;
-            if (s > mx) mx = s;
+            row[j] = s * this.scale;
           }
-          let tot = 0;
-          for (let j = 0; j <= i; j++) {
-            const e = exp(row[j]! - mx);
-            row[j] = e;
-            tot += e;
-          }
+          softmaxInPlace(row, i + 1);
           const zo = (b * P + i) * dvv + h * dv;
           for (let j = 0; j <= i; j++) {
-            const a = row[j]! / tot;
+            const a = row[j]!;
             A[ab + i * P + j] = a;
             const vo = (b * P + j) * dvv + h * dv;
             for (let c = 0; c < dv; c++) Z[zo + c]! += a * v[vo + c]!;
