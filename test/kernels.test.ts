@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, svd,
+  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, svd,
   exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals,
 } from '../src/linalg/index.js';
 import { naiveGemm, naiveSyrk, jacobiEigh, naiveEigh, naiveSvd } from '../src/linalg/naive.js';
@@ -337,6 +337,56 @@ describe('eigh', () => {
     expect(() => eigh(new Float64Array(3), 2)).toThrow(/eigh: A has length 3, expected 4/);
     expect(() => eigh(new Float64Array(4), 0)).toThrow(/eigh: n must be an integer/);
     expect(() => eigh(new Float64Array([1.5e308, 1.5e308, 1.5e308, 1.5e308]), 2)).toThrow(/eigh: an eigenvalue of A overflows the float64 range/);
+  });
+});
+
+describe('eighJacobi', () => {
+  const rng = new Rng(17);
+  for (const n of [1, 2, 5, 33, 129]) {
+    it(`random symmetric n=${n}: agrees with the QL eigh`, () => {
+      const B = rand(rng, n * n);
+      const A = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) A[i * n + j] = B[i * n + j]! + B[j * n + i]!;
+      const j = eighJacobi(A, n);
+      for (let i = 1; i < n; i++) expect(j.values[i]!).toBeLessThanOrEqual(j.values[i - 1]!);
+      const { res, orth } = eighErrors(A, n, j.values, j.vectors);
+      expect(res).toBeLessThanOrEqual(1e-12);
+      expect(orth).toBeLessThanOrEqual(1e-12);
+      expect(maxAbsDiff(j.values, eigh(A, n).values)).toBeLessThan(1e-12 * n);
+      expect(maxAbsDiff(j.values, eigh(A, n, { method: 'jacobi' }).values)).toBe(0);
+    });
+  }
+  it('graded PSD spectrum: small eigenvalues to high relative accuracy (QL only to ε·‖A‖)', () => {
+    const spec = [1e4, 1, 1e-4, 1e-8, 1e-12, 1e-16, 1e-20, 1e-24];
+    const n = spec.length;
+    // A = D^½ R D^½ with R a well-conditioned correlation-like matrix: a graded matrix
+    const R = withSpectrum(rng, Array.from({ length: n }, (_, i) => 1 + 0.1 * i));
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) A[i * n + k] = Math.sqrt(spec[i]! * spec[k]!) * R[i * n + k]!;
+    for (let i = 0; i < n; i++) for (let k = 0; k < i; k++) A[i * n + k] = A[k * n + i]!;
+    const j = eighJacobi(A, n);
+    const q = eigh(A, n);
+    // the same leading values; Jacobi's smallest positive values keep their grading
+    expect(Math.abs(j.values[0]! - q.values[0]!) / q.values[0]!).toBeLessThan(1e-13);
+    for (let i = 0; i < n; i++) expect(j.values[i]!).toBeGreaterThan(0);
+    expect(j.values[n - 1]! / j.values[n - 2]!).toBeLessThan(1e-2);
+    expect(Math.abs(j.values[n - 1]!)).toBeLessThan(1e-20);
+    // QL cannot resolve below ε·‖A‖ ≈ 2e-12
+    expect(Math.abs(q.values[n - 1]! - j.values[n - 1]!)).toBeLessThan(1e-10);
+  });
+  it('diagonal and 1×1 input, errors', () => {
+    const D = new Float64Array([2, 0, 0, 0, -5, 0, 0, 0, 1e-300]);
+    const r = eighJacobi(D, 3);
+    expect(Array.from(r.values)).toEqual([2, 1e-300, -5]);
+    expect(eighJacobi(new Float64Array([-2.5]), 1).values[0]).toBe(-2.5);
+    expect(() => eighJacobi(new Float64Array([1, 2, 2.5, 1]), 2)).toThrow(/eighJacobi: input A is not symmetric/);
+    expect(() => eighJacobi(new Float64Array([1, NaN, NaN, 1]), 2)).toThrow(/eighJacobi: input A contains a non-finite value \(NaN\) at \[0,1\]/);
+    expect(() => eighJacobi(new Float64Array(3), 2)).toThrow(/eighJacobi: A has length 3, expected 4/);
+    const B = rand(rng, 30 * 30);
+    const A = new Float64Array(900);
+    for (let i = 0; i < 30; i++) for (let k = 0; k < 30; k++) A[i * 30 + k] = B[i * 30 + k]! + B[k * 30 + i]!;
+    expect(() => eighJacobi(A, 30, { maxSweeps: 1 })).toThrow(/eighJacobi: Jacobi did not converge in 1 sweeps \(n=30\)/);
+    expect(() => eigh(A, 30, { method: 'x' as never })).toThrow(/eigh: unknown method "x"/);
   });
 });
 

@@ -27,6 +27,7 @@ export interface KernelExports {
   syrkKc(d: number): number;
   eigh(pA: number, n: number, pD: number, pE: number, pW: number, pTau: number, pP: number, pRot: number): number;
   eighRotCap(n: number): number;
+  eighJacobi(pA: number, n: number, pVt: number, maxSweeps: number): number;
   svd(pA: number, m: number, n: number, pU: number, pS: number, pV: number, work: number): number;
   svdWork(m: number, n: number): number;
   firstNonFinite(p: number, n: number, isF32: number): number;
