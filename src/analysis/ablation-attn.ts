@@ -15,7 +15,7 @@ import { gemm } from '../linalg/index.js';
 import { softmaxInPlace } from '../models/modules.js';
 import type { Section } from '../models/types.js';
 import type { EdgeBasis, PatternGroup } from './ablation-edge.js';
-import { gatherCols, gatherRows } from './ablation-edge.js';
+import { gatherCols, gatherRows, mm } from './ablation-edge.js';
 
 export interface AttnSection {
   Wq: Float64Array; // [d, H·dh]
@@ -130,9 +130,6 @@ export function uniqueRowsPerPosition(x: Float64Array, B: number, P: number, w: 
   }
   return out;
 }
-
-const mm = (A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array =>
-  gemm(false, false, m, n, k, A, B, new Float64Array(m * n), 1, 0);
 
 /**
  * Z [B, nOut, H·dv] for output positions (last only, or all) from per-position distinct-row

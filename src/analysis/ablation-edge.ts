@@ -133,7 +133,8 @@ export function chainOrder(groups: PatternGroup[], r: number): PatternGroup[] {
   return out;
 }
 
-const mm = (A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array =>
+/** A [m, k] · B [k, n] → new [m, n] (GEMM). */
+export const mm = (A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array =>
   gemm(false, false, m, n, k, A, B, new Float64Array(m * n), 1, 0);
 
 /** The new output of `section` for inputs x [B, inPos, dIn] with the edges outside `mask` ablated. */
