@@ -6,6 +6,7 @@
  * model and the clean activations of the shard at every node layer are cached per thread.
  */
 import type { Inputs, SectionedModel } from '../models/types.js';
+import { sliceInputs } from '../models/sections.js';
 import type { ModelSpec } from '../models/index.js';
 import { modelFromSpec } from '../models/index.js';
 import { registerTask, withContext } from '../parallel/index.js';
@@ -59,18 +60,13 @@ function uniqFor(c: Cached, s: number, e: number, l: number, x: Float64Array): P
   return u;
 }
 
-export function sliceInputs(inputs: Inputs, s: number, e: number): Inputs {
-  if (inputs.kind === 'tokens') return { kind: 'tokens', data: inputs.data.subarray(s * inputs.seqLen, e * inputs.seqLen), batch: e - s, seqLen: inputs.seqLen };
-  return { kind: 'floats', data: inputs.data.subarray(s * inputs.width, e * inputs.width), batch: e - s, width: inputs.width };
-}
-
 /** Clean activations of samples [s, e) at every node layer (index l = input of section l). */
 function activations(c: Cached, inputs: Inputs, s: number, e: number): Float64Array[] {
   const key = `${s}:${e}`;
   let a = c.acts.get(key);
   if (!a) {
     const B = e - s;
-    a = [c.sm.pre(sliceInputs(inputs, s, e))];
+    a = [c.sm.pre(sliceInputs(inputs, s, e - s))];
     for (let l = 0; l + 1 < c.sm.sections.length; l++) a.push(c.sm.sections[l]!.forward(a[l]!, B));
     c.acts.set(key, a);
   }
