@@ -60,27 +60,27 @@ export function foldMlpLayer(W: Float64Array, b: Float64Array | null, din: numbe
   return Wf;
 }
 
+/** The checkpoint tensors of an MLP and their shapes: layers.{i}.W [in, out] and, with bias, layers.{i}.b [out]. */
+export function mlpTensorShapes(c: MlpConfig): Map<string, number[]> {
+  const sizes = layerSizes(c);
+  const shapes = new Map<string, number[]>();
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    shapes.set(`layers.${i}.W`, [sizes[i]!, sizes[i + 1]!]);
+    if (c.bias) shapes.set(`layers.${i}.b`, [sizes[i + 1]!]);
+  }
+  return shapes;
+}
+
 export function buildMlp(rawConfig: Record<string, unknown>, tensors: Map<string, Tensor>): Model {
   const c = parseMlpConfig(rawConfig);
-  const sizes = layerSizes(c);
-  const L = sizes.length - 1;
-  const expected = new Map<string, number[]>();
-  for (let i = 0; i < L; i++) {
-    expected.set(`layers.${i}.W`, [sizes[i]!, sizes[i + 1]!]);
-    if (c.bias) expected.set(`layers.${i}.b`, [sizes[i + 1]!]);
-  }
-  const w = takeTensors(tensors, expected, () => false, 'MLP');
+  const w = takeTensors(tensors, mlpTensorShapes(c), () => false, 'MLP');
   return mlpFromWeights(c, w);
 }
 
 export function mlpFromWeights(c: MlpConfig, w: Map<string, Float64Array>): Model {
   const sizes = layerSizes(c);
   const L = sizes.length - 1;
-  const shapes = new Map<string, number[]>();
-  for (let i = 0; i < L; i++) {
-    shapes.set(`layers.${i}.W`, [sizes[i]!, sizes[i + 1]!]);
-    if (c.bias) shapes.set(`layers.${i}.b`, [sizes[i + 1]!]);
-  }
+  const shapes = mlpTensorShapes(c);
   const moduleIds = Array.from({ length: L }, (_, i) => `layers.${i}`);
   let flatCache: FlatModel | null = null;
   const flat = (): FlatModel => {
