@@ -43,6 +43,25 @@ export function naiveSyrk(X: ArrayLike<number>, n: number, d: number, G?: Float6
   return out;
 }
 
+/** Aᵀ [cols×rows] of a row-major A [rows×cols] (a new array). */
+export function transpose(A: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const T = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) T[j * rows + i] = A[i * cols + j]!;
+  return T;
+}
+
+/**
+ * Plane (Givens) rotation of two strided vectors of M, x = M[px + k·step], y = M[qx + k·step] for
+ * k < len: (x, y) ← (c·x − s·y, s·x + c·y).
+ */
+function rotate(M: Float64Array, px: number, qx: number, step: number, len: number, c: number, s: number): void {
+  for (let k = 0; k < len; k++) {
+    const x = M[px + k * step]!, y = M[qx + k * step]!;
+    M[px + k * step] = c * x - s * y;
+    M[qx + k * step] = s * x + c * y;
+  }
+}
+
 /**
  * Cyclic two-sided Jacobi eigendecomposition of a symmetric A[n×n]: values descending, vectors
  * column-wise (row-major n×n). Slow (O(n³) per sweep) but simple and accurate.
@@ -70,21 +89,9 @@ export function jacobiEigh(A: ArrayLike<number>, n: number): { values: Float64Ar
         const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
-        for (let k = 0; k < n; k++) { // columns p, q
-          const akp = a[k * n + p]!, akq = a[k * n + q]!;
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) { // rows p, q
-          const apk = a[p * n + k]!, aqk = a[q * n + k]!;
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p]!, vkq = v[k * n + q]!;
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
+        rotate(a, p, q, n, n, c, s); // columns p, q
+        rotate(a, p * n, q * n, 1, n, c, s); // rows p, q
+        rotate(v, p, q, n, n, c, s);
       }
     }
   }
@@ -104,14 +111,11 @@ export function jacobiEigh(A: ArrayLike<number>, n: number): { values: Float64Ar
  */
 export function naiveSvd(A: ArrayLike<number>, m: number, n: number): { U: Float64Array; S: Float64Array; V: Float64Array } {
   if (m < n) {
-    const At = new Float64Array(n * m);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) At[j * m + i] = A[i * n + j]!;
-    const r = naiveSvd(At, n, m);
+    const r = naiveSvd(transpose(A, m, n), n, m);
     return { U: r.V, S: r.S, V: r.U };
   }
   // work on columns stored as rows (transpose) for contiguous access
-  const X = new Float64Array(n * m);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) X[j * m + i] = A[i * n + j]!;
+  const X = transpose(A, m, n);
   const W = new Float64Array(n * n);
   for (let i = 0; i < n; i++) W[i * n + i] = 1;
   const tol = 1e-15 * Math.max(n, 8);
@@ -128,16 +132,8 @@ export function naiveSvd(A: ArrayLike<number>, m: number, n: number): { U: Float
       const zeta = (b - a) / (2 * c);
       const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
       const cs = 1 / Math.sqrt(1 + t * t), sn = cs * t;
-      for (let i = 0; i < m; i++) {
-        const xp = X[p * m + i]!, xq = X[q * m + i]!;
-        X[p * m + i] = cs * xp - sn * xq;
-        X[q * m + i] = sn * xp + cs * xq;
-      }
-      for (let i = 0; i < n; i++) {
-        const wp = W[p * n + i]!, wq = W[q * n + i]!;
-        W[p * n + i] = cs * wp - sn * wq;
-        W[q * n + i] = sn * wp + cs * wq;
-      }
+      rotate(X, p * m, q * m, 1, m, cs, sn);
+      rotate(W, p * n, q * n, 1, n, cs, sn);
     }
     if (rotated === 0) break;
   }
