@@ -31,6 +31,16 @@ function withPath(path: string, e: unknown): never {
   throw new Error(`${path}: ${msg}`);
 }
 
+/** Reads a file and parses its bytes; errors of `parse` get the file path in front. */
+async function parseFile<T>(path: string, parse: (bytes: Uint8Array) => T): Promise<T> {
+  const bytes = await readBytes(path);
+  try {
+    return parse(bytes);
+  } catch (e) {
+    withPath(path, e);
+  }
+}
+
 function isIndexPath(path: string): boolean {
   return path.endsWith('.index.json');
 }
@@ -41,12 +51,7 @@ function isIndexPath(path: string): boolean {
  */
 export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
   if (isIndexPath(path)) return readShardedSafetensors(path);
-  const bytes = await readBytes(path);
-  try {
-    return parseSafetensors(bytes);
-  } catch (e) {
-    withPath(path, e);
-  }
+  return parseFile(path, parseSafetensors);
 }
 
 async function readShardedSafetensors(indexPath: string): Promise<SafetensorsFile> {
@@ -207,7 +212,7 @@ export async function readCheckpoint(path: string): Promise<Map<string, Tensor>>
     if ((await stat(p)).isDirectory()) {
       const names = ['model.safetensors', 'model.safetensors.index.json', 'model.pt', 'model.pth'];
       const found = [];
-      for (const n of names) if (await exists(join(p, n))) found.push(join(p, n));
+      for (const n of names) if (await pathExists(join(p, n))) found.push(join(p, n));
       if (!found.length) throw new UserError(`${path}: directory has no checkpoint (looked for ${names.join(', ')})`);
       p = found[0];
     }
@@ -218,26 +223,17 @@ export async function readCheckpoint(path: string): Promise<Map<string, Tensor>>
   const lower = p.toLowerCase();
   if (lower.endsWith('.safetensors') || lower.endsWith('.index.json')) return (await readSafetensorsFile(p)).tensors;
   if (lower.endsWith('.pt') || lower.endsWith('.pth') || lower.endsWith('.bin') || lower.endsWith('.ckpt')) {
-    const bytes = await readBytes(p);
-    try {
-      return stateDictFromPt(parsePt(bytes), p);
-    } catch (e) {
-      withPath(p, e);
-    }
+    return parseFile(p, (bytes) => stateDictFromPt(parsePt(bytes), p));
   }
   throw new UserError(`${p}: unsupported checkpoint format (expected .safetensors, .safetensors.index.json, .pt or .pth)`);
 }
 
 /** Reads a torch `.pt` file (restricted unpickler): the unpickled value and its tensors by path. */
 export async function readPtFile(path: string): Promise<PtFile> {
-  const bytes = await readBytes(path);
-  try {
-    return parsePt(bytes);
-  } catch (e) {
-    withPath(path, e);
-  }
+  return parseFile(path, parsePt);
 }
 
-async function exists(p: string): Promise<boolean> {
+/** True when something (file or directory) exists at `p`. */
+export async function pathExists(p: string): Promise<boolean> {
   try { await stat(p); return true; } catch { return false; }
 }

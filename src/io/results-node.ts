@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { fsyncDir, readBytes, readPtFile, readStructured, tempPathFor, writeTempFile } from './files-node.js';
+import { fsyncDir, pathExists, readBytes, readPtFile, readStructured, tempPathFor, writeTempFile } from './files-node.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
 import {
   RESULTS_FORMAT, resultsFromParsed, resultsFromRibDump, resultsMetadata, resultsToJson,
@@ -19,10 +19,6 @@ import type { Tensor } from './tensor.js';
 
 export const RESULTS_TENSORS = 'results.safetensors';
 export const RESULTS_JSON = 'results.json';
-
-async function exists(p: string): Promise<boolean> {
-  try { await stat(p); return true; } catch { return false; }
-}
 
 /**
  * Writes DIR/results.safetensors and DIR/results.json. Both are serialised in memory, written to
@@ -39,7 +35,7 @@ export async function saveResults(dir: string, r: RibResults, opts: { force: boo
 
   if (!opts.force) {
     for (const p of [stPath, jsonPath]) {
-      if (await exists(p)) throw new UserError(`${p} already exists: refusing to overwrite an existing result (use --force to replace it)`);
+      if (await pathExists(p)) throw new UserError(`${p} already exists: refusing to overwrite an existing result (use --force to replace it)`);
     }
   }
   let created = false;
@@ -62,7 +58,7 @@ export async function saveResults(dir: string, r: RibResults, opts: { force: boo
     await writeTempFile(tmpJson, json);
     if (!opts.force) {
       for (const p of [stPath, jsonPath]) {
-        if (await exists(p)) throw new UserError(`${p} already exists: refusing to overwrite an existing result (use --force to replace it)`);
+        if (await pathExists(p)) throw new UserError(`${p} already exists: refusing to overwrite an existing result (use --force to replace it)`);
       }
     }
     // tensors first: a crash between the renames leaves a checksum mismatch that loadResults reports
@@ -92,13 +88,13 @@ export async function loadResults(path: string): Promise<RibResults> {
   try { st = await stat(p); } catch { throw new UserError(`results not found: ${path}`); }
   if (st.isDirectory()) {
     p = join(p, RESULTS_TENSORS);
-    if (!(await exists(p))) throw new UserError(`${path}: directory has no ${RESULTS_TENSORS}`);
+    if (!(await pathExists(p))) throw new UserError(`${path}: directory has no ${RESULTS_TENSORS}`);
   }
   const lower = p.toLowerCase();
   if (lower.endsWith('.pt') || lower.endsWith('.pth')) return loadPtResults(p);
   if (lower.endsWith('.json')) {
     const st2 = p.replace(/\.json$/i, '.safetensors');
-    if (await exists(st2)) p = st2;
+    if (await pathExists(st2)) p = st2;
     else throw new UserError(`${path}: give the .safetensors file or the results directory, not the .json`);
   }
   if (!p.toLowerCase().endsWith('.safetensors')) throw new UserError(`${path}: unsupported results format (expected a results directory, .safetensors or .pt)`);
@@ -107,7 +103,7 @@ export async function loadResults(path: string): Promise<RibResults> {
   let file;
   try { file = parseSafetensors(bytes); } catch (e) { throw new UserError(`${p}: ${(e as Error).message}`); }
   const jsonPath = siblingJson(p);
-  const haveJson = await exists(jsonPath);
+  const haveJson = await pathExists(jsonPath);
   const doc = haveJson ? ((await readStructured(jsonPath)) as Record<string, unknown>) : null;
 
   if (doc && doc.format === RESULTS_FORMAT && doc.tensors_sha256) {

@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { readCheckpoint, readStructured } from '../io/files-node.js';
+import { pathExists, readCheckpoint, readStructured } from '../io/files-node.js';
 import type { Tensor } from '../io/tensor.js';
 import { buildModel } from './index.js';
 import type { Model } from './types.js';
@@ -50,21 +50,12 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Finds the config beside a checkpoint (file or directory); throws listing what was tried. */
 export async function findConfig(path: string): Promise<string> {
   const dir = (await isDir(path)) ? path : dirname(path);
   for (const n of CONFIG_NAMES) {
     const p = join(dir, n);
-    if (await exists(p)) return p;
+    if (await pathExists(p)) return p;
   }
   throw new UserError(`no model config beside ${path}: looked for ${CONFIG_NAMES.join(', ')} in ${dir}; pass --config`);
 }
