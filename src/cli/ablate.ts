@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { UserError } from '../errors.js';
-import { readStructured, writeFileAtomic } from '../io/files-node.js';
+import { readConfigFile, writeFileAtomic } from '../io/files-node.js';
 import { loadResults } from '../io/results-node.js';
 import { initKernels } from '../linalg/index.js';
 import { parseAblationConfig, runAblation, ablationJson, type AblationConfig, type AblationOutput, type AblationProgress } from '../analysis/ablation.js';
@@ -24,15 +24,7 @@ export interface AblateCliOptions {
 
 /** Read, validate and resolve an ablation config file (paths relative to its folder). */
 export async function loadAblationConfig(path: string): Promise<{ config: AblationConfig; dir: string }> {
-  const abs = resolve(path);
-  if (!existsSync(abs)) throw new UserError(`ablation config not found: ${path}`);
-  let raw: unknown;
-  try {
-    raw = await readStructured(abs);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`cannot read ablation config ${path}: ${(e as Error).message}`);
-  }
+  const { abs, raw } = await readConfigFile(path, 'ablation config');
   const c = parseAblationConfig(raw);
   const dir = dirname(abs);
   return {

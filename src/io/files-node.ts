@@ -152,6 +152,21 @@ export async function readStructured(path: string): Promise<unknown> {
 }
 
 /**
+ * Reads a config file named by the user (`what` names it in errors, e.g. "ablation config"): its
+ * absolute path and parsed content. A missing or unreadable file is a UserError.
+ */
+export async function readConfigFile(path: string, what: string): Promise<{ abs: string; raw: unknown }> {
+  const abs = resolve(path);
+  if (!(await pathExists(abs))) throw new UserError(`${what} not found: ${path}`);
+  try {
+    return { abs, raw: await readStructured(abs) };
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
  * Writes `data` to `path` atomically: a temp file in the same directory is written, fsynced and
  * renamed over `path`. On any failure the temp file is removed and `path` is untouched.
  */
