@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { Mat, RibResults } from '../src/io/results.js';
+import type { RibResults } from '../src/io/results.js';
 import { ref } from './helpers/refdata.js';
 
 export function tmpDir(prefix = 'rib-'): string {
@@ -75,21 +75,6 @@ export function maxRelEntries(a: ArrayLike<number>, b: ArrayLike<number>, floorF
 }
 
 export const sortDesc = (v: ArrayLike<number>): number[] => Array.from(v).sort((x, y) => y - x);
-
-/** |cos| between column k of A and column k of B (same row count). */
-export function colCos(A: Mat, B: Mat, k: number): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < A.rows; i++) {
-    const x = A.data[i * A.cols + k]!;
-    const y = B.data[i * B.cols + k]!;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-  }
-  return Math.abs(ab) / Math.sqrt(aa * bb);
-}
 
 export function sum(a: ArrayLike<number>): number {
   let s = 0;

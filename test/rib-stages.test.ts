@@ -12,7 +12,8 @@ import { parseBuildConfig } from '../src/rib/config.js';
 import { datasetFor, loadModelFor, runBuildFromConfig } from '../src/rib/build-node.js';
 import { layerBasisFromNext } from '../src/rib/build.js';
 import { REFDATA, ref } from './helpers/refdata.js';
-import { basisOf, colCos, maxRelEntries, modaddConfig, relErr } from './rib-helpers.js';
+import { colAbsCos } from '../src/rib/compare.js';
+import { basisOf, maxRelEntries, modaddConfig, relErr } from './rib-helpers.js';
 
 const SEEDS = [0, 1, 2, 3, 4];
 const pool = new InlinePool();
@@ -29,7 +30,7 @@ function leadingColumnsAgree(ours: Mat, theirs: Mat, lambda: Float64Array, k: nu
     while (lo > 1 && lam(lo) / lam(lo - 1) > 0.97) lo--;
     while (hi + 1 < theirs.cols && lam(hi + 1) / lam(hi) > 0.97) hi++;
     if (lo === hi) {
-      const cs = colCos(ours, theirs, c);
+      const cs = colAbsCos(ours, theirs, c);
       if (cs < tol) bad.push(`col ${c}: |cos| ${cs}`);
       continue;
     }
