@@ -20,7 +20,7 @@
 import { Rng } from '../rng.js';
 import { exp, kernelsReady } from '../linalg/index.js';
 import { aggregateGraph, componentsWithin, renumber, type CsrGraph } from './graph.js';
-import { modularity } from './modularity.js';
+import { scorePartition } from './modularity.js';
 
 export const LEIDEN_STREAM = 0x1e1de;
 
@@ -92,14 +92,7 @@ export function leiden(g: CsrGraph, opts: LeidenOptions = {}): LeidenResult {
       if (!changed && !exact) break;
     }
   }
-  const { membership: communities, count } = renumber(membership);
-  return {
-    communities,
-    count,
-    modularity: modularity(g, communities, 1),
-    modularityGamma: modularity(g, communities, gamma),
-    iterations,
-  };
+  return { ...scorePartition(g, membership, gamma), iterations };
 }
 
 /** True when two memberships induce the same partition. */

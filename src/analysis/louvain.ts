@@ -6,8 +6,8 @@
 import { UndirectedGraph } from 'graphology';
 import louvainModule from 'graphology-communities-louvain';
 import { Rng } from '../rng.js';
-import { edgeList, renumber, type CsrGraph } from './graph.js';
-import { modularity } from './modularity.js';
+import { edgeList, type CsrGraph } from './graph.js';
+import { scorePartition } from './modularity.js';
 import { validateGamma, type LeidenResult } from './leiden.js';
 
 // CommonJS module: under NodeNext the default import is module.exports (the function itself)
@@ -43,11 +43,5 @@ export function louvain(
   } else {
     for (let u = 0; u < g.n; u++) raw[u] = u;
   }
-  const { membership: communities, count } = renumber(raw);
-  return {
-    communities,
-    count,
-    modularity: modularity(g, communities, 1),
-    modularityGamma: modularity(g, communities, gamma),
-  };
+  return scorePartition(g, raw, gamma);
 }

@@ -4,7 +4,7 @@
  * where L_c is the weight inside c (each edge once, self-loops once; A_uu = 2·self-loop) and K_c
  * the total degree of c. γ = 1 is Newman's modularity. A graph with no edge weight has Q = 0.
  */
-import type { CsrGraph } from './graph.js';
+import { renumber, type CsrGraph } from './graph.js';
 
 export function modularity(g: CsrGraph, membership: ArrayLike<number>, gamma = 1): number {
   if (membership.length !== g.n) {
@@ -30,4 +30,22 @@ export function modularity(g: CsrGraph, membership: ArrayLike<number>, gamma = 1
     q += inner.get(c)! / twoM - gamma * f * f;
   }
   return q;
+}
+
+/**
+ * A community detection result: `membership` renumbered 0..count-1 by first appearance, with its
+ * standard modularity (γ = 1) and Q_γ at the requested resolution.
+ */
+export function scorePartition(
+  g: CsrGraph,
+  membership: ArrayLike<number>,
+  gamma: number,
+): { communities: Int32Array; count: number; modularity: number; modularityGamma: number } {
+  const { membership: communities, count } = renumber(membership);
+  return {
+    communities,
+    count,
+    modularity: modularity(g, communities, 1),
+    modularityGamma: modularity(g, communities, gamma),
+  };
 }
