@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { maxAbsRelErr } from './helpers/compare.js';
 import { initKernels, normals } from '../src/linalg/index.js';
 import { Rng } from '../src/rng.js';
 import type { Tensor } from '../src/io/tensor.js';
@@ -85,16 +86,6 @@ function fdJacobian(s: Section, x: Float64Array, B: number, h = 1e-6): Float64Ar
   return J;
 }
 
-function relErr(a: Float64Array, b: Float64Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / Math.max(den, 1e-300);
-}
-
 /** Every section's VJP-built Jacobian vs central differences, at activations from `inputs`. */
 function checkAllSections(m: Model, nodeLayers: string[], inputs: Inputs, lpt: 'add_resid1' | 'unembed' | null = null) {
   const sm = m.sectioned(nodeLayers, { lastPosModuleType: lpt, seqLen: inputs.kind === 'tokens' ? inputs.seqLen : undefined });
@@ -103,7 +94,7 @@ function checkAllSections(m: Model, nodeLayers: string[], inputs: Inputs, lpt: '
   for (const s of sm.sections) {
     const J = sectionJacobian(s, x, B);
     const Jfd = fdJacobian(s, x, B);
-    const e = relErr(J, Jfd);
+    const e = maxAbsRelErr(J, Jfd);
     expect(e, `${s.name} ${s.inLayer}→${s.outLayer}`).toBeLessThan(1e-6);
     x = s.forward(x, B);
   }
@@ -140,9 +131,9 @@ describe('MLP', () => {
     const inputs: Inputs = { kind: 'floats', data: randn(new Rng(1), 5 * 6, 1), batch: 5, width: 6 };
     const a = m.sectioned(['layers.0']).logits(inputs);
     // gelu's folded constant is act(ρ) = 1 − 1.6e-12 (reference root_one), hence 1e-10, not 1e-15
-    expect(relErr(a, m.forwardUnfolded(inputs))).toBeLessThan(1e-10);
+    expect(maxAbsRelErr(a, m.forwardUnfolded(inputs))).toBeLessThan(1e-10);
     const r = randomMlp([6, 5, 4, 3], 'relu', 2);
-    expect(relErr(r.sectioned(['layers.0']).logits(inputs), r.forwardUnfolded(inputs))).toBeLessThan(1e-13);
+    expect(maxAbsRelErr(r.sectioned(['layers.0']).logits(inputs), r.forwardUnfolded(inputs))).toBeLessThan(1e-13);
     const t = randomMlp([6, 5, 3], 'tanh', 2);
     expect(t.forwardUnfolded(inputs).length).toBe(15);
     expect(() => t.sectioned(['layers.0'])).toThrow(/cannot fold biases through activation 'tanh'/);
@@ -170,11 +161,11 @@ describe('MLP', () => {
     const w = [0.25, 0.5, 0.25];
     const Mc = accumulateMlpM(s.structure!, x, N, C, alphas, w);
     const Mv = accumulateJacobianM(s, x, N, C, r, alphas, w, undefined, 4);
-    expect(relErr(Mc, Mv)).toBeLessThan(1e-12);
+    expect(maxAbsRelErr(Mc, Mv)).toBeLessThan(1e-12);
     const s2 = sm.sections[2]!;
     const C2 = randn(new Rng(7), 3 * 2, 1);
     const x2 = sm.sections[1]!.forward(sm.sections[0]!.forward(x, N), N);
-    expect(relErr(accumulateMlpM(s2.structure!, x2, N, C2), accumulateJacobianM(s2, x2, N, C2, 2))).toBeLessThan(1e-12);
+    expect(maxAbsRelErr(accumulateMlpM(s2.structure!, x2, N, C2), accumulateJacobianM(s2, x2, N, C2, 2))).toBeLessThan(1e-12);
   });
   it('modular MLP: block-diagonal, identical layers, deterministic', () => {
     const m = modularMlp({ n_hidden_layers: 3, width: 6, first_block_width: 2, bias: 0.1, seed: 3 });
@@ -219,13 +210,13 @@ describe('transformer without LayerNorm (mod-add like)', () => {
   it('folded equals unfolded', () => {
     const mm = m();
     const big = randomTokens(20, 3, 7, 9);
-    expect(relErr(mm.sectioned(['ln1.0']).logits(big), mm.forwardUnfolded(big))).toBeLessThan(1e-12);
+    expect(maxAbsRelErr(mm.sectioned(['ln1.0']).logits(big), mm.forwardUnfolded(big))).toBeLessThan(1e-12);
     // with last-pos the logits are the last position of the full ones
     const last = mm.sectioned(['ln1.0', 'ln2.0'], { lastPosModuleType: 'add_resid1' }).logits(big);
     const full = mm.forwardUnfolded(big);
     const sel = new Float64Array(20 * 7);
     for (let b = 0; b < 20; b++) sel.set(full.subarray((b * 3 + 2) * 7, (b * 3 + 3) * 7), b * 7);
-    expect(relErr(last, sel)).toBeLessThan(1e-12);
+    expect(maxAbsRelErr(last, sel)).toBeLessThan(1e-12);
   });
   it('K-batched VJP equals one-at-a-time VJPs', () => {
     const sm = m().sectioned(['ln1.0', 'ln2.0'], { lastPosModuleType: 'add_resid1' });
@@ -238,7 +229,7 @@ describe('transformer without LayerNorm (mod-add like)', () => {
     const n = B * s.inPos * s.inDim;
     for (let k = 0; k < K; k++) {
       const one = s.vjp(x, B, cot.subarray(k * B * s.outDim, (k + 1) * B * s.outDim), 1);
-      expect(relErr(all.subarray(k * n, (k + 1) * n), one)).toBeLessThan(1e-15);
+      expect(maxAbsRelErr(all.subarray(k * n, (k + 1) * n), one)).toBeLessThan(1e-15);
     }
   });
   it('closed-form M of the residual MLP section equals the explicit and VJP sums', () => {
@@ -254,8 +245,8 @@ describe('transformer without LayerNorm (mod-add like)', () => {
     const a = [0.5 - 0.5 / Math.sqrt(3), 0.5 + 0.5 / Math.sqrt(3)];
     const w = [0.5, 0.5];
     const Mc = accumulateMlpM(st, x, N, C, a, w);
-    expect(relErr(Mc, accumulateMlpMExplicit(st, x, N, C, a, w))).toBeLessThan(1e-12);
-    expect(relErr(Mc, accumulateJacobianM(s, x, N, C, r, a, w))).toBeLessThan(1e-12);
+    expect(maxAbsRelErr(Mc, accumulateMlpMExplicit(st, x, N, C, a, w))).toBeLessThan(1e-12);
+    expect(maxAbsRelErr(Mc, accumulateJacobianM(s, x, N, C, r, a, w))).toBeLessThan(1e-12);
   });
   it('node-layer validation for transformers', () => {
     const mm = m();
@@ -293,7 +284,7 @@ describe('GPT-2 style transformer with LayerNorm (2 layers, random init)', () =>
   });
   it('folded (LN weights into the next linear map) equals unfolded', () => {
     const big = randomTokens(10, 4, 11, 5);
-    expect(relErr(m.sectioned(['ln1.0']).logits(big), m.forwardUnfolded(big))).toBeLessThan(1e-9);
+    expect(maxAbsRelErr(m.sectioned(['ln1.0']).logits(big), m.forwardUnfolded(big))).toBeLessThan(1e-9);
   });
   it('a negative LN variance (edited activations) is read as relu(var)', () => {
     const sm = m.sectioned(['ln2_out.0', 'mlp_in.0']);
@@ -355,7 +346,7 @@ describe('fused attention backward', () => {
     const sm = m.sectioned(['ln1_out.0', 'ln2.0'], { lastPosModuleType: 'add_resid1' });
     const s = sm.sections[0]!;
     const x = sm.pre(inputs);
-    expect(relErr(sectionJacobian(s, x, 1), fdJacobian(s, x, 1))).toBeLessThan(1e-6);
+    expect(maxAbsRelErr(sectionJacobian(s, x, 1), fdJacobian(s, x, 1))).toBeLessThan(1e-6);
     const short = randomTokens(2, 5, 5, 9);
     checkAllSections(m, ['ln1.0', 'ln2_out.0', 'unembed'], short);
   });

@@ -10,6 +10,7 @@ import { parallelGram } from '../src/parallel/gram.js';
 import { reduceSum, shardRanges } from '../src/parallel/shards.js';
 import { UserError } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
+import { maxAbsRelErr } from './helpers/compare.js';
 
 function bytes(a: Float64Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -74,13 +75,7 @@ describe('node worker pool', () => {
     expect(inline.ranges).toEqual(shardRanges(n, shardRows));
     // sanity: it is the Gram matrix
     const G0 = naiveGram(X, n, d);
-    let err = 0;
-    let norm = 0;
-    for (let i = 0; i < G0.length; i++) {
-      err = Math.max(err, Math.abs(ref[i]! - G0[i]!));
-      norm = Math.max(norm, Math.abs(G0[i]!));
-    }
-    expect(err / norm).toBeLessThan(1e-13);
+    expect(maxAbsRelErr(ref, G0)).toBeLessThan(1e-13);
     for (const workers of [1, 2, 4]) {
       const pool = new RecordingPool(await createNodePool({ workers }));
       try {
