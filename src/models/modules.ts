@@ -76,6 +76,13 @@ export class Split implements Module {
   }
 }
 
+/** Mean of X[o, o + n) (summed in index order). */
+function meanOf(X: Float64Array, o: number, n: number): number {
+  let m = 0;
+  for (let k = 0; k < n; k++) m += X[o + k]!;
+  return m / n;
+}
+
 /**
  * Softmax of row[0, n) in place: max-shifted, Wasm exp, summed in index order, then divided by the
  * sum. The causal attention of AttnOut and the ablation fast path (src/analysis/ablation-attn.ts)
@@ -135,9 +142,7 @@ export class LnVar implements Module {
     const v = new Float64Array(rows);
     for (let r = 0; r < rows; r++) {
       const o = r * w1;
-      let m = 0;
-      for (let k = 0; k < d; k++) m += X[o + k]!;
-      m /= d;
+      const m = meanOf(X, o, d);
       let s = 0;
       for (let k = 0; k < d; k++) {
         const c = X[o + k]! - m;
@@ -160,9 +165,7 @@ export class LnVar implements Module {
       if (vb === 0) continue;
       const o = r * w1;
       const xo = ((r / P | 0) % B * P + (r % P)) * w1;
-      let m = 0;
-      for (let k = 0; k < d; k++) m += X[xo + k]!;
-      m /= d;
+      const m = meanOf(X, xo, d);
       const f = (2 * vb) / d;
       for (let k = 0; k < d; k++) gx[o + k]! += f * (X[xo + k]! - m);
     }
@@ -196,9 +199,7 @@ export class LnOut implements Module {
     const Y = new Float64Array(rows * w1);
     for (let r = 0; r < rows; r++) {
       const o = r * w1;
-      let m = 0;
-      for (let k = 0; k < d; k++) m += X[o + k]!;
-      m /= d;
+      const m = meanOf(X, o, d);
       const inv = 1 / Math.sqrt(Math.max(V[r]!, 0) + this.eps);
       for (let k = 0; k < d; k++) Y[o + k] = (X[o + k]! - m) * inv;
       Y[o + d] = X[o + d]!;
@@ -220,9 +221,7 @@ export class LnOut implements Module {
       const o = r * w1;
       const xr = (((r / P) | 0) % B) * P + (r % P);
       const xo = xr * w1;
-      let m = 0;
-      for (let k = 0; k < d; k++) m += X[xo + k]!;
-      m /= d;
+      const m = meanOf(X, xo, d);
       const vr = V[xr]!;
       const sig = Math.sqrt(Math.max(vr, 0) + this.eps);
       const inv = 1 / sig;
