@@ -12,6 +12,7 @@ import { loadResults } from '../io/results-node.js';
 import { initKernels } from '../linalg/index.js';
 import { modAddLabels, toCsv } from '../analysis/labels.js';
 import { modelForResults } from '../analysis/inputs-node.js';
+import { positiveInt } from './options.js';
 
 export interface LabelsCliOptions {
   out?: string;
@@ -48,11 +49,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'output CSV (default: <results>_labels.csv beside the results)')
     .option('--model <file>', 'model checkpoint (when the path stored in the results does not exist here)')
     .option('--model-config <file>', 'model config JSON (default: config.json beside the checkpoint)')
-    .option('--max-dim <n>', 'directions labelled per layer (default 50)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new UserError(`--max-dim must be a positive integer, got ${v}`);
-      return n;
-    })
+    .option('--max-dim <n>', 'directions labelled per layer (default 50)', positiveInt('--max-dim'))
     .option('--force', 'overwrite an existing output file')
     .action(async (results: string, opts: LabelsCliOptions) => {
       const { path } = await labelsFromResults(results, opts);

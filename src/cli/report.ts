@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { join } from 'node:path';
 import { writeReport } from '../analysis/report/write-node.js';
 import { registerDemoHook } from '../rib/demo.js';
+import { positiveInt } from './options.js';
 
 // `interbasis demo` also writes the report for its built-in model (DIR/report.html)
 registerDemoHook(async (dirs) => {
@@ -25,12 +26,6 @@ interface ReportCliOptions {
   topK?: number;
 }
 
-const posInt = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${name} must be a positive integer, got ${v}`);
-  return n;
-};
-
 export function register(program: Command): void {
   program
     .command('report')
@@ -45,8 +40,8 @@ export function register(program: Command): void {
       if (!(g > 0) || !Number.isFinite(g)) throw new UserError(`--gamma must be a number > 0, got ${v}`);
       return g;
     })
-    .option('--max-nodes <n>', 'nodes drawn per layer (default 30)', posInt('--max-nodes'))
-    .option('--top-k <n>', 'edges drawn between consecutive layers (default 80)', posInt('--top-k'))
+    .option('--max-nodes <n>', 'nodes drawn per layer (default 30)', positiveInt('--max-nodes'))
+    .option('--top-k <n>', 'edges drawn between consecutive layers (default 80)', positiveInt('--top-k'))
     .option('--force', 'overwrite an existing output file')
     .action(async (results: string, o: ReportCliOptions) => {
       const path = await writeReport({ resultsDir: results, ablations: o.ablations, clusters: o.clusters ?? null, out: o.out ?? 'report.html', force: o.force, title: o.title, gamma: o.gamma, maxNodes: o.maxNodes, topK: o.topK });
