@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { UserError } from '../errors.js';
-import { readConfigFile, writeFileAtomic } from '../io/files-node.js';
+import { readStructuredFile, writeFileAtomic } from '../io/files-node.js';
 import { loadResults } from '../io/results-node.js';
 import { initKernels } from '../linalg/index.js';
 import { parseAblationConfig, runAblation, ablationJson, type AblationConfig, type AblationOutput, type AblationProgress } from '../analysis/ablation.js';
@@ -24,7 +24,7 @@ export interface AblateCliOptions {
 
 /** Read, validate and resolve an ablation config file (paths relative to its folder). */
 export async function loadAblationConfig(path: string): Promise<{ config: AblationConfig; dir: string }> {
-  const { abs, raw } = await readConfigFile(path, 'ablation config');
+  const { abs, raw } = await readStructuredFile(path, 'ablation config');
   const c = parseAblationConfig(raw);
   const dir = dirname(abs);
   return {

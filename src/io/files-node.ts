@@ -152,10 +152,10 @@ export async function readStructured(path: string): Promise<unknown> {
 }
 
 /**
- * Reads a config file named by the user (`what` names it in errors, e.g. "ablation config"): its
- * absolute path and parsed content. A missing or unreadable file is a UserError.
+ * Reads a JSON/YAML file named by the user (`what` names it in errors, e.g. "ablation config"):
+ * its absolute path and parsed content. A missing or unreadable file is a UserError.
  */
-export async function readConfigFile(path: string, what: string): Promise<{ abs: string; raw: unknown }> {
+export async function readStructuredFile(path: string, what: string): Promise<{ abs: string; raw: unknown }> {
   const abs = resolve(path);
   if (!(await pathExists(abs))) throw new UserError(`${what} not found: ${path}`);
   try {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
-import { readStructured, writeFileAtomic } from '../../io/files-node.js';
+import { readStructuredFile, writeFileAtomic } from '../../io/files-node.js';
 import { loadResults } from '../../io/results-node.js';
 import type { RibResults } from '../../io/results.js';
 import { initKernels } from '../../linalg/index.js';
@@ -29,16 +29,6 @@ export interface WriteReportOptions {
   topK?: number;
 }
 
-async function readJson(path: string, what: string): Promise<unknown> {
-  if (!existsSync(path)) throw new UserError(`${what} not found: ${path}`);
-  try {
-    return await readStructured(path);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`cannot read ${what} ${path}: ${(e as Error).message}`);
-  }
-}
-
 /** Write the report; returns the absolute output path. */
 export async function writeReport(o: WriteReportOptions): Promise<string> {
   const out = resolve(o.out);
@@ -55,12 +45,12 @@ export async function writeReport(o: WriteReportOptions): Promise<string> {
   }
   const ablations: Array<{ name: string; json: unknown }> = [];
   for (const a of o.ablations ?? []) {
-    if (typeof a === 'string') ablations.push({ name: basename(a).replace(/\.json$/, ''), json: await readJson(resolve(a), 'ablation results') });
+    if (typeof a === 'string') ablations.push({ name: basename(a).replace(/\.json$/, ''), json: (await readStructuredFile(resolve(a), 'ablation results')).raw });
     else ablations.push(a);
   }
   let clusters: ClusterDoc | null = null;
   if (typeof o.clusters === 'string') {
-    const j = (await readJson(resolve(o.clusters), 'cluster file')) as ClusterDoc;
+    const j = (await readStructuredFile(resolve(o.clusters), 'cluster file')).raw as ClusterDoc;
     if (!j || typeof j !== 'object' || !j.assignment || !Array.isArray(j.clusters) || !Array.isArray(j.layers)) {
       throw new UserError(`cluster file ${o.clusters}: expected the JSON written by \`interbasis cluster\` (assignment, clusters, layers)`);
     }
