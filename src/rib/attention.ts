@@ -126,7 +126,8 @@ export interface AttnShard {
   KQ: Float64Array[];
 }
 
-function headBlock(x: Float64Array, rows: number, width: number, off: number, w: number): Float64Array {
+/** Columns [off, off + w) of a row-major rows × width matrix, as a new rows × w matrix. */
+export function headBlock(x: Float64Array, rows: number, width: number, off: number, w: number): Float64Array {
   const out = new Float64Array(rows * w);
   for (let r = 0; r < rows; r++) out.set(x.subarray(r * width + off, r * width + off + w), r * w);
   return out;
@@ -193,38 +194,6 @@ export function attnCotStructure(st: AttnStruct, pre: AttnPre, f: AttnForward, b
   return { a, coef, basis, m: mS };
 }
 
-/** X̄[s] for all s: out [P, K, d] (overwritten), weighted by w and added if `accumulate`. */
-export function attnInputCotangents(st: AttnStruct, pre: AttnPre, cs: AttnCotStructure, t: number, P: number, out: Float64Array, w = 1, accumulate = false): void {
-  const { H, d } = st;
-  const K = pre.K;
-  const n = K * d;
-  const M1 = H + 1;
-  // interleaved [U, OV_1..OV_H] per element: one pass over memory for the constant-matrix part
-  if (!pre.interleaved) {
-    const iv = new Float64Array(n * M1);
-    for (let i = 0; i < n; i++) {
-      iv[i * M1] = pre.U[i]!;
-      for (let h = 0; h < H; h++) iv[i * M1 + 1 + h] = pre.OV[h]![i]!;
-    }
-    pre.interleaved = iv;
-  }
-  const iv = pre.interleaved;
-  const c = new Float64Array(M1);
-  for (let s = 0; s < P; s++) {
-    const o = s * n;
-    c[0] = s === t ? w : 0;
-    for (let h = 0; h < H; h++) c[1 + h] = w * cs.a[h * P + s]!;
-    for (let i = 0; i < n; i++) {
-      let v = accumulate ? out[o + i]! : 0;
-      const b = i * M1;
-      for (let m = 0; m < M1; m++) v += c[m]! * iv[b + m]!;
-      out[o + i] = v;
-    }
-    const m = cs.m[s]!;
-    if (m > 0) gemm(false, false, K, d, m, cs.coef[s]!, cs.basis[s]!, out.subarray(o, o + n), w, 1);
-  }
-}
-
 /** The output positions probed and their count: only P−1 with a last-position add. */
 export function outputPositions(st: AttnStruct, P: number): number[] {
   return st.lastPos ? [P - 1] : Array.from({ length: P }, (_, i) => i);
@@ -239,67 +208,6 @@ export function cotRows(Cout: Float64Array | null, d: number, r: number): Float6
   }
   for (let c = 0; c < d; c++) for (let i = 0; i < r; i++) U[i * d + c] = Cout[c * r + i]!;
   return U;
-}
-
-/**
- * Unnormalised jacobian M′ [d × d] over samples x [B, P, d]: Σ_{b, t, s} X̄[s]ᵀ X̄[s] with
- * X̄ = Σ_k w_k X̄(α_k x) for probes (t, i).
- */
-export function attnMprime(st: AttnStruct, x: Float64Array, B: number, P: number, Cout: Float64Array | null, r: number, alphas: number[], weights: number[], syrk: (X: Float64Array, n: number, d: number, G: Float64Array) => void): Float64Array {
-  const d = st.d;
-  const H = st.H;
-  const pre = attnPrecompute(st, cotRows(Cout, d, r), r);
-  const fw = alphas.map((a) => attnForward(st, a === 1 ? x : x.map((v) => a * v), B, P));
-  const shs = fw.map((f) => attnShardPre(st, pre, f, B));
-  const M = new Float64Array(d * d);
-  const T = outputPositions(st, P);
-  const n = r * d;
-  const M1 = H + 1;
-  // the constant-matrix part of every X̄[s] as one GEMM per chunk: coefficients [rows × (H+1)]
-  // times [U; OV_1; …; OV_H] flattened [(H+1) × r·d]
-  const IV = new Float64Array(M1 * n);
-  IV.set(pre.U, 0);
-  for (let h = 0; h < H; h++) IV.set(pre.OV[h]!, (h + 1) * n);
-  const nb = Math.max(1, Math.floor(8192 / (P * r * T.length)));
-  const buf = new Float64Array(nb * T.length * P * n);
-  const coefs = new Float64Array(nb * T.length * P * M1);
-  for (let b0 = 0; b0 < B; b0 += nb) {
-    const bn = Math.min(nb, B - b0);
-    const rows = bn * T.length * P; // (b, t, s) blocks of r rows each
-    for (let q = 0; q < fw.length; q++) {
-      const w = weights[q]!;
-      const f = fw[q]!;
-      // coefficients of U and OV_h for each (b, t, s)
-      let row = 0;
-      for (let bi = 0; bi < bn; bi++) {
-        const b = b0 + bi;
-        for (const t of T) {
-          for (let s2 = 0; s2 < P; s2++) {
-            const o = row * M1;
-            coefs[o] = s2 === t ? w : 0;
-            for (let h = 0; h < H; h++) coefs[o + 1 + h] = s2 <= t ? w * f.A[((b * H + h) * P + t) * P + s2]! : 0;
-            row++;
-          }
-        }
-      }
-      gemm(false, false, rows, n, M1, coefs.subarray(0, rows * M1), IV, buf.subarray(0, rows * n), 1, q === 0 ? 0 : 1);
-      // the low-rank part Coef_s·Basis_s, per (b, t, s)
-      row = 0;
-      for (let bi = 0; bi < bn; bi++) {
-        const b = b0 + bi;
-        for (const t of T) {
-          const cs = attnCotStructure(st, pre, f, b, t, shs[q]!);
-          for (let s2 = 0; s2 < P; s2++) {
-            const m = cs.m[s2]!;
-            if (m > 0) gemm(false, false, r, d, m, cs.coef[s2]!, cs.basis[s2]!, buf.subarray((row + s2) * n, (row + s2 + 1) * n), w, 1);
-          }
-          row += P;
-        }
-      }
-    }
-    syrk(buf.subarray(0, rows * n), rows * r, d, M);
-  }
-  return M;
 }
 
 /**

@@ -18,6 +18,8 @@ import type { EdgesShardPayload } from './edges.js';
 import { integrationPoints } from './integration.js';
 import type { MprimeShardPayload, MprimeShardResult } from './mprime.js';
 import { checkReuse } from './reuse.js';
+import { cotRows, detectAttention } from './attention.js';
+import { attnMprimeAssemble } from './attention-mprime.js';
 import type { ForwardShardPayload, GramShardPayload } from './stats.js';
 
 export const VERSION = '0.1.0';
@@ -506,6 +508,11 @@ async function computeMprime(
       return acc;
     },
   );
+  if (res.attn) {
+    const at = detectAttention(sec);
+    if (!at) throw new Error(`${L}: attention accumulators for a section that is not an attention block`);
+    res.M = attnMprimeAssemble(at, res.M, cotRows(Cout, sec.inDim, r), r);
+  }
   for (let i = 0; i < res.M.length; i++) res.M[i]! /= norm;
   if (res.Lp) {
     const nl = N * sec.inPos;

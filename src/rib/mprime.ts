@@ -11,7 +11,8 @@ import { gemm, syrk } from '../linalg/index.js';
 import { accumulateJacobianM, accumulateMlpM } from '../models/index.js';
 import type { Section } from '../models/types.js';
 import { Rng } from '../rng.js';
-import { attnMprime, detectAttention } from './attention.js';
+import { cotRows, detectAttention } from './attention.js';
+import { attnMprimeAcc } from './attention-mprime.js';
 import { eye, scaled, sectionedFor, streamId, type ModelCtx } from './context.js';
 
 export interface MprimeShardPayload {
@@ -38,8 +39,11 @@ export interface MprimeShardPayload {
 }
 
 export interface MprimeShardResult {
+  /** unnormalised M′ [d × d], or (attn) the packed accumulators of `attnMprimeAcc` */
   M: Float64Array;
   Lp: Float64Array | null;
+  /** M holds attention accumulators; the caller assembles M′ with `attnMprimeAssemble` */
+  attn?: boolean;
 }
 
 const PROBE_CHUNK = 32;
@@ -59,8 +63,7 @@ export function mprimeShard(p: MprimeShardPayload): MprimeShardResult {
     }
     const at = p.closedForm !== false ? detectAttention(sec) : null;
     if (at) {
-      const syr = (X: Float64Array, n: number, d: number, G: Float64Array) => void syrk(X, n, d, G, 1);
-      return { M: attnMprime(at, x, B, inPos, p.Cout, p.r, p.alphas, p.weights, syr), Lp: null };
+      return { M: attnMprimeAcc(at, x, B, inPos, cotRows(p.Cout, inDim, p.r), p.r, p.alphas, p.weights), Lp: null, attn: true };
     }
     accumulateJacobianM(sec, x, B, p.Cout, p.r, p.alphas, p.weights, M, 32);
     return { M, Lp: null };

@@ -1,0 +1,248 @@
+/**
+ * Jacobian M′ of a no-LayerNorm attention section in low dimension (spec App. B structure).
+ *
+ * For a probe group (sample b, output position t) the input cotangents are X̄[s] = U·N_s with
+ * U = C_outᵀ [r × d] and, summed over the integration points q (weights w_q),
+ *   N_s = G_s + Σ_α (Wo_{h_α}ᵀ u_α)(W_{a_α} y_α)ᵀ,   G_s = δ_s I + Σ_h α_{h,s} F_h,   F_h = Wo_hᵀ Wv_hᵀ,
+ * δ_s = [s = t]·Σ_q w_q, α_{h,s} = Σ_q w_q A_h[t,s], and rank-1 "atoms" α (dv-vector u, dh-vector y,
+ * block a = 2h (y = q_h[t], W = Wk_h) or 2h+1 (y = k_h[j], W = Wq_h, only at s = t)) with
+ * u = w_q·ṽ_{h,j}, ṽ_{h,j} = scale·A_h[t,j]·(v_h[j] − Σ_{j'≤t} A_h[t,j'] v_h[j']).
+ * With Γ = UᵀU, M′ = Σ N_sᵀ Γ N_s splits into
+ *   Σ_{m,m'} S_{mm'} F_mᵀ Γ F_{m'}                       (S = Σ c cᵀ, c = (δ_s, α_{·,s}), F_0 = I)
+ * + X + Xᵀ,  X = Σ_a W_a Σ_m B_{a,m} Θ_{h(a),m}          (B_{a,m} = Σ c_m y uᵀ, Θ_{h,m} = Wo_h Γ F_m)
+ * + Σ_{a,a'} W_a T_{aa'} W_{a'}ᵀ                          (T_{aa'} = Σ_s Σ_{α∈a, β∈a'} (u_αᵀ Ω_{h_α h_β} u_β) y_α y_βᵀ)
+ * with Ω = Wo Γ Woᵀ. Shards accumulate only S, B and T (small, sums over samples); the d×d matrix
+ * is assembled once from their ordered sum (`attnMprimeAssemble`). This replaces the SYRK over all
+ * r×d cotangent blocks (N·P·r rows) by GEMMs over ~N·(P + H·P) short vectors.
+ */
+import { gemm } from '../linalg/index.js';
+import { attnForward, headBlock, outputPositions, type AttnStruct } from './attention.js';
+
+/** Sizes of the packed accumulators [S | B | T]. */
+export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: number; nT: number; total: number } {
+  const { H, dh, dv } = st;
+  const M1 = H + 1;
+  const nS = M1 * M1;
+  const nB = 2 * H * dh * M1 * dv;
+  const nT = (2 * H * dh) ** 2;
+  return { M1, nS, nB, nT, total: nS + nB + nT };
+}
+
+/** Ω = Wo Γ Woᵀ [H·dv × H·dv] for cotangent rows U [r × d] (Γ = UᵀU): (U Woᵀ)ᵀ(U Woᵀ). */
+function omegaFor(st: AttnStruct, U: Float64Array, r: number): Float64Array {
+  const { H, dv, d, Wo } = st;
+  const Xi = gemm(false, true, r, H * dv, d, U, Wo, new Float64Array(r * H * dv));
+  return gemm(true, false, H * dv, H * dv, r, Xi, Xi, new Float64Array(H * dv * H * dv));
+}
+
+/**
+ * Unnormalised packed accumulators [S | B | T] over samples x [B, P, d] (see the file comment).
+ * U: cotangent rows [r × d].
+ */
+export function attnMprimeAcc(st: AttnStruct, x: Float64Array, B: number, P: number, U: Float64Array, r: number, alphas: number[], weights: number[]): Float64Array {
+  const { H, dh, dv, scale } = st;
+  const lay = attnAccLayout(st);
+  const { M1 } = lay;
+  const acc = new Float64Array(lay.total);
+  const S = acc.subarray(0, lay.nS);
+  const Bacc = acc.subarray(lay.nS, lay.nS + lay.nB);
+  const Tacc = acc.subarray(lay.nS + lay.nB);
+  const Om = omegaFor(st, U, r);
+  const HV = H * dv;
+  const HK = H * dh;
+  const W2 = 2 * HK; // lifted y space [a = 2h: dh | a = 2h+1: dh]
+  const fw = alphas.map((a) => attnForward(st, a === 1 ? x : x.map((v) => a * v), B, P));
+  const T = outputPositions(st, P);
+  const nQ = fw.length;
+  // atom capacity: per (b, t): Σ_{s≤t} H·nQ + H·(t+1)·nQ
+  let cap = 0;
+  for (const t of T) cap += (t + 1) * H * nQ + H * (t + 1) * nQ;
+  cap *= B;
+  const aBlk = new Int32Array(cap);
+  const aGrp = new Int32Array(cap); // group index (b, t, s)
+  const aU = new Float64Array(cap * dv);
+  const aY = new Float64Array(cap * dh);
+  const nGroupsMax = B * T.reduce((s, t) => s + t + 1, 0);
+  const gC = new Float64Array(nGroupsMax * M1);
+  const gStart = new Int32Array(nGroupsMax + 1);
+  const vt = new Float64Array(nQ * H * P * dv); // ṽ per (q, h, j)
+  const vbar = new Float64Array(dv);
+  let n = 0;
+  let g = 0;
+  for (let b = 0; b < B; b++) {
+    for (const t of T) {
+      // ṽ_{h,j} for every integration point
+      for (let q = 0; q < nQ; q++) {
+        const f = fw[q]!;
+        for (let h = 0; h < H; h++) {
+          const ab = ((b * H + h) * P + t) * P;
+          vbar.fill(0);
+          for (let j = 0; j <= t; j++) {
+            const a = f.A[ab + j]!;
+            const vo = (b * P + j) * HV + h * dv;
+            for (let e = 0; e < dv; e++) vbar[e]! += a * f.v[vo + e]!;
+          }
+          for (let j = 0; j <= t; j++) {
+            const c = scale * f.A[ab + j]!;
+            const vo = (b * P + j) * HV + h * dv;
+            const o = ((q * H + h) * P + j) * dv;
+            for (let e = 0; e < dv; e++) vt[o + e] = c * (f.v[vo + e]! - vbar[e]!);
+          }
+        }
+      }
+      for (let s = 0; s <= t; s++) {
+        gStart[g] = n;
+        const co = g * M1;
+        for (let q = 0; q < nQ; q++) {
+          const w = weights[q]!;
+          const f = fw[q]!;
+          if (s === t) gC[co] += w;
+          for (let h = 0; h < H; h++) {
+            gC[co + 1 + h] += w * f.A[((b * H + h) * P + t) * P + s]!;
+            // k-type atom: u = w ṽ_{h,s}, y = q_h[t]
+            aBlk[n] = 2 * h;
+            aGrp[n] = g;
+            const vo = ((q * H + h) * P + s) * dv;
+            for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vo + e]!;
+            aY.set(f.q.subarray((b * P + t) * HK + h * dh, (b * P + t) * HK + (h + 1) * dh), n * dh);
+            n++;
+            if (s === t) {
+              for (let j = 0; j <= t; j++) {
+                aBlk[n] = 2 * h + 1;
+                aGrp[n] = g;
+                const vj = ((q * H + h) * P + j) * dv;
+                for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vj + e]!;
+                aY.set(f.k.subarray((b * P + j) * HK + h * dh, (b * P + j) * HK + (h + 1) * dh), n * dh);
+                n++;
+              }
+            }
+          }
+        }
+        g++;
+      }
+    }
+  }
+  gStart[g] = n;
+  // S = Σ c cᵀ
+  gemm(true, false, M1, M1, g, gC.subarray(0, g * M1), gC.subarray(0, g * M1), S, 1, 1);
+  // Ωu per atom (rows of Ω for the atom's head): [n × H·dv]
+  const OmU = new Float64Array(n * HV);
+  {
+    // group atoms by head: u lifted into H·dv (zeros outside the head) would waste H×; use per-head GEMMs
+    for (let h = 0; h < H; h++) {
+      const idx: number[] = [];
+      for (let i = 0; i < n; i++) if (aBlk[i]! >> 1 === h) idx.push(i);
+      if (!idx.length) continue;
+      const Uh = new Float64Array(idx.length * dv);
+      idx.forEach((i, k) => Uh.set(aU.subarray(i * dv, (i + 1) * dv), k * dv));
+      const Omh = headBlock(Om, HV, HV, h * dv, dv); // [H·dv × dv] = Ω[:, head h]
+      const R = gemm(false, true, idx.length, HV, dv, Uh, Omh, new Float64Array(idx.length * HV));
+      idx.forEach((i, k) => OmU.set(R.subarray(k * HV, (k + 1) * HV), i * HV));
+    }
+  }
+  // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]
+  const Z = new Float64Array(n * W2);
+  for (let gi = 0; gi < g; gi++) {
+    const s0 = gStart[gi]!;
+    const s1 = gStart[gi + 1]!;
+    for (let al = s0; al < s1; al++) {
+      const ha = aBlk[al]! >> 1;
+      const uo = al * dv;
+      const zo = al * W2;
+      for (let be = s0; be < s1; be++) {
+        const wo = be * HV + ha * dv;
+        let k = 0;
+        for (let e = 0; e < dv; e++) k += aU[uo + e]! * OmU[wo + e]!;
+        const yo = be * dh;
+        const lo = zo + aBlk[be]! * dh;
+        for (let e = 0; e < dh; e++) Z[lo + e]! += k * aY[yo + e]!;
+      }
+    }
+  }
+  // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a
+  const MV = M1 * dv;
+  for (let a = 0; a < 2 * H; a++) {
+    const idx: number[] = [];
+    for (let i = 0; i < n; i++) if (aBlk[i] === a) idx.push(i);
+    if (!idx.length) continue;
+    const na = idx.length;
+    const Ya = new Float64Array(na * dh);
+    const CU = new Float64Array(na * MV);
+    const Za = new Float64Array(na * W2);
+    idx.forEach((i, k) => {
+      Ya.set(aY.subarray(i * dh, (i + 1) * dh), k * dh);
+      Za.set(Z.subarray(i * W2, (i + 1) * W2), k * W2);
+      const co = aGrp[i]! * M1;
+      for (let m = 0; m < M1; m++) {
+        const c = gC[co + m]!;
+        const o = k * MV + m * dv;
+        for (let e = 0; e < dv; e++) CU[o + e] = c * aU[i * dv + e]!;
+      }
+    });
+    gemm(true, false, dh, MV, na, Ya, CU, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), 1, 1);
+    gemm(true, false, dh, W2, na, Ya, Za, Tacc.subarray(a * dh * W2, (a + 1) * dh * W2), 1, 1);
+  }
+  return acc;
+}
+
+/** M′ [d × d] (unnormalised) from the ordered sum of the packed accumulators. */
+export function attnMprimeAssemble(st: AttnStruct, acc: Float64Array, U: Float64Array, r: number): Float64Array {
+  const { H, dh, dv, d, Wo, Wv, Wq, Wk } = st;
+  const lay = attnAccLayout(st);
+  const { M1 } = lay;
+  const S = acc.subarray(0, lay.nS);
+  const Bacc = acc.subarray(lay.nS, lay.nS + lay.nB);
+  const Tacc = acc.subarray(lay.nS + lay.nB);
+  const dd = d * d;
+  const Gam = gemm(true, false, d, d, r, U, U, new Float64Array(dd));
+  // F_0 = I, F_h = Wo_hᵀ Wv_hᵀ
+  const Wvh = (h: number) => headBlock(Wv, d, H * dv, h * dv, dv); // d × dv
+  const Woh = (h: number) => Wo.subarray(h * dv * d, (h + 1) * dv * d); // dv × d
+  const F: Float64Array[] = [new Float64Array(dd)];
+  for (let i = 0; i < d; i++) F[0]![i * d + i] = 1;
+  for (let h = 0; h < H; h++) F.push(gemm(true, true, d, d, dv, Woh(h), Wvh(h), new Float64Array(dd)));
+  const GF = F.map((Fm) => gemm(false, false, d, d, d, Gam, Fm, new Float64Array(dd)));
+  const M = new Float64Array(dd);
+  // Σ_m F_mᵀ (Σ_m' S_mm' Γ F_m')
+  const Ym = new Float64Array(dd);
+  for (let m = 0; m < M1; m++) {
+    Ym.fill(0);
+    for (let m2 = 0; m2 < M1; m2++) {
+      const sv = S[m * M1 + m2]!;
+      if (sv === 0) continue;
+      const G2 = GF[m2]!;
+      for (let i = 0; i < dd; i++) Ym[i]! += sv * G2[i]!;
+    }
+    gemm(true, false, d, d, d, F[m]!, Ym, M, 1, 1);
+  }
+  // X = Σ_a W_a Σ_m B_{a,m} Θ_{h,m}, Θ_{h,m} = Wo_h Γ F_m = Wo_h (Γ F_m)
+  const MV = M1 * dv;
+  const X = new Float64Array(dd);
+  const Wa = (a: number) => headBlock(a % 2 === 0 ? Wk : Wq, d, H * dh, (a >> 1) * dh, dh); // d × dh
+  for (let h = 0; h < H; h++) {
+    // Θ_h stacked [M1·dv × d]
+    const Th = new Float64Array(MV * d);
+    for (let m = 0; m < M1; m++) gemm(false, false, dv, d, d, Woh(h), GF[m]!, Th.subarray(m * dv * d, (m + 1) * dv * d));
+    for (const a of [2 * h, 2 * h + 1]) {
+      const BT = gemm(false, false, dh, d, MV, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), Th, new Float64Array(dh * d));
+      gemm(false, false, d, d, dh, Wa(a), BT, X, 1, 1);
+    }
+  }
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) M[i * d + j]! += X[i * d + j]! + X[j * d + i]!;
+  // Σ W_a T_{aa'} W_a'ᵀ = W8 T W8ᵀ with W8 = [W_0 … W_{2H-1}] [d × 2H·dh]
+  const W2 = 2 * H * dh;
+  const W8 = new Float64Array(d * W2);
+  for (let a = 0; a < 2 * H; a++) {
+    const w = Wa(a);
+    for (let i = 0; i < d; i++) W8.set(w.subarray(i * dh, (i + 1) * dh), i * W2 + a * dh);
+  }
+  const TW = gemm(false, true, W2, d, W2, Tacc, W8, new Float64Array(W2 * d));
+  gemm(false, false, d, d, W2, W8, TW, M, 1, 1);
+  // exact symmetry
+  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) {
+    const v = 0.5 * (M[i * d + j]! + M[j * d + i]!);
+    M[i * d + j] = v;
+    M[j * d + i] = v;
+  }
+  return M;
+}
