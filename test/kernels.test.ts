@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, svd,
+  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, lowRankSqAcc, svd,
   exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals,
 } from '../src/linalg/index.js';
 import { naiveGemm, naiveSyrk, jacobiEigh, naiveEigh, naiveSvd } from '../src/linalg/naive.js';
@@ -337,6 +337,50 @@ describe('eigh', () => {
     expect(() => eigh(new Float64Array(3), 2)).toThrow(/eigh: A has length 3, expected 4/);
     expect(() => eigh(new Float64Array(4), 0)).toThrow(/eigh: n must be an integer/);
     expect(() => eigh(new Float64Array([1.5e308, 1.5e308, 1.5e308, 1.5e308]), 2)).toThrow(/eigh: an eigenvalue of A overflows the float64 range/);
+  });
+});
+
+describe('lowRankSqAcc', () => {
+  const rng = new Rng(23);
+  it('T = K0 + LᵀR per row (shared or per-row K0, chained rows), E += T² ⊙ f', () => {
+    const m = 7, n = 9, rows = 5;
+    const counts = new Int32Array([3, 0, 5, 1, 4]);
+    const kt = 13;
+    const L = rand(rng, kt * m), R = rand(rng, kt * n), f = rand(rng, rows * m);
+    for (const perRow of [false, true]) {
+      for (const base of [null, new Int32Array([1, 0, 0, 1, 0])]) {
+        const K0 = rand(rng, (perRow ? rows : 1) * m * n);
+        const E0 = rand(rng, m * n);
+        const want = E0.slice();
+        let T = new Float64Array(m * n);
+        let off = 0;
+        for (let b = 0; b < rows; b++) {
+          if (b === 0 || !base || base[b]) T = K0.slice(perRow ? b * m * n : 0, (perRow ? b : 0) * m * n + m * n);
+          for (let k = 0; k < counts[b]!; k++, off++) for (let p = 0; p < m; p++) for (let q = 0; q < n; q++) T[p * n + q]! += L[off * m + p]! * R[off * n + q]!;
+          for (let p = 0; p < m; p++) for (let q = 0; q < n; q++) want[p * n + q]! += T[p * n + q]! * T[p * n + q]! * f[b * m + p]!;
+        }
+        const got = lowRankSqAcc(rows, m, n, K0, perRow, L, R, counts, f, E0.slice(), base);
+        expect(maxAbsDiff(got, want)).toBeLessThan(1e-12);
+      }
+    }
+    // diag mode: T = Σ_d diag(coef_{b,d}) K0_d + LᵀR
+    const nd = 3;
+    const K0s = rand(rng, nd * m * n), coef = rand(rng, rows * nd * m), E1 = rand(rng, m * n);
+    const want1 = E1.slice();
+    let off1 = 0;
+    for (let b = 0; b < rows; b++) {
+      const T = new Float64Array(m * n);
+      for (let d = 0; d < nd; d++) for (let p = 0; p < m; p++) for (let q = 0; q < n; q++) T[p * n + q]! += coef[(b * nd + d) * m + p]! * K0s[(d * m + p) * n + q]!;
+      for (let k = 0; k < counts[b]!; k++, off1++) for (let p = 0; p < m; p++) for (let q = 0; q < n; q++) T[p * n + q]! += L[off1 * m + p]! * R[off1 * n + q]!;
+      for (let i = 0; i < m * n; i++) want1[i]! += T[i]! * T[i]!;
+    }
+    const got1 = lowRankSqAcc(rows, m, n, K0s, false, L, R, counts, null, E1.slice(), null, { count: nd, coef });
+    expect(maxAbsDiff(got1, want1)).toBeLessThan(1e-12);
+    expect(() => lowRankSqAcc(rows, m, n, K0s, true, L, R, counts, null, E1.slice(), null, { count: nd, coef })).toThrow(/lowRankSqAcc: diag needs/);
+    const noF = lowRankSqAcc(1, 2, 2, new Float64Array([1, 2, 3, 4]), false, new Float64Array(0), new Float64Array(0), new Int32Array([0]), null, new Float64Array(4));
+    expect(Array.from(noF)).toEqual([1, 4, 9, 16]);
+    expect(() => lowRankSqAcc(2, 2, 2, new Float64Array(4), false, new Float64Array(2), new Float64Array(2), new Int32Array([1, 1]), null, new Float64Array(4))).toThrow(/lowRankSqAcc: L has length 2, expected at least 4/);
+    expect(() => lowRankSqAcc(1, 2, 2, new Float64Array([NaN, 0, 0, 0]), false, new Float64Array(0), new Float64Array(0), new Int32Array([0]), null, new Float64Array(4))).toThrow(/lowRankSqAcc: input K0 contains a non-finite value \(NaN\) at \[0,0\]/);
   });
 });
 

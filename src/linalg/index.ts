@@ -266,6 +266,72 @@ export function jtjAccumulate(J: Float64Array, blocks: number, rows: number, d: 
   return syrkInto(fn, 'J', J, blocks * rows, d, M, 1);
 }
 
+// ---------------------------------------------------------------- low-rank squared accumulation
+
+/**
+ * For each of nRows rows b: T = K0_b + L_bᵀ·R_b (m×n) and E += T ⊙ T ⊙ f_b (f_b[p] scales row p of
+ * T; f null = 1). K0 is one shared m×n matrix (`k0PerRow` false) or nRows of them stacked. Row b's
+ * factors L_b [k_b × m] and R_b [k_b × n] are stacked after the previous rows' in L and R, with
+ * k_b = counts[b] (0 allowed). E [m×n] is accumulated in place and returned. One Wasm call for
+ * all rows: the per-row GEMM is the `gemm` kernel (alpha 1, beta 1 onto a copy of K0_b).
+ * `base` (optional, one entry per row): 0 chains row b onto row b−1, i.e. T_b = T_{b−1} + L_bᵀR_b
+ * (for rows whose difference from the previous row is of lower rank); row 0 always starts at K0.
+ * `diag` (optional): K0 holds `count` shared m×n matrices K0_d and every row starts from
+ * T = Σ_d diag(coef_{b,d})·K0_d (coef: nRows × count × m; k0PerRow and base must be off).
+ */
+export function lowRankSqAcc(
+  nRows: number, m: number, n: number, K0: Float64Array, k0PerRow: boolean,
+  L: Float64Array, R: Float64Array, counts: Int32Array, f: Float64Array | null, E: Float64Array,
+  base: Int32Array | null = null,
+  diag: { count: number; coef: Float64Array } | null = null,
+): Float64Array {
+  const fn = 'lowRankSqAcc';
+  checkDim(fn, 'm', m);
+  checkDim(fn, 'n', n);
+  if (!Number.isInteger(nRows) || nRows < 0) throw new RangeError(`${fn}: nRows must be a non-negative integer, got ${nRows}`);
+  if (diag && (k0PerRow || base || !Number.isInteger(diag.count) || diag.count < 1)) throw new RangeError(`${fn}: diag needs a positive integer count, and neither k0PerRow nor base`);
+  const nK0 = diag ? diag.count : k0PerRow ? nRows : 1;
+  checkArray(fn, 'K0', K0, nK0 * m * n, `[${nK0 > 1 ? `${nK0} × ` : ''}${m} × ${n}]`, false);
+  if (diag && diag.coef.length < nRows * diag.count * m) throw new RangeError(`${fn}: diag.coef has length ${diag.coef.length}, expected ${nRows * diag.count * m}`);
+  checkArray(fn, 'E', E, m * n, `[${m} × ${n}]`, false);
+  if (counts.length < nRows) throw new RangeError(`${fn}: counts has ${counts.length} entries, expected ${nRows}`);
+  let kt = 0;
+  for (let b = 0; b < nRows; b++) {
+    const k = counts[b]!;
+    if (!Number.isInteger(k) || k < 0) throw new RangeError(`${fn}: counts[${b}] = ${k} is not a non-negative integer`);
+    kt += k;
+  }
+  if (L.length < kt * m) throw new RangeError(`${fn}: L has length ${L.length}, expected at least ${kt * m} (Σ counts × m)`);
+  if (R.length < kt * n) throw new RangeError(`${fn}: R has length ${R.length}, expected at least ${kt * n} (Σ counts × n)`);
+  if (f && f.length < nRows * m) throw new RangeError(`${fn}: f has length ${f.length}, expected ${nRows * m}`);
+  if (base && base.length < nRows) throw new RangeError(`${fn}: base has ${base.length} entries, expected ${nRows}`);
+  if (nRows === 0) return E;
+  const K = kernels();
+  resetArena();
+  try {
+    const pK0 = copyIn(fn, 'K0', K0.subarray(0, nK0 * m * n), n);
+    const pCoef = diag ? copyIn(fn, 'diag.coef', diag.coef.subarray(0, nRows * diag.count * m), m) : 0;
+    const pL = copyIn(fn, 'L', L.subarray(0, kt * m), m);
+    const pR = copyIn(fn, 'R', R.subarray(0, kt * n), n);
+    const pF = f ? copyIn(fn, 'f', f.subarray(0, nRows * m), m) : 0;
+    const pE = copyIn(fn, 'E', E, n);
+    const pK = alloc(nRows, 4, fn);
+    new Int32Array(kernels().memory.buffer, pK, nRows).set(counts.subarray(0, nRows));
+    let pBase = 0;
+    if (base) {
+      pBase = alloc(nRows, 4, fn);
+      new Int32Array(kernels().memory.buffer, pBase, nRows).set(base.subarray(0, nRows));
+    }
+    const pT = alloc(m * n, 8, fn);
+    const work = alloc(K.gemmWork(m, n), 8, fn);
+    K.lowRankSqAcc(nRows, m, n, pK0, k0PerRow ? m * n : 0, pL, pR, pK, pBase, pF, pE, pT, work, diag ? diag.count : 0, pCoef);
+    E.set(f64view(pE, m * n));
+    return E;
+  } finally {
+    resetArena();
+  }
+}
+
 // ---------------------------------------------------------------- eigh
 
 /** Relative asymmetry tolerated by eigh (the input is symmetrised as (A + Aᵀ)/2). */

@@ -28,6 +28,7 @@ export interface KernelExports {
   eigh(pA: number, n: number, pD: number, pE: number, pW: number, pTau: number, pP: number, pRot: number): number;
   eighRotCap(n: number): number;
   eighJacobi(pA: number, n: number, pVt: number, maxSweeps: number): number;
+  lowRankSqAcc(nRows: number, m: number, n: number, pK0: number, k0Stride: number, pL: number, pR: number, pK: number, pBase: number, pF: number, pE: number, pT: number, work: number, nDiag: number, pCoef: number): void;
   svd(pA: number, m: number, n: number, pU: number, pS: number, pV: number, work: number): number;
   svdWork(m: number, n: number): number;
   firstNonFinite(p: number, n: number, isF32: number): number;

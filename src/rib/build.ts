@@ -25,7 +25,7 @@ import type { ForwardShardPayload, GramShardPayload } from './stats.js';
 export const VERSION = '0.1.0';
 
 /** Fixed shard sizes (samples). They never depend on the worker count. */
-export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, edges: 128 } as const;
+export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, edges: 128, edgesMlp: 512 } as const;
 
 export interface ProgressEvent {
   stage: string;
@@ -554,7 +554,8 @@ async function computeEdges(
   const rin = inB.C.cols;
   const rout = outB.C ? outB.C.cols : sec.outDim;
   const R = c.n_stochastic_sources_edges;
-  const ranges = shardRanges(N, SHARD.edges);
+  const mlpClosed = c.edge_formula === 'squared' && R === null && sec.structure?.type === 'mlp' && sec.inPos === sec.outPos;
+  const ranges = shardRanges(N, mlpClosed ? SHARD.edgesMlp : SHARD.edges);
   const stage = `edges ${L}->${c.node_layers[l + 1]}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });
