@@ -11,7 +11,7 @@
  * one small GEMM per (sample, s) instead of K full backward passes. Checked against the modules'
  * own VJPs in the tests.
  */
-import { gemm } from '../linalg/index.js';
+import { gemm, lowRankSqAcc } from '../linalg/index.js';
 import type { Module } from '../models/modules.js';
 import { splitTup } from '../models/tuple.js';
 import type { Section } from '../models/types.js';
@@ -231,88 +231,88 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const nT = T.length;
   const M1 = H + 1;
   const Et = new Float64Array(rin * K);
-  // per input coordinate j: the K × (H+1) matrix [UC[:, j], OVC_1[:, j], …]
-  const Tj = new Float64Array(rin * K * M1);
+  // constant-matrix part, formed in Wasm per (b, t): Aᵀ[j, :] = Σ_m CR[m, j]·T_m[j, :] with
+  // T_0 = (U C⁺ᵀ)ᵀ, T_h = (OV_h C⁺ᵀ)ᵀ [r_in × K] and CR[0, j] = Σ_q w_q f̂[t,j],
+  // CR[1+h, j] = Σ_q w_q Σ_s A_h[t,s] f̂[s,j]
+  const Tm = new Float64Array(M1 * rin * K);
   for (let j = 0; j < rin; j++)
     for (let k = 0; k < K; k++) {
-      const o = (j * K + k) * M1;
-      Tj[o] = UC[k * rin + j]!;
-      for (let h = 0; h < H; h++) Tj[o + 1 + h] = OVC[h]![k * rin + j]!;
+      Tm[j * K + k] = UC[k * rin + j]!;
+      for (let h = 0; h < H; h++) Tm[((1 + h) * rin + j) * K + k] = OVC[h]![k * rin + j]!;
     }
-  // Aᵀ for every (b, t) of the shard: [B·nT, r_in, K] (transposed, so the per-j blocks are contiguous)
-  const Aall = new Float64Array(B * nT * K * rin);
-  const CR = new Float64Array(M1 * B * nT);
-  const out = new Float64Array(K * B * nT);
+  const CR = new Float64Array(B * nT * M1 * rin);
   fw.forEach((f, q) => {
     const w = weights[q]!;
-    // constant-matrix part: for each j, A[bt][:, j] += Tj_j · CR_j, CR_j[m, bt] = w·(f̂[t,j] | Σ_s A_h[t,s] f̂[s,j])
-    for (let j = 0; j < rin; j++) {
-      for (let b = 0; b < B; b++) {
-        for (let ti = 0; ti < nT; ti++) {
-          const t = T[ti]!;
-          const bt = b * nT + ti;
-          const fb = b * P * rin;
-          CR[bt] = w * fhat[fb + t * rin + j]!;
-          for (let h = 0; h < H; h++) {
-            let v = 0;
-            const ab = ((b * H + h) * P + t) * P;
-            for (let s2 = 0; s2 <= t; s2++) v += f.A[ab + s2]! * fhat[fb + s2 * rin + j]!;
-            CR[(h + 1) * B * nT + bt] = w * v;
+    for (let b = 0; b < B; b++) {
+      const fb = b * P * rin;
+      for (let ti = 0; ti < nT; ti++) {
+        const t = T[ti]!;
+        const co = (b * nT + ti) * M1 * rin;
+        for (let j = 0; j < rin; j++) CR[co + j]! += w * fhat[fb + t * rin + j]!;
+        for (let h = 0; h < H; h++) {
+          const ab = ((b * H + h) * P + t) * P;
+          const ho = co + (1 + h) * rin;
+          for (let s2 = 0; s2 <= t; s2++) {
+            const a = w * f.A[ab + s2]!;
+            const fo = fb + s2 * rin;
+            for (let j = 0; j < rin; j++) CR[ho + j]! += a * fhat[fo + j]!;
           }
         }
       }
-      // out [B·nT × K] = CRᵀ · Tj_jᵀ
-      gemm(true, true, B * nT, K, M1, CR, Tj.subarray(j * K * M1, (j + 1) * K * M1), out, 1, 0);
-      for (let bt = 0; bt < B * nT; bt++) {
-        const dst = (bt * rin + j) * K;
-        const src = bt * K;
-        for (let k = 0; k < K; k++) Aall[dst + k]! += out[src + k]!;
-      }
     }
   });
+  // low-rank part per (b, t): Aᵀ += Σ_q w_q Σ_s (Basis_s C⁺ᵀ ⊙ f̂[s,:])ᵀ Coef_sᵀ, stacked as factors
+  // L (atoms × r_in) and R (atoms × K); one Wasm call then forms every Aᵀ and accumulates Et += A².
+  const nRows = B * nT;
+  const counts = new Int32Array(nRows);
+  let mAll = 0;
+  for (let ti = 0; ti < nT; ti++) {
+    const t = T[ti]!;
+    let m = 0;
+    for (let s = 0; s <= t; s++) m += H + (s === t ? H * (t + 1) : 0);
+    for (let b = 0; b < B; b++) counts[b * nT + ti] = m * fw.length;
+    mAll += B * m * fw.length;
+  }
+  const L = new Float64Array(mAll * rin);
+  const R = new Float64Array(mAll * K);
+  let row = 0;
   for (let b = 0; b < B; b++) {
     const fb = fhat.subarray(b * P * rin, (b + 1) * P * rin);
     for (let ti = 0; ti < nT; ti++) {
       const t = T[ti]!;
-      const A = Aall.subarray((b * nT + ti) * K * rin, (b * nT + ti + 1) * K * rin);
       fw.forEach((f, q) => {
         const w = weights[q]!;
         const cs = attnCotStructure(st, pre, f, b, t, shs[q]!);
-        // Σ_s Coef_s · (Basis_s C⁺ᵀ ⊙ f̂[s,:]) as one GEMM over the stacked s blocks
-        let mTot = 0;
-        for (let s = 0; s <= t; s++) mTot += cs.m[s]!;
-        const coefAll = new Float64Array(K * mTot);
-        const bcf = new Float64Array(mTot * rin);
-        let off = 0;
         for (let s = 0; s <= t; s++) {
           const m = cs.m[s]!;
           const cs_ = cs.coef[s]!;
-          for (let k = 0; k < K; k++) coefAll.set(cs_.subarray(k * m, (k + 1) * m), k * mTot + off);
+          for (let c = 0; c < m; c++) {
+            const ro = (row + c) * K;
+            for (let k = 0; k < K; k++) R[ro + k] = cs_[k * m + c]!;
+          }
           const fs = fb.subarray(s * rin, (s + 1) * rin);
           for (let h = 0; h < H; h++) {
             const src = QKC[q]![h]!;
             const so = (b * P + t) * rin;
-            const dst = (off + h) * rin;
-            for (let j = 0; j < rin; j++) bcf[dst + j] = src[so + j]! * fs[j]!;
+            const dst = (row + h) * rin;
+            for (let j = 0; j < rin; j++) L[dst + j] = w * src[so + j]! * fs[j]!;
           }
           if (s === t) {
             for (let h = 0; h < H; h++) {
               const src = KQC[q]![h]!;
               for (let j2 = 0; j2 <= t; j2++) {
                 const so = (b * P + j2) * rin;
-                const dst = (off + H + h * (t + 1) + j2) * rin;
-                for (let j = 0; j < rin; j++) bcf[dst + j] = src[so + j]! * fs[j]!;
+                const dst = (row + H + h * (t + 1) + j2) * rin;
+                for (let j = 0; j < rin; j++) L[dst + j] = w * src[so + j]! * fs[j]!;
               }
             }
           }
-          off += m;
+          row += m;
         }
-        // Aᵀ += bcfᵀ · coefAllᵀ
-        gemm(true, true, rin, K, mTot, bcf, coefAll, A, w, 1);
       });
-      for (let i = 0; i < K * rin; i++) Et[i]! += A[i]! * A[i]!;
     }
   }
+  lowRankSqAcc(nRows, rin, K, Tm, false, L, R, counts, null, Et, null, { count: M1, coef: CR });
   const E = new Float64Array(K * rin);
   for (let j = 0; j < rin; j++) for (let k = 0; k < K; k++) E[k * rin + j] = Et[j * K + k]!;
   return E;
