@@ -4,7 +4,7 @@ import { erf as erfImpl } from './math';
 export { gemm, gemmWork, syrkAcc, syrkFinish, syrkKc } from './gemm';
 export { eigh, eighRotCap } from './eigh';
 export { eighJacobi } from './jacobi';
-export { lowRankSqAcc } from './sqacc';
+export { lowRankSqAcc, lowRankSqAccGather } from './sqacc';
 export { svd, svdWork } from './svd';
 
 export function heapBase(): usize {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, lowRankSqAcc, svd,
+  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, lowRankSqAcc, lowRankSqAccGather, svd,
   exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals,
 } from '../src/linalg/index.js';
 import { naiveGemm, naiveSyrk, jacobiEigh, naiveEigh, naiveSvd } from '../src/linalg/naive.js';
@@ -377,6 +377,20 @@ describe('lowRankSqAcc', () => {
     const got1 = lowRankSqAcc(rows, m, n, K0s, false, L, R, counts, null, E1.slice(), null, { count: nd, coef });
     expect(maxAbsDiff(got1, want1)).toBeLessThan(1e-12);
     expect(() => lowRankSqAcc(rows, m, n, K0s, true, L, R, counts, null, E1.slice(), null, { count: nd, coef })).toThrow(/lowRankSqAcc: diag needs/);
+    // gather mode: atoms are scaled rows of fixed matrices; equals packing them by hand
+    const hN = 6;
+    const L0 = rand(rng, hN * m), R0 = rand(rng, hN * n), K0g = rand(rng, m * n);
+    const gidx = Int32Array.from({ length: kt }, (_, a) => (a * 5 + 1) % hN);
+    const gs = rand(rng, kt);
+    const Lp = new Float64Array(kt * m), Rp = new Float64Array(kt * n);
+    for (let a = 0; a < kt; a++) {
+      Lp.set(L0.subarray(gidx[a]! * m, gidx[a]! * m + m), a * m);
+      for (let q = 0; q < n; q++) Rp[a * n + q] = gs[a]! * R0[gidx[a]! * n + q]!;
+    }
+    const chain = new Int32Array([1, 0, 1, 0, 0]);
+    expect(Array.from(lowRankSqAccGather(rows, m, n, K0g, L0, R0, hN, gidx, gs, counts, f, new Float64Array(m * n), chain)))
+      .toEqual(Array.from(lowRankSqAcc(rows, m, n, K0g, false, Lp, Rp, counts, f, new Float64Array(m * n), chain)));
+    expect(() => lowRankSqAccGather(1, m, n, K0g, L0, R0, hN, new Int32Array([hN]), gs, new Int32Array([1]), null, new Float64Array(m * n))).toThrow(/lowRankSqAccGather: idx\[0\] = 6 is outside \[0, 6\)/);
     const noF = lowRankSqAcc(1, 2, 2, new Float64Array([1, 2, 3, 4]), false, new Float64Array(0), new Float64Array(0), new Int32Array([0]), null, new Float64Array(4));
     expect(Array.from(noF)).toEqual([1, 4, 9, 16]);
     expect(() => lowRankSqAcc(2, 2, 2, new Float64Array(4), false, new Float64Array(2), new Float64Array(2), new Int32Array([1, 1]), null, new Float64Array(4))).toThrow(/lowRankSqAcc: L has length 2, expected at least 4/);

@@ -332,6 +332,71 @@ export function lowRankSqAcc(
   }
 }
 
+/**
+ * `lowRankSqAcc` with a shared K0 and the factors gathered in Wasm from fixed matrices: the a-th
+ * stacked atom uses row idx[a] of L0 [h × m] and scale[a]·(row idx[a] of R0 [h × n]); row b takes
+ * the next counts[b] atoms. Saves building L and R in JS when the atoms are rows of fixed matrices
+ * (e.g. the hidden units of an MLP). base and f as in lowRankSqAcc.
+ */
+export function lowRankSqAccGather(
+  nRows: number, m: number, n: number, K0: Float64Array, L0: Float64Array, R0: Float64Array, h: number,
+  idx: Int32Array, scale: Float64Array, counts: Int32Array, f: Float64Array | null, E: Float64Array,
+  base: Int32Array | null = null,
+): Float64Array {
+  const fn = 'lowRankSqAccGather';
+  checkDim(fn, 'm', m);
+  checkDim(fn, 'n', n);
+  checkDim(fn, 'h', h);
+  if (!Number.isInteger(nRows) || nRows < 0) throw new RangeError(`${fn}: nRows must be a non-negative integer, got ${nRows}`);
+  checkArray(fn, 'K0', K0, m * n, `[${m} × ${n}]`, false);
+  checkArray(fn, 'L0', L0, h * m, `[${h} × ${m}]`, false);
+  checkArray(fn, 'R0', R0, h * n, `[${h} × ${n}]`, false);
+  checkArray(fn, 'E', E, m * n, `[${m} × ${n}]`, false);
+  if (counts.length < nRows) throw new RangeError(`${fn}: counts has ${counts.length} entries, expected ${nRows}`);
+  let kt = 0;
+  let kmax = 0;
+  for (let b = 0; b < nRows; b++) {
+    const k = counts[b]!;
+    if (!Number.isInteger(k) || k < 0) throw new RangeError(`${fn}: counts[${b}] = ${k} is not a non-negative integer`);
+    kt += k;
+    kmax = Math.max(kmax, k);
+  }
+  if (idx.length < kt || scale.length < kt) throw new RangeError(`${fn}: idx/scale have ${Math.min(idx.length, scale.length)} entries, expected at least ${kt} (Σ counts)`);
+  for (let a = 0; a < kt; a++) {
+    const i = idx[a]!;
+    if (!(i >= 0 && i < h)) throw new RangeError(`${fn}: idx[${a}] = ${i} is outside [0, ${h})`);
+  }
+  if (f && f.length < nRows * m) throw new RangeError(`${fn}: f has length ${f.length}, expected ${nRows * m}`);
+  if (base && base.length < nRows) throw new RangeError(`${fn}: base has ${base.length} entries, expected ${nRows}`);
+  if (nRows === 0) return E;
+  const K = kernels();
+  resetArena();
+  try {
+    const pK0 = copyIn(fn, 'K0', K0, n);
+    const pL0 = copyIn(fn, 'L0', L0, m);
+    const pR0 = copyIn(fn, 'R0', R0, n);
+    const pS = copyIn(fn, 'scale', scale.subarray(0, kt), 1);
+    const pF = f ? copyIn(fn, 'f', f.subarray(0, nRows * m), m) : 0;
+    const pE = copyIn(fn, 'E', E, n);
+    const pIdx = alloc(Math.max(1, kt), 4, fn);
+    const pK = alloc(nRows, 4, fn);
+    const pBase = base ? alloc(nRows, 4, fn) : 0;
+    const pT = alloc(m * n, 8, fn);
+    const pLs = alloc(Math.max(1, kmax) * m, 8, fn);
+    const pRs = alloc(Math.max(1, kmax) * n, 8, fn);
+    const work = alloc(K.gemmWork(m, n), 8, fn);
+    const buf = kernels().memory.buffer;
+    new Int32Array(buf, pIdx, kt).set(idx.subarray(0, kt));
+    new Int32Array(buf, pK, nRows).set(counts.subarray(0, nRows));
+    if (base) new Int32Array(buf, pBase, nRows).set(base.subarray(0, nRows));
+    K.lowRankSqAccGather(nRows, m, n, pK0, pL0, pR0, pIdx, pS, pK, pBase, pF, pE, pT, pLs, pRs, work);
+    E.set(f64view(pE, m * n));
+    return E;
+  } finally {
+    resetArena();
+  }
+}
+
 // ---------------------------------------------------------------- eigh
 
 /** Relative asymmetry tolerated by eigh (the input is symmetrised as (A + Aᵀ)/2). */

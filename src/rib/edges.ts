@@ -10,7 +10,7 @@
  * - squared, stochastic (R sources): ±1 over output positions per (sample, source);
  * - functional: signed, cotangent 2(F̂¹ − F̂(α f̂)) per output node.
  */
-import { gemm, lowRankSqAcc } from '../linalg/index.js';
+import { gemm, lowRankSqAccGather } from '../linalg/index.js';
 import { actDeriv } from '../models/activations.js';
 import type { Section, SectionStructure } from '../models/types.js';
 import { Rng } from '../rng.js';
@@ -178,25 +178,23 @@ function mlpEdges(
     counts[k] = cp < cb ? cp : cb;
     tot += counts[k]!;
   }
-  const L = new Float64Array(tot * rin);
-  const R = new Float64Array(tot * rout);
+  const idx = new Int32Array(tot);
+  const scl = new Float64Array(tot);
   const f2 = new Float64Array(rows * rin);
   let n = 0;
   for (let k = 0; k < rows; k++) {
     const r = order[k]!;
-    const ref = base[k] ? mbar : m.subarray(order[k - 1]! * H, order[k - 1]! * H + H);
+    const ro = base[k] ? -1 : order[k - 1]! * H;
     for (let h = 0; h < H; h++) {
-      const mh = m[r * H + h]! - ref[h]!;
+      const mh = m[r * H + h]! - (ro < 0 ? mbar[h]! : m[ro + h]!);
       if (mh === 0) continue;
-      L.set(aT.subarray(h * rin, (h + 1) * rin), n * rin);
-      const bo = n * rout;
-      const bs = h * rout;
-      for (let i = 0; i < rout; i++) R[bo + i] = mh * bm[bs + i]!;
+      idx[n] = h;
+      scl[n] = mh;
       n++;
     }
     for (let j = 0; j < rin; j++) f2[k * rin + j] = fhat[r * rin + j]! * fhat[r * rin + j]!;
   }
-  lowRankSqAcc(rows, rin, rout, K0b, false, L, R, counts, f2, Et, base);
+  lowRankSqAccGather(rows, rin, rout, K0b, aT, bm, H, idx, scl, counts, f2, Et, base);
   const E = new Float64Array(rout * rin);
   for (let j = 0; j < rin; j++) for (let i = 0; i < rout; i++) E[i * rin + j] = Et[j * rout + i]!;
   return E;
