@@ -261,17 +261,17 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
       }
     }
   });
-  // low-rank part per (b, t): Aᵀ += Σ_q w_q Σ_s (Basis_s C⁺ᵀ ⊙ f̂[s,:])ᵀ Coef_sᵀ, stacked as factors
-  // L (atoms × r_in) and R (atoms × K); one Wasm call then forms every Aᵀ and accumulates Et += A².
+  // low-rank part per (b, t): Aᵀ += Σ_q w_q Σ_s (Basis_s C⁺ᵀ ⊙ f̂[s,:])ᵀ Coef_sᵀ. The Coef column of
+  // head h at s = j (basis qk_h) equals the one of (h, j) at s = t (basis kq_{h,j}), so each (h, j ≤ t)
+  // is one atom: R = that column, L = w·(qk_h C⁺ᵀ ⊙ f̂[j] + kq_{h,j} C⁺ᵀ ⊙ f̂[t]). One Wasm call
+  // then forms every Aᵀ and accumulates Et += A².
   const nRows = B * nT;
   const counts = new Int32Array(nRows);
   let mAll = 0;
   for (let ti = 0; ti < nT; ti++) {
-    const t = T[ti]!;
-    let m = 0;
-    for (let s = 0; s <= t; s++) m += H + (s === t ? H * (t + 1) : 0);
-    for (let b = 0; b < B; b++) counts[b * nT + ti] = m * fw.length;
-    mAll += B * m * fw.length;
+    const m = H * (T[ti]! + 1) * fw.length;
+    for (let b = 0; b < B; b++) counts[b * nT + ti] = m;
+    mAll += B * m;
   }
   const L = new Float64Array(mAll * rin);
   const R = new Float64Array(mAll * K);
@@ -280,34 +280,25 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
     const fb = fhat.subarray(b * P * rin, (b + 1) * P * rin);
     for (let ti = 0; ti < nT; ti++) {
       const t = T[ti]!;
+      const ft = fb.subarray(t * rin, (t + 1) * rin);
       fw.forEach((f, q) => {
         const w = weights[q]!;
         const cs = attnCotStructure(st, pre, f, b, t, shs[q]!);
-        for (let s = 0; s <= t; s++) {
-          const m = cs.m[s]!;
-          const cs_ = cs.coef[s]!;
-          for (let c = 0; c < m; c++) {
-            const ro = (row + c) * K;
-            for (let k = 0; k < K; k++) R[ro + k] = cs_[k * m + c]!;
+        for (let h = 0; h < H; h++) {
+          const qk = QKC[q]![h]!;
+          const kq = KQC[q]![h]!;
+          const qo = (b * P + t) * rin;
+          for (let j2 = 0; j2 <= t; j2++) {
+            const m = cs.m[j2]!;
+            const cj = cs.coef[j2]!;
+            const ro = row * K;
+            for (let k = 0; k < K; k++) R[ro + k] = cj[k * m + h]!;
+            const fj = fb.subarray(j2 * rin, (j2 + 1) * rin);
+            const ko = (b * P + j2) * rin;
+            const dst = row * rin;
+            for (let j = 0; j < rin; j++) L[dst + j] = w * (qk[qo + j]! * fj[j]! + kq[ko + j]! * ft[j]!);
+            row++;
           }
-          const fs = fb.subarray(s * rin, (s + 1) * rin);
-          for (let h = 0; h < H; h++) {
-            const src = QKC[q]![h]!;
-            const so = (b * P + t) * rin;
-            const dst = (row + h) * rin;
-            for (let j = 0; j < rin; j++) L[dst + j] = w * src[so + j]! * fs[j]!;
-          }
-          if (s === t) {
-            for (let h = 0; h < H; h++) {
-              const src = KQC[q]![h]!;
-              for (let j2 = 0; j2 <= t; j2++) {
-                const so = (b * P + j2) * rin;
-                const dst = (row + H + h * (t + 1) + j2) * rin;
-                for (let j = 0; j < rin; j++) L[dst + j] = w * src[so + j]! * fs[j]!;
-              }
-            }
-          }
-          row += m;
         }
       });
     }

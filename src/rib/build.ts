@@ -25,7 +25,7 @@ import type { ForwardShardPayload, GramShardPayload } from './stats.js';
 export const VERSION = '0.1.0';
 
 /** Fixed shard sizes (samples). They never depend on the worker count. */
-export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, edges: 128, edgesMlp: 512 } as const;
+export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, mprimeAttn: 512, edges: 128, edgesFast: 512 } as const;
 
 export interface ProgressEvent {
   stage: string;
@@ -473,7 +473,8 @@ async function computeMprime(
     return { M, Lp: null };
   }
   const mlpClosed = formula === 'jacobian' && !stoch && st && st.type === 'mlp' && sec.inPos === sec.outPos;
-  const ranges = shardRanges(N, mlpClosed ? SHARD.mprimeMlp : SHARD.mprime);
+  const attnFast = formula === 'jacobian' && !stoch && !mlpClosed && detectAttention(sec) !== null;
+  const ranges = shardRanges(N, mlpClosed ? SHARD.mprimeMlp : attnFast ? SHARD.mprimeAttn : SHARD.mprime);
   const stage = `M' ${L}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });
@@ -554,8 +555,9 @@ async function computeEdges(
   const rin = inB.C.cols;
   const rout = outB.C ? outB.C.cols : sec.outDim;
   const R = c.n_stochastic_sources_edges;
-  const mlpClosed = c.edge_formula === 'squared' && R === null && sec.structure?.type === 'mlp' && sec.inPos === sec.outPos;
-  const ranges = shardRanges(N, mlpClosed ? SHARD.edgesMlp : SHARD.edges);
+  // closed forms (MLP) and the attention fast path: per-shard set-up is amortised over larger shards
+  const fast = c.edge_formula === 'squared' && R === null && ((sec.structure?.type === 'mlp' && sec.inPos === sec.outPos) || detectAttention(sec) !== null);
+  const ranges = shardRanges(N, fast ? SHARD.edgesFast : SHARD.edges);
   const stage = `edges ${L}->${c.node_layers[l + 1]}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });
