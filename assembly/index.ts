@@ -5,6 +5,7 @@ export { gemm, gemmWork, syrkAcc, syrkFinish, syrkKc } from './gemm';
 export { eigh, eighRotCap } from './eigh';
 export { eighJacobi } from './jacobi';
 export { lowRankSqAcc, lowRankSqAccGather } from './sqacc';
+export { groupPairs } from './pairs';
 export { svd, svdWork } from './svd';
 
 export function heapBase(): usize {

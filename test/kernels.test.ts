@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, lowRankSqAcc, lowRankSqAccGather, svd,
+  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, groupPairs, lowRankSqAcc, lowRankSqAccGather, svd,
   exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals,
 } from '../src/linalg/index.js';
 import { naiveGemm, naiveSyrk, jacobiEigh, naiveEigh, naiveSvd } from '../src/linalg/naive.js';
@@ -395,6 +395,26 @@ describe('lowRankSqAcc', () => {
     expect(Array.from(noF)).toEqual([1, 4, 9, 16]);
     expect(() => lowRankSqAcc(2, 2, 2, new Float64Array(4), false, new Float64Array(2), new Float64Array(2), new Int32Array([1, 1]), null, new Float64Array(4))).toThrow(/lowRankSqAcc: L has length 2, expected at least 4/);
     expect(() => lowRankSqAcc(1, 2, 2, new Float64Array([NaN, 0, 0, 0]), false, new Float64Array(0), new Float64Array(0), new Int32Array([0]), null, new Float64Array(4))).toThrow(/lowRankSqAcc: input K0 contains a non-finite value \(NaN\) at \[0,0\]/);
+  });
+});
+
+describe('groupPairs', () => {
+  it('Z[α, blk_β block] += (u_α · W[β, head(α) block]) y_β within each group', () => {
+    const rng = new Rng(29);
+    const dv = 3, dh = 2, H = 2, ldw = H * dv, ldz = 2 * H * dh;
+    const start = new Int32Array([0, 3, 3, 7]);
+    const n = 7;
+    const blk = new Int32Array([0, 3, 1, 2, 0, 3, 1]);
+    const u = rand(rng, n * dv), W = rand(rng, n * ldw), y = rand(rng, n * dh), Z0 = rand(rng, n * ldz);
+    const want = Z0.slice();
+    for (let g = 0; g + 1 < start.length; g++) for (let a = start[g]!; a < start[g + 1]!; a++) for (let b = start[g]!; b < start[g + 1]!; b++) {
+      let k = 0;
+      for (let e = 0; e < dv; e++) k += u[a * dv + e]! * W[b * ldw + (blk[a]! >> 1) * dv + e]!;
+      for (let e = 0; e < dh; e++) want[a * ldz + blk[b]! * dh + e]! += k * y[b * dh + e]!;
+    }
+    expect(maxAbsDiff(groupPairs(start, blk, u, dv, W, ldw, y, dh, Z0.slice(), ldz), want)).toBeLessThan(1e-14);
+    expect(() => groupPairs(start, new Int32Array([0, 9, 0, 0, 0, 0, 0]), u, dv, W, ldw, y, dh, Z0.slice(), ldz)).toThrow(/groupPairs: blk\[1\] = 9 is out of range/);
+    expect(() => groupPairs(new Int32Array([0, 4, 2]), blk, u, dv, W, ldw, y, dh, Z0.slice(), ldz)).toThrow(/groupPairs: start must be non-decreasing/);
   });
 });
 

@@ -15,7 +15,7 @@
  * is assembled once from their ordered sum (`attnMprimeAssemble`). This replaces the SYRK over all
  * r×d cotangent blocks (N·P·r rows) by GEMMs over ~N·(P + H·P) short vectors.
  */
-import { gemm } from '../linalg/index.js';
+import { gemm, groupPairs } from '../linalg/index.js';
 import { attnForward, headBlock, outputPositions, type AttnStruct } from './attention.js';
 
 /** Sizes of the packed accumulators [S | B | T]. */
@@ -141,24 +141,7 @@ export function attnMprimeAcc(st: AttnStruct, x: Float64Array, B: number, P: num
     }
   }
   // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]
-  const Z = new Float64Array(n * W2);
-  for (let gi = 0; gi < g; gi++) {
-    const s0 = gStart[gi]!;
-    const s1 = gStart[gi + 1]!;
-    for (let al = s0; al < s1; al++) {
-      const ha = aBlk[al]! >> 1;
-      const uo = al * dv;
-      const zo = al * W2;
-      for (let be = s0; be < s1; be++) {
-        const wo = be * HV + ha * dv;
-        let k = 0;
-        for (let e = 0; e < dv; e++) k += aU[uo + e]! * OmU[wo + e]!;
-        const yo = be * dh;
-        const lo = zo + aBlk[be]! * dh;
-        for (let e = 0; e < dh; e++) Z[lo + e]! += k * aY[yo + e]!;
-      }
-    }
-  }
+  const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, new Float64Array(n * W2), W2);
   // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a
   const MV = M1 * dv;
   for (let a = 0; a < 2 * H; a++) {
