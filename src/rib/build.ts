@@ -150,6 +150,14 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   };
   const thr = c.truncation_threshold;
   let haveCs = false;
+  // edges of a pair start as soon as both of its bases are known (overlapping the remaining Cs)
+  const edgeJobs: Array<Promise<Mat> | null> = new Array(K).fill(null);
+  const startEdges = (l: number) => {
+    if (!c.calculate_edges || !acts || edgeJobs[l]) return;
+    const p = computeEdges(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l]!, bases[l + 1]!, progress);
+    p.catch(() => undefined); // awaited in the edges stage
+    edgeJobs[l] = p;
+  };
   if (inp.loadedCs) {
     for (let l = 0; l <= K; l++) {
       const b = inp.loadedCs.bases.find((x) => x.nodeLayer === nl[l]);
@@ -199,6 +207,8 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
           } else mpPromise = computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress);
           mpPromise.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
         }
+        // the next pair's bases are known: its edges fill the workers while this layer finishes
+        if (l + 1 < K) startEdges(l + 1);
         const G = stats.grams.get(L)!;
         const p = pcaStage(G.data, d, stats.means.get(L) ?? null, { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr });
         near[L] = { gram: nearThreshold(p.Dall, thr, 'gram'), lambda: [] };
@@ -225,8 +235,9 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   if (c.calculate_edges) {
     if (!haveCs) throw new UserError('calculate_edges needs Cs (calculate_Cs or interaction_matrices_path)');
     if (!acts) throw new UserError('dataset: required to compute edges');
+    for (let l = 0; l < K; l++) startEdges(l);
     for (let l = 0; l < K; l++) {
-      const E = await computeEdges(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l]!, bases[l + 1]!, progress);
+      const E = await edgeJobs[l]!;
       if (E.data.every((v) => v === 0)) warn(`edges ${nl[l]}->${nl[l + 1]} are all zero`);
       edges.push({ inLayer: nl[l]!, outLayer: nl[l + 1]!, E });
     }
