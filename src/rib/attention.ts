@@ -105,25 +105,10 @@ export function attnForward(st: AttnStruct, x: Float64Array, B: number, P: numbe
 }
 
 /**
- * Per-sample, per-output-position structure: X̄[s] = δ_{st}U + Σ_h a[h,s]·OV_h + Coef_s·Basis_s.
- * Coef_s is [K × m_s] and Basis_s [m_s × d]; m_s = H (+ H·(t+1) at s = t).
- */
-export interface AttnCotStructure {
-  /** a[h·P + s] = A_h[t, s] (0 for s > t) */
-  a: Float64Array;
-  coef: Float64Array[]; // per s, [K, m_s]
-  basis: Float64Array[]; // per s, [m_s, d]
-  m: number[];
-}
-
-/**
- * Shard-level products (one GEMM per head instead of per-sample loops):
- * Abar[h] [B·P × K] = v_h·ZO_hᵀ, QK[h] [B·P × d] = q_h·Wk_hᵀ·scale-free, KQ[h] [B·P × d] = k_h·Wq_hᵀ.
+ * Shard-level products: Abar[h] [B·P × K] = v_h·ZO_hᵀ (one GEMM per head instead of per-sample loops).
  */
 export interface AttnShard {
   Abar: Float64Array[];
-  QK: Float64Array[];
-  KQ: Float64Array[];
 }
 
 /** Columns [off, off + w) of a row-major rows × width matrix, as a new rows × w matrix. */
@@ -134,36 +119,28 @@ export function headBlock(x: Float64Array, rows: number, width: number, off: num
 }
 
 export function attnShardPre(st: AttnStruct, pre: AttnPre, f: AttnForward, B: number): AttnShard {
-  const { H, dh, dv, d, Wq, Wk } = st;
+  const { H, dv } = st;
   const rows = B * f.P;
   const K = pre.K;
   const Abar: Float64Array[] = [];
-  const QK: Float64Array[] = [];
-  const KQ: Float64Array[] = [];
   for (let h = 0; h < H; h++) {
     const vh = headBlock(f.v, rows, H * dv, h * dv, dv);
     Abar.push(gemm(false, true, rows, K, dv, vh, pre.ZO[h]!, new Float64Array(rows * K)));
-    const Wq_h = headBlock(Wq, d, H * dh, h * dh, dh); // d × dh
-    const Wk_h = headBlock(Wk, d, H * dh, h * dh, dh);
-    QK.push(gemm(false, true, rows, d, dh, headBlock(f.q, rows, H * dh, h * dh, dh), Wk_h, new Float64Array(rows * d)));
-    KQ.push(gemm(false, true, rows, d, dh, headBlock(f.k, rows, H * dh, h * dh, dh), Wq_h, new Float64Array(rows * d)));
   }
-  return { Abar, QK, KQ };
+  return { Abar };
 }
 
-/** The structure for sample b and output position t. */
-export function attnCotStructure(st: AttnStruct, pre: AttnPre, f: AttnForward, b: number, t: number, sh: AttnShard): AttnCotStructure {
-  const { H, d, scale } = st;
+/**
+ * The score-path cotangent columns of sample b, output position t, one per (head h, key position
+ * j ≤ t), h-major: S̄_h[:, j] = scale·A_h[t,j]·(Ā_h[:, j] − Σ_j' A_h[t,j'] Ā_h[:, j']) [K], written as
+ * rows of `out` from row `row0` (rs: K scratch). They multiply qk_h at s = j and kq_{h,j} at s = t.
+ */
+export function attnScoreColumns(st: AttnStruct, f: AttnForward, sh: AttnShard, K: number, b: number, t: number, out: Float64Array, row0: number, rs: Float64Array): void {
+  const { H, scale } = st;
   const P = f.P;
-  const K = pre.K;
-  const a = new Float64Array(H * P);
-  const mS = Array.from({ length: P }, (_, s) => (s <= t ? H + (s === t ? H * (t + 1) : 0) : 0));
-  const coef = mS.map((m) => new Float64Array(K * m));
-  const basis = mS.map((m) => new Float64Array(m * d));
-  const rs = new Float64Array(K);
+  let row = row0;
   for (let h = 0; h < H; h++) {
     const ab = (b * H + h) * P * P + t * P;
-    for (let s = 0; s <= t; s++) a[h * P + s] = f.A[ab + s]!;
     const Ab = sh.Abar[h]!;
     rs.fill(0);
     for (let j = 0; j <= t; j++) {
@@ -171,27 +148,14 @@ export function attnCotStructure(st: AttnStruct, pre: AttnPre, f: AttnForward, b
       const o = (b * P + j) * K;
       for (let k = 0; k < K; k++) rs[k]! += Ab[o + k]! * Atj;
     }
-    const qkRow = sh.QK[h]!.subarray((b * P + t) * d, (b * P + t + 1) * d);
-    for (let s = 0; s <= t; s++) {
-      basis[s]!.set(qkRow, h * d);
-      const m = mS[s]!;
-      const cs = coef[s]!;
-      const c = scale * f.A[ab + s]!;
-      const o = (b * P + s) * K;
-      for (let k = 0; k < K; k++) cs[k * m + h] = c * (Ab[o + k]! - rs[k]!);
-    }
-    const mt = mS[t]!;
-    const ct = coef[t]!;
-    const bt = basis[t]!;
     for (let j = 0; j <= t; j++) {
-      const row = H + h * (t + 1) + j;
-      bt.set(sh.KQ[h]!.subarray((b * P + j) * d, (b * P + j + 1) * d), row * d);
       const c = scale * f.A[ab + j]!;
       const o = (b * P + j) * K;
-      for (let k = 0; k < K; k++) ct[k * mt + row] = c * (Ab[o + k]! - rs[k]!);
+      const ro = row * K;
+      for (let k = 0; k < K; k++) out[ro + k] = c * (Ab[o + k]! - rs[k]!);
+      row++;
     }
   }
-  return { a, coef, basis, m: mS };
 }
 
 /** The output positions probed and their count: only P−1 with a last-position add. */
@@ -224,9 +188,13 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const fw = alphas.map((a) => attnForward(st, a === 1 ? xt : xt.map((v) => a * v), B, P));
   const shs = fw.map((f) => attnShardPre(st, pre, f, B));
   const rows = B * P;
-  // basis rows in the RIB-input space: QK·C⁺ᵀ, KQ·C⁺ᵀ (B·P × r_in per head)
-  const QKC = shs.map((sh) => sh.QK.map((m) => gemm(false, true, rows, rin, d, m, Cinp, new Float64Array(rows * rin))));
-  const KQC = shs.map((sh) => sh.KQ.map((m) => gemm(false, true, rows, rin, d, m, Cinp, new Float64Array(rows * rin))));
+  // basis rows in the RIB-input space: qk_h C⁺ᵀ = q_h (C⁺ Wk_h)ᵀ, kq_{h,j} C⁺ᵀ = k_h[j] (C⁺ Wq_h)ᵀ (B·P × r_in per head)
+  const { dh } = st;
+  const CW = (W: Float64Array, h: number) => gemm(false, false, rin, dh, d, Cinp, headBlock(W, d, H * dh, h * dh, dh), new Float64Array(rin * dh));
+  const CWk = Array.from({ length: H }, (_, h) => CW(st.Wk, h));
+  const CWq = Array.from({ length: H }, (_, h) => CW(st.Wq, h));
+  const QKC = fw.map((f) => CWk.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.q, rows, H * dh, h * dh, dh), g, new Float64Array(rows * rin))));
+  const KQC = fw.map((f) => CWq.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.k, rows, H * dh, h * dh, dh), g, new Float64Array(rows * rin))));
   const T = outputPositions(st, P);
   const nT = T.length;
   const M1 = H + 1;
@@ -275,6 +243,7 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   }
   const L = new Float64Array(mAll * rin);
   const R = new Float64Array(mAll * K);
+  const rs = new Float64Array(K);
   let row = 0;
   for (let b = 0; b < B; b++) {
     const fb = fhat.subarray(b * P * rin, (b + 1) * P * rin);
@@ -283,16 +252,12 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
       const ft = fb.subarray(t * rin, (t + 1) * rin);
       fw.forEach((f, q) => {
         const w = weights[q]!;
-        const cs = attnCotStructure(st, pre, f, b, t, shs[q]!);
+        attnScoreColumns(st, f, shs[q]!, K, b, t, R, row, rs);
         for (let h = 0; h < H; h++) {
           const qk = QKC[q]![h]!;
           const kq = KQC[q]![h]!;
           const qo = (b * P + t) * rin;
           for (let j2 = 0; j2 <= t; j2++) {
-            const m = cs.m[j2]!;
-            const cj = cs.coef[j2]!;
-            const ro = row * K;
-            for (let k = 0; k < K; k++) R[ro + k] = cj[k * m + h]!;
             const fj = fb.subarray(j2 * rin, (j2 + 1) * rin);
             const ko = (b * P + j2) * rin;
             const dst = row * rin;
