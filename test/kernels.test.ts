@@ -413,6 +413,8 @@ describe('groupPairs', () => {
       for (let e = 0; e < dh; e++) want[a * ldz + blk[b]! * dh + e]! += k * y[b * dh + e]!;
     }
     expect(maxAbsDiff(groupPairs(start, blk, u, dv, W, ldw, y, dh, Z0.slice(), ldz), want)).toBeLessThan(1e-14);
+    const fromZero = groupPairs(start, blk, u, dv, W, ldw, y, dh, null, ldz);
+    expect(maxAbsDiff(fromZero.map((v, i) => v + Z0[i]!), want)).toBeLessThan(1e-14);
     expect(() => groupPairs(start, new Int32Array([0, 9, 0, 0, 0, 0, 0]), u, dv, W, ldw, y, dh, Z0.slice(), ldz)).toThrow(/groupPairs: blk\[1\] = 9 is out of range/);
     expect(() => groupPairs(new Int32Array([0, 4, 2]), blk, u, dv, W, ldw, y, dh, Z0.slice(), ldz)).toThrow(/groupPairs: start must be non-decreasing/);
   });

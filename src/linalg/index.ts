@@ -400,13 +400,14 @@ export function lowRankSqAccGather(
 /**
  * Pairwise accumulation within groups of atoms: for each group [start[g], start[g+1]) and atoms
  * α, β in it, Z[α, blk[β]·dh : +dh] += (u_α · W[β, (blk[α] >> 1)·dv : +dv]) · y_β.
- * u [n × dv], W [n × ldw], y [n × dh], Z [n × ldz] (accumulated in place and returned); blk[a] ≥ 0
+ * u [n × dv], W [n × ldw], y [n × dh], Z [n × ldz] (accumulated in place and returned; null = start
+ * from zeros in a new array); blk[a] ≥ 0
  * with (blk[a] >> 1)·dv + dv ≤ ldw and blk[a]·dh + dh ≤ ldz. (The atom Gram K_αβ = u_αᵀΩu_β and
  * Z = K·Y of the attention M′, with W = rows of (Ω u_β)ᵀ.)
  */
 export function groupPairs(
   start: Int32Array, blk: Int32Array, u: Float64Array, dv: number, W: Float64Array, ldw: number,
-  y: Float64Array, dh: number, Z: Float64Array, ldz: number,
+  y: Float64Array, dh: number, Z: Float64Array | null, ldz: number,
 ): Float64Array {
   const fn = 'groupPairs';
   const g = start.length - 1;
@@ -422,23 +423,29 @@ export function groupPairs(
   checkArray(fn, 'u', u, n * dv, `[${n} × ${dv}]`, false);
   checkArray(fn, 'W', W, n * ldw, `[${n} × ${ldw}]`, false);
   checkArray(fn, 'y', y, n * dh, `[${n} × ${dh}]`, false);
-  checkArray(fn, 'Z', Z, n * ldz, `[${n} × ${ldz}]`, false);
-  if (n === 0) return Z;
+  if (Z) checkArray(fn, 'Z', Z, n * ldz, `[${n} × ${ldz}]`, false);
+  const out = Z ?? new Float64Array(n * ldz);
+  if (n === 0) return out;
   const K = kernels();
   resetArena();
   try {
     const pU = copyIn(fn, 'u', u, dv);
     const pW = copyIn(fn, 'W', W, ldw);
     const pY = copyIn(fn, 'y', y, dh);
-    const pZ = copyIn(fn, 'Z', Z, ldz);
+    let pZ: number;
+    if (Z) pZ = copyIn(fn, 'Z', Z, ldz);
+    else {
+      pZ = alloc(n * ldz, 8, fn);
+      f64view(pZ, n * ldz).fill(0);
+    }
     const pS = alloc(g + 1, 4, fn);
     const pB = alloc(n, 4, fn);
     const buf = kernels().memory.buffer;
     new Int32Array(buf, pS, g + 1).set(start);
     new Int32Array(buf, pB, n).set(blk.subarray(0, n));
     K.groupPairs(g, pS, pB, pU, pW, ldw, pY, pZ, ldz, dv, dh);
-    Z.set(f64view(pZ, n * ldz));
-    return Z;
+    out.set(f64view(pZ, n * ldz));
+    return out;
   } finally {
     resetArena();
   }

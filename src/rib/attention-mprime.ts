@@ -141,7 +141,7 @@ export function attnMprimeAcc(st: AttnStruct, x: Float64Array, B: number, P: num
     }
   }
   // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]
-  const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, new Float64Array(n * W2), W2);
+  const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, null, W2);
   // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a
   const MV = M1 * dv;
   for (let a = 0; a < 2 * H; a++) {
