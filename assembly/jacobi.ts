@@ -5,27 +5,9 @@
 // scalar implementation (the SIMD row updates are lane-wise c·x − s·y, s·x + c·y, no fused ops), so
 // results do not depend on vectorisation.
 
-const EPS: f64 = 2.220446049250313e-16;
+import { rot } from './vec';
 
-/** x' = c·x − s·y, y' = s·x + c·y over n contiguous f64 at px, py. */
-// @ts-ignore: decorator
-@inline
-function rotRows(px: usize, py: usize, n: i32, c: f64, s: f64): void {
-  const cv = f64x2.splat(c), sv = f64x2.splat(s);
-  let k = 0;
-  for (; k + 2 <= n; k += 2) {
-    const o = <usize>k << 3;
-    const x = v128.load(px + o), y = v128.load(py + o);
-    v128.store(px + o, f64x2.sub(f64x2.mul(cv, x), f64x2.mul(sv, y)));
-    v128.store(py + o, f64x2.add(f64x2.mul(sv, x), f64x2.mul(cv, y)));
-  }
-  for (; k < n; k++) {
-    const o = <usize>k << 3;
-    const x = load<f64>(px + o), y = load<f64>(py + o);
-    store<f64>(px + o, c * x - s * y);
-    store<f64>(py + o, s * x + c * y);
-  }
-}
+const EPS: f64 = 2.220446049250313e-16;
 
 /**
  * A[n×n] symmetric, full storage (overwritten: its diagonal holds the eigenvalues, unsorted).
@@ -54,7 +36,7 @@ export function eighJacobi(pA: usize, n: i32, pVt: usize, maxSweeps: i32): i32 {
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
         // A ← Jᵀ A J: rows p, q, then mirror them into columns p, q
-        rotRows(pr, qr, n, c, s);
+        rot(pr, qr, n, c, s);
         for (let k = 0; k < n; k++) {
           const rk = pA + <usize>k * rowBytes;
           store<f64>(rk + (<usize>p << 3), load<f64>(pr + (<usize>k << 3)));
@@ -64,7 +46,7 @@ export function eighJacobi(pA: usize, n: i32, pVt: usize, maxSweeps: i32): i32 {
         store<f64>(qr + (<usize>q << 3), aqq + t * apq);
         store<f64>(pr + (<usize>q << 3), 0);
         store<f64>(qr + (<usize>p << 3), 0);
-        rotRows(pVt + <usize>p * rowBytes, pVt + <usize>q * rowBytes, n, c, s);
+        rot(pVt + <usize>p * rowBytes, pVt + <usize>q * rowBytes, n, c, s);
       }
     }
     if (!rotated) return sweep + 1;

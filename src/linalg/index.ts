@@ -466,13 +466,7 @@ export function eigh(A: Float64Array, n: number, opts: EighOptions = {}): { valu
   const fn = 'eigh';
   checkDim(fn, 'n', n);
   checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
-  let amax = 0;
-  for (let i = 0; i < n * n; i++) {
-    const v = A[i]!;
-    if (!Number.isFinite(v)) throw nonFiniteError(fn, 'A', i, n, v);
-    const a = Math.abs(v);
-    if (a > amax) amax = a;
-  }
+  const amax = maxAbsFinite(fn, A, n);
   const K = kernels();
   resetArena();
   try {
@@ -487,20 +481,7 @@ export function eigh(A: Float64Array, n: number, opts: EighOptions = {}): { valu
     const rc = K.eigh(pA, n, pD, pE, pW, pTau, pP, pRot);
     if (rc !== 0) throw new Error(`${fn}: QL iteration did not converge (n=${n})`);
     const d = f64view(pD, n);
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(d[i]!)) throw new RangeError(`${fn}: an eigenvalue of A overflows the float64 range (max |A| = ${amax.toExponential(3)})`);
-    }
-    const W = f64view(pW, n * n);
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => d[b]! - d[a]! || a - b);
-    const values = new Float64Array(n);
-    const vectors = new Float64Array(n * n);
-    for (let k = 0; k < n; k++) {
-      const src = order[k]!;
-      values[k] = d[src]!;
-      const row = src * n;
-      for (let r = 0; r < n; r++) vectors[r * n + k] = W[row + r]!;
-    }
-    return { values, vectors };
+    return sortedEigenpairs(fn, n, amax, (i) => d[i]!, f64view(pW, n * n));
   } finally {
     resetArena();
   }
@@ -529,13 +510,7 @@ export function eighJacobi(A: Float64Array, n: number, opts: { maxSweeps?: numbe
   checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
   const maxSweeps = opts.maxSweeps ?? 60;
   if (!Number.isInteger(maxSweeps) || maxSweeps < 1) throw new RangeError(`${fn}: maxSweeps must be a positive integer, got ${maxSweeps}`);
-  let amax = 0;
-  for (let i = 0; i < n * n; i++) {
-    const v = A[i]!;
-    if (!Number.isFinite(v)) throw nonFiniteError(fn, 'A', i, n, v);
-    const a = Math.abs(v);
-    if (a > amax) amax = a;
-  }
+  const amax = maxAbsFinite(fn, A, n);
   const K = kernels();
   resetArena();
   try {
@@ -546,23 +521,50 @@ export function eighJacobi(A: Float64Array, n: number, opts: { maxSweeps?: numbe
     const rc = K.eighJacobi(pA, n, pV, maxSweeps);
     if (rc < 0) throw new Error(`${fn}: Jacobi did not converge in ${maxSweeps} sweeps (n=${n})`);
     const a = f64view(pA, n * n);
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(a[i * n + i]!)) throw new RangeError(`${fn}: an eigenvalue of A overflows the float64 range (max |A| = ${amax.toExponential(3)})`);
-    }
-    const Vt = f64view(pV, n * n);
-    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[y * n + y]! - a[x * n + x]! || x - y);
-    const values = new Float64Array(n);
-    const vectors = new Float64Array(n * n);
-    for (let k = 0; k < n; k++) {
-      const src = order[k]!;
-      values[k] = a[src * n + src]!;
-      const row = src * n;
-      for (let r = 0; r < n; r++) vectors[r * n + k] = Vt[row + r]!;
-    }
-    return { values, vectors };
+    return sortedEigenpairs(fn, n, amax, (i) => a[i * n + i]!, f64view(pV, n * n));
   } finally {
     resetArena();
   }
+}
+
+/** max |A| over n×n entries; refuses NaN/Inf naming the entry. */
+function maxAbsFinite(fn: string, A: Float64Array, n: number): number {
+  let amax = 0;
+  for (let i = 0; i < n * n; i++) {
+    const v = A[i]!;
+    if (!Number.isFinite(v)) throw nonFiniteError(fn, 'A', i, n, v);
+    const a = Math.abs(v);
+    if (a > amax) amax = a;
+  }
+  return amax;
+}
+
+/**
+ * Eigenvalues value(i) with eigenvectors as rows of Vt [n×n] (in Wasm memory) → values sorted
+ * descending (exact ties keep index order) and vectors [n×n] with column k ↔ values[k].
+ */
+function sortedEigenpairs(
+  fn: string,
+  n: number,
+  amax: number,
+  value: (i: number) => number,
+  Vt: Float64Array,
+): { values: Float64Array; vectors: Float64Array } {
+  const d = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    d[i] = value(i);
+    if (!Number.isFinite(d[i]!)) throw new RangeError(`${fn}: an eigenvalue of A overflows the float64 range (max |A| = ${amax.toExponential(3)})`);
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => d[y]! - d[x]! || x - y);
+  const values = new Float64Array(n);
+  const vectors = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const src = order[k]!;
+    values[k] = d[src]!;
+    const row = src * n;
+    for (let r = 0; r < n; r++) vectors[r * n + k] = Vt[row + r]!;
+  }
+  return { values, vectors };
 }
 
 /** Aw ← (A + Aᵀ)/2 (exactly A where it is symmetric); refuses asymmetry above EIGH_SYMMETRY_TOL·max|A|. */
