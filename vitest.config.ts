@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 300_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default'],
+    // the JSON report lets .ci/run print a plain "N passed, N failed" closing line
+    reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
   },
 });

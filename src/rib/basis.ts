@@ -6,6 +6,7 @@
  * Row-major Float64Array throughout; shapes in the names.
  */
 import { gemm } from '../linalg/index.js';
+import { transpose } from '../linalg/naive.js';
 import type { LayerBasis, Mat } from '../io/results.js';
 import type { BasisFormula } from './config.js';
 import {
@@ -74,14 +75,7 @@ export function pcaStage(G: Float64Array, d: number, mean: Float64Array | null, 
     W = U;
     Wpinv = transpose(U, d, rp);
   }
-  const R = new Float64Array(d * rp);
-  const Rpinv = new Float64Array(rp * d);
-  for (let k = 0; k < rp; k++) {
-    const s = Math.sqrt(D[k]!);
-    const inv = 1 / s;
-    for (let i = 0; i < d; i++) R[i * rp + k] = W[i * rp + k]! * inv;
-    for (let j = 0; j < d; j++) Rpinv[k * d + j] = s * Wpinv[k * d + j]!;
-  }
+  const { R, Rpinv } = whiten(W, Wpinv, D, d, rp);
   const nMasked = (o.center ? 1 : 0) + (o.lnOut ? 1 : 0);
   return { nodeLayer: o.nodeLayer, d, rp, Dall: e.values, D, W, Wpinv, R, Rpinv, nMasked };
 }
@@ -103,6 +97,13 @@ export function pcaFromW(G: Float64Array, d: number, mean: Float64Array | null, 
   }
   const W = Wgiven.slice();
   const Wpinv = Yinv ? gemm(true, false, rp, d, d, U, Yinv, new Float64Array(rp * d)) : transpose(U, d, rp);
+  const { R, Rpinv } = whiten(W, Wpinv, D, d, rp);
+  const nMasked = (o.center ? 1 : 0) + (o.lnOut ? 1 : 0);
+  return { nodeLayer: o.nodeLayer, d, rp, Dall: D, D, W, Wpinv, R, Rpinv, nMasked };
+}
+
+/** R = W·D^-1/2 (d×r′) and R⁺ = D^1/2·W⁺ (r′×d) (spec §5.2 step 2). */
+function whiten(W: Float64Array, Wpinv: Float64Array, D: Float64Array, d: number, rp: number): { R: Float64Array; Rpinv: Float64Array } {
   const R = new Float64Array(d * rp);
   const Rpinv = new Float64Array(rp * d);
   for (let k = 0; k < rp; k++) {
@@ -111,14 +112,7 @@ export function pcaFromW(G: Float64Array, d: number, mean: Float64Array | null, 
     for (let i = 0; i < d; i++) R[i * rp + k] = W[i * rp + k]! * inv;
     for (let j = 0; j < d; j++) Rpinv[k * d + j] = s * Wpinv[k * d + j]!;
   }
-  const nMasked = (o.center ? 1 : 0) + (o.lnOut ? 1 : 0);
-  return { nodeLayer: o.nodeLayer, d, rp, Dall: D, D, W, Wpinv, R, Rpinv, nMasked };
-}
-
-export function transpose(A: Float64Array, n: number, m: number): Float64Array {
-  const T = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) T[j * n + i] = A[i * m + j]!;
-  return T;
+  return { R, Rpinv };
 }
 
 export function mat(rows: number, cols: number, data: Float64Array): Mat {

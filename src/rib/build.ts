@@ -334,22 +334,12 @@ async function forwardAll(
   let done = 0;
   progress({ stage, done, total: ranges.length });
   const payloads: ForwardShardPayload[] = ranges.map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut }));
-  const sums = await mapReduceShards<ForwardShardPayload, Float64Array[], Float64Array[]>(
+  const sums = await reduceShardsInOrder<ForwardShardPayload, Float64Array[]>(
     pool,
     'rib.forward',
     payloads,
-    (r) => {
-      progress({ stage, done: ++done, total: ranges.length });
-      return r;
-    },
-    (acc, r) => {
-      progress({ stage, done: ++done, total: ranges.length });
-      acc.forEach((a, i) => {
-        const b = r[i]!;
-        for (let j = 0; j < a.length; j++) a[j]! += b[j]!;
-      });
-      return acc;
-    },
+    () => progress({ stage, done: ++done, total: ranges.length }),
+    (acc, r) => acc.forEach((a, i) => addInPlace(a, r[i]!)),
   );
   return { acts: outs, sums, N };
 }
@@ -382,19 +372,12 @@ async function gramsFromActs(
       if (L !== 'output') shift[d - 1] = 0;
     }
     const payloads: GramShardPayload[] = ranges.map(([start, end]) => ({ X: g.acts[l]!, P, d, start, end, shift }));
-    const G = await mapReduceShards<GramShardPayload, Float64Array, Float64Array>(
+    const G = await reduceShardsInOrder<GramShardPayload, Float64Array>(
       pool,
       'rib.gram',
       payloads,
-      (r) => {
-        progress({ stage: 'grams', done: ++done, total });
-        return r;
-      },
-      (acc, r) => {
-        progress({ stage: 'grams', done: ++done, total });
-        for (let i = 0; i < acc.length; i++) acc[i]! += r[i]!;
-        return acc;
-      },
+      () => progress({ stage: 'grams', done: ++done, total }),
+      addInPlace,
     );
     for (let i = 0; i < G.length; i++) G[i]! /= np;
     grams.set(L, mat(d, d, G));
@@ -505,19 +488,14 @@ async function computeMprime(
     seed: c.seed,
     shard,
   }));
-  const res = await mapReduceShards<MprimeShardPayload, MprimeShardResult, MprimeShardResult>(
+  const res = await reduceShardsInOrder<MprimeShardPayload, MprimeShardResult>(
     pool,
     'rib.mprime',
     payloads,
-    (r0) => {
-      progress({ stage, done: ++done, total: ranges.length });
-      return r0;
-    },
+    () => progress({ stage, done: ++done, total: ranges.length }),
     (acc, r1) => {
-      progress({ stage, done: ++done, total: ranges.length });
-      for (let i = 0; i < acc.M.length; i++) acc.M[i]! += r1.M[i]!;
-      if (acc.Lp && r1.Lp) for (let i = 0; i < acc.Lp.length; i++) acc.Lp[i]! += r1.Lp[i]!;
-      return acc;
+      addInPlace(acc.M, r1.M);
+      if (acc.Lp && r1.Lp) addInPlace(acc.Lp, r1.Lp);
     },
   );
   if (res.attn) {
@@ -593,19 +571,12 @@ async function computeEdges(
     seed: c.seed,
     shard,
   }));
-  const E = await mapReduceShards<EdgesShardPayload, Float64Array, Float64Array>(
+  const E = await reduceShardsInOrder<EdgesShardPayload, Float64Array>(
     pool,
     'rib.edges',
     payloads,
-    (r0) => {
-      progress({ stage, done: ++done, total: ranges.length });
-      return r0;
-    },
-    (acc, r1) => {
-      progress({ stage, done: ++done, total: ranges.length });
-      for (let i = 0; i < acc.length; i++) acc[i]! += r1[i]!;
-      return acc;
-    },
+    () => progress({ stage, done: ++done, total: ranges.length }),
+    addInPlace,
   );
   const norm = N * sec.inPos * (R ?? 1);
   for (let i = 0; i < E.length; i++) E[i]! /= norm;
@@ -644,4 +615,36 @@ export async function layerBasisFromNext(o: {
   const { M, Lp } = await computeMprime(o.pool, c, ctx, sm, o.layer, a.acts[o.layer]!, a.N, o.outBasis, () => undefined);
   const f = finishRotation(p, c.basis_formula, M, Lp, c.truncation_threshold);
   return { basis: f.basis, lambda: f.lambda };
+}
+
+/** acc[i] += x[i] (same order as the shard sums it replaces, so results are unchanged). */
+function addInPlace(acc: Float64Array, x: Float64Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i]! += x[i]!;
+}
+
+/**
+ * Runs one task per payload on the pool and folds the results left to right in payload order
+ * (fixed reduction order → bit-identical for any worker count), calling `tick` once per shard.
+ */
+function reduceShardsInOrder<P, R>(
+  pool: TaskPool,
+  task: string,
+  payloads: P[],
+  tick: () => void,
+  add: (acc: R, r: R) => void,
+): Promise<R> {
+  return mapReduceShards<P, R, R>(
+    pool,
+    task,
+    payloads,
+    (r0) => {
+      tick();
+      return r0;
+    },
+    (acc, r) => {
+      tick();
+      add(acc, r);
+      return acc;
+    },
+  );
 }
