@@ -9,7 +9,7 @@ import type { Dataset } from '../data/types.js';
 import type { EdgeMatrix, LayerBasis, Mat, RibResults } from '../io/results.js';
 import { modelToSpec, type ModelSpec } from '../models/index.js';
 import type { Inputs, Model, SectionedModel } from '../models/types.js';
-import { mapReduceShards, toShared, type TaskPool } from '../parallel/pool.js';
+import { mapReduceShards, sharedMemoryAvailable, toShared, type TaskPool } from '../parallel/pool.js';
 import { shardRanges } from '../parallel/shards.js';
 import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaFromW, pcaStage, svdBasis } from './basis.js';
 import { integrationMethodFor, type BuildConfig } from './config.js';
@@ -315,7 +315,8 @@ function sharedInputs(inp: Inputs): Inputs {
 }
 
 function sharedZeros(n: number): Float64Array {
-  return toShared(new Float64Array(n));
+  // a fresh SharedArrayBuffer is already zero (no zero-filled copy on the main thread)
+  return sharedMemoryAvailable() ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
 }
 
 async function forwardAll(
