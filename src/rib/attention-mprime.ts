@@ -16,7 +16,7 @@
  * r×d cotangent blocks (N·P·r rows) by GEMMs over ~N·(P + H·P) short vectors.
  */
 import { gemm, groupPairs } from '../linalg/index.js';
-import { attnForward, headBlock, outputPositions, type AttnStruct } from './attention.js';
+import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention.js';
 
 /** Sizes of the packed accumulators [S | B | T]. */
 export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: number; nT: number; total: number } {
@@ -39,7 +39,10 @@ function omegaFor(st: AttnStruct, U: Float64Array, r: number): Float64Array {
  * Unnormalised packed accumulators [S | B | T] over samples x [B, P, d] (see the file comment).
  * U: cotangent rows [r × d].
  */
-export function attnMprimeAcc(st: AttnStruct, x: Float64Array, B: number, P: number, U: Float64Array, r: number, alphas: number[], weights: number[]): Float64Array {
+export function attnMprimeAcc(
+  st: AttnStruct, x: Float64Array, B: number, P: number, U: Float64Array, r: number, alphas: number[], weights: number[],
+  cached: AttnForward | null = null,
+): Float64Array {
   const { H, dh, dv, scale } = st;
   const lay = attnAccLayout(st);
   const { M1 } = lay;
@@ -51,7 +54,8 @@ export function attnMprimeAcc(st: AttnStruct, x: Float64Array, B: number, P: num
   const HV = H * dv;
   const HK = H * dh;
   const W2 = 2 * HK; // lifted y space [a = 2h: dh | a = 2h+1: dh]
-  const fw = alphas.map((a) => attnForward(st, a === 1 ? x : x.map((v) => a * v), B, P));
+  // `cached`: the forward at x (alpha 1) from the shared cache (see AttnForwardAll)
+  const fw = alphas.map((a) => (cached && a === 1 ? cached : attnForward(st, a === 1 ? x : x.map((v) => a * v), B, P)));
   const T = outputPositions(st, P);
   const nQ = fw.length;
   // atom capacity: per (b, t): Σ_{s≤t} H·nQ + H·(t+1)·nQ

@@ -105,6 +105,51 @@ export function attnForward(st: AttnStruct, x: Float64Array, B: number, P: numbe
 }
 
 /**
+ * The attention cache of `attnForward` for all N samples in shared memory (q, k [N, P, H·dh],
+ * v [N, P, H·dv], A [N, H, P, P]), filled shard by shard by `attnForwardInto` ahead of the M′
+ * pass, so the M′ shards read it instead of running the section forward again.
+ */
+export interface AttnForwardAll {
+  P: number;
+  q: Float64Array;
+  k: Float64Array;
+  v: Float64Array;
+  A: Float64Array;
+}
+
+/** Shared zeroed buffers for N samples of section st with P positions. */
+export function attnForwardAlloc(st: AttnStruct, N: number, P: number, alloc: (n: number) => Float64Array): AttnForwardAll {
+  const { H, dh, dv } = st;
+  return { P, q: alloc(N * P * H * dh), k: alloc(N * P * H * dh), v: alloc(N * P * H * dv), A: alloc(N * H * P * P) };
+}
+
+/** Samples [start, end) of the cache, as the AttnForward `attnForward` returns for that batch. */
+export function attnForwardSlice(st: AttnStruct, all: AttnForwardAll, start: number, end: number): AttnForward {
+  const { H, dh, dv } = st;
+  const P = all.P;
+  const qk = P * H * dh;
+  return {
+    P,
+    q: all.q.subarray(start * qk, end * qk),
+    k: all.k.subarray(start * qk, end * qk),
+    v: all.v.subarray(start * P * H * dv, end * P * H * dv),
+    A: all.A.subarray(start * H * P * P, end * H * P * P),
+  };
+}
+
+/** Runs `attnForward` on samples [start, end) of x [N, P, d] and stores its cache into `all`. */
+export function attnForwardInto(st: AttnStruct, x: Float64Array, start: number, end: number, all: AttnForwardAll): void {
+  const P = all.P;
+  const f = attnForward(st, x.subarray(start * P * st.d, end * P * st.d), end - start, P);
+  if (f.P !== P) throw new Error(`attention forward cache: ${f.P} positions, expected ${P}`);
+  const dst = attnForwardSlice(st, all, start, end);
+  for (const key of ['q', 'k', 'v', 'A'] as const) {
+    if (f[key].length !== dst[key].length) throw new Error(`attention forward cache: ${key} has ${f[key].length} values, expected ${dst[key].length}`);
+    dst[key].set(f[key]);
+  }
+}
+
+/**
  * Shard-level products: Abar[h] [B·P × K] = v_h·ZO_hᵀ (one GEMM per head instead of per-sample loops).
  */
 export interface AttnShard {

@@ -16,9 +16,9 @@ import { integrationMethodFor, type BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import type { EdgesShardPayload } from './edges.js';
 import { integrationPoints } from './integration.js';
-import type { MprimeShardPayload, MprimeShardResult } from './mprime.js';
+import type { AttnForwardShardPayload, MprimeShardPayload, MprimeShardResult } from './mprime.js';
 import { checkReuse } from './reuse.js';
-import { cotRows, detectAttention } from './attention.js';
+import { attnForwardAlloc, cotRows, detectAttention, type AttnForwardAll } from './attention.js';
 import { attnMprimeAssemble } from './attention-mprime.js';
 import type { ForwardShardPayload, GramShardPayload } from './stats.js';
 
@@ -170,6 +170,17 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
     const totalSteps = K + 1;
     let done = 0;
     progress({ stage: 'Cs', done, total: totalSteps });
+    // attention sections: their forward at the data needs no basis, so the workers run it now
+    // (while this thread eigendecomposes the last layers) and M′ reads the cache
+    const attnFw: Array<Promise<AttnForwardAll> | null> = new Array(K).fill(null);
+    if (acts && c.basis_formula === 'jacobian') {
+      for (let l = 0; l < K; l++) {
+        if (c.naive_gradient_flow && l < K - 1) continue;
+        const p = prefetchAttnForward(inp.pool, c, ctx, sm, l, acts[l]!, N);
+        p?.catch(() => undefined); // awaited by computeMprime
+        attnFw[l] = p;
+      }
+    }
     // final node layer
     const finalDim = infos[K]!.dim;
     if (c.rotate_final_node_layer) {
@@ -204,7 +215,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
             const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
             const c2 = { ...c, node_layers: sub } as BuildConfig;
             mpPromise = computeMprime(inp.pool, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, progress);
-          } else mpPromise = computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress);
+          } else mpPromise = computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress, attnFw[l]);
           mpPromise.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
         }
         // the next pair's bases are known: its edges fill the workers while this layer finishes
@@ -437,6 +448,28 @@ function fingerprintCheck(
   }
 }
 
+/**
+ * Starts the attention forward cache of section l at X on the workers (null when M′ of this section
+ * does not take the attention fast path at alpha 1, or without shared memory).
+ */
+function prefetchAttnForward(pool: TaskPool, c: BuildConfig, ctx: ModelCtx, sm: SectionedModel, l: number, X: Float64Array, N: number): Promise<AttnForwardAll> | null {
+  if (!sharedMemoryAvailable()) return null;
+  if (c.basis_formula !== 'jacobian' || c.n_stochastic_sources_basis_pos !== null || c.n_stochastic_sources_basis_hidden !== null) return null;
+  const sec = sm.sections[l]!;
+  const st = sec.structure;
+  if (st && st.type === 'mlp' && sec.inPos === sec.outPos) return null;
+  const at = detectAttention(sec);
+  if (!at) return null;
+  const { alphas } = integrationPoints(integrationMethodFor(c, c.node_layers[l]!), c.n_intervals);
+  if (!alphas.includes(1)) return null;
+  const all = attnForwardAlloc(at, N, sec.inPos, sharedZeros);
+  const payloads: AttnForwardShardPayload[] = shardRanges(N, SHARD.mprimeAttn).map(([start, end]) => ({ model: ctx, layer: l, X, start, end, out: all }));
+  return mapReduceShards<AttnForwardShardPayload, number, number>(pool, 'rib.attnForward', payloads, (r) => r, (a, r) => a + r).then((n) => {
+    if (n !== N) throw new Error(`attention forward cache: ${n} of ${N} samples`);
+    return all;
+  });
+}
+
 async function computeMprime(
   pool: TaskPool,
   c: BuildConfig,
@@ -447,6 +480,7 @@ async function computeMprime(
   N: number,
   outBasis: LayerBasis,
   progress: ProgressSink,
+  attnFw: Promise<AttnForwardAll> | null = null,
 ): Promise<{ M: Float64Array; Lp: Float64Array | null }> {
   const sec = sm.sections[l]!;
   const L = c.node_layers[l]!;
@@ -470,10 +504,12 @@ async function computeMprime(
   const mlpClosed = formula === 'jacobian' && !stoch && st && st.type === 'mlp' && sec.inPos === sec.outPos;
   const attnFast = formula === 'jacobian' && !stoch && !mlpClosed && detectAttention(sec) !== null;
   const ranges = shardRanges(N, mlpClosed ? SHARD.mprimeMlp : attnFast ? SHARD.mprimeAttn : SHARD.mprime);
+  const fwAll = attnFast && attnFw ? await attnFw : null;
   const stage = `M' ${L}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });
   const payloads: MprimeShardPayload[] = ranges.map(([start, end], shard) => ({
+    attnFw: fwAll,
     model: ctx,
     layer: l,
     X,
