@@ -13,7 +13,7 @@
  */
 import { gemm, lowRankSqAcc } from '../linalg/index.js';
 import type { Module } from '../models/modules.js';
-import { splitTup } from '../models/tuple.js';
+import { concatTup, splitTup } from '../models/tuple.js';
 import type { Section } from '../models/types.js';
 
 export interface AttnStruct {
@@ -81,6 +81,11 @@ export interface AttnForward {
   A: Float64Array; // [B, H, P, P]
 }
 
+function attnCacheOf(m: Module, c: unknown): AttnForward {
+  const a = (m.kind === 'attn_fused' ? (c as { outCache: unknown }).outCache : c) as AttnForward;
+  return { P: a.P, q: a.q, k: a.k, v: a.v, A: a.A };
+}
+
 /** Runs the section's own modules on x [B, P, d] and keeps the attention cache. */
 export function attnForward(st: AttnStruct, x: Float64Array, B: number, P: number): AttnForward {
   let t = splitTup(x, B, P, [st.d]);
@@ -88,14 +93,7 @@ export function attnForward(st: AttnStruct, x: Float64Array, B: number, P: numbe
   for (const m of st.mods) {
     const r = m.forward(t, B);
     if (m.kind === 'attn_out' || m.kind === 'attn_fused') {
-      const c = (m.kind === 'attn_fused' ? (r.cache as { outCache: unknown }).outCache : r.cache) as {
-        q: Float64Array;
-        k: Float64Array;
-        v: Float64Array;
-        A: Float64Array;
-        P: number;
-      };
-      cache = { P: c.P, q: c.q, k: c.k, v: c.v, A: c.A };
+      cache = attnCacheOf(m, r.cache);
       break;
     }
     t = r.y;
@@ -106,8 +104,8 @@ export function attnForward(st: AttnStruct, x: Float64Array, B: number, P: numbe
 
 /**
  * The attention cache of `attnForward` for all N samples in shared memory (q, k [N, P, H·dh],
- * v [N, P, H·dv], A [N, H, P, P]), filled shard by shard by `attnForwardInto` ahead of the M′
- * pass, so the M′ shards read it instead of running the section forward again.
+ * v [N, P, H·dv], A [N, H, P, P]), filled by the statistics forward (`attnSectionForward`), so the M′
+ * shards read it instead of running the section forward again.
  */
 export interface AttnForwardAll {
   P: number;
@@ -137,11 +135,27 @@ export function attnForwardSlice(st: AttnStruct, all: AttnForwardAll, start: num
   };
 }
 
-/** Runs `attnForward` on samples [start, end) of x [N, P, d] and stores its cache into `all`. */
-export function attnForwardInto(st: AttnStruct, x: Float64Array, start: number, end: number, all: AttnForwardAll): void {
-  const P = all.P;
-  const f = attnForward(st, x.subarray(start * P * st.d, end * P * st.d), end - start, P);
-  if (f.P !== P) throw new Error(`attention forward cache: ${f.P} positions, expected ${P}`);
+/**
+ * The section's forward (as `Section.forward`) on x [B, P, d] that also keeps the attention cache,
+ * so the statistics pass fills `AttnForwardAll` for M′ without a second attention forward.
+ */
+export function attnSectionForward(st: AttnStruct, x: Float64Array, B: number, P: number): { y: Float64Array; cache: AttnForward } {
+  if (x.length !== B * P * st.d) throw new Error(`attention section: input has ${x.length} values, expected [${B}, ${P}, ${st.d}]`);
+  let t = splitTup(x, B, P, [st.d]);
+  let cache: AttnForward | null = null;
+  for (const m of st.mods) {
+    const r = m.forward(t, B);
+    if (m.kind === 'attn_out' || m.kind === 'attn_fused') cache = attnCacheOf(m, r.cache);
+    t = r.y;
+  }
+  if (!cache) throw new Error('attention fast path: no attn_out module');
+  const y = concatTup(t, B);
+  return { y: y === x ? new Float64Array(x) : y, cache };
+}
+
+/** Stores the cache of samples [start, end) into `all`. */
+export function storeAttnForward(st: AttnStruct, all: AttnForwardAll, start: number, end: number, f: AttnForward): void {
+  if (f.P !== all.P) throw new Error(`attention forward cache: ${f.P} positions, expected ${all.P}`);
   const dst = attnForwardSlice(st, all, start, end);
   for (const key of ['q', 'k', 'v', 'A'] as const) {
     if (f[key].length !== dst[key].length) throw new Error(`attention forward cache: ${key} has ${f[key].length} values, expected ${dst[key].length}`);

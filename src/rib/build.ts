@@ -16,7 +16,7 @@ import { integrationMethodFor, type BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import type { EdgesShardPayload } from './edges.js';
 import { integrationPoints } from './integration.js';
-import type { AttnForwardShardPayload, MprimeShardPayload, MprimeShardResult } from './mprime.js';
+import type { MprimeShardPayload, MprimeShardResult } from './mprime.js';
 import { checkReuse } from './reuse.js';
 import { attnForwardAlloc, cotRows, detectAttention, type AttnForwardAll } from './attention.js';
 import { attnMprimeAssemble } from './attention-mprime.js';
@@ -105,7 +105,11 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   let ts = now();
   let stats: Stats;
   let gAct: { acts: Float64Array[]; sums: Float64Array[]; N: number } | null = null;
-  if (gds) gAct = await forwardAll(inp.pool, ctx, gds, statDims, nNonOut, progress, 'forward');
+  const needData = (c.calculate_Cs && !inp.loadedCs) || c.calculate_edges;
+  // attention sections' forward cache for M′, filled by the forward pass over `dataset`
+  const attnFw: Array<AttnForwardAll | null> = new Array(K).fill(null);
+  if (ds && c.calculate_Cs && !inp.loadedCs) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
+  if (gds) gAct = await forwardAll(inp.pool, ctx, gds, statDims, nNonOut, progress, 'forward', gds === ds ? attnFw : null);
   if (loaded) {
     stats = { means: new Map(loaded.means), grams: new Map(loaded.grams) };
     if (gAct) fingerprintCheck(c, loaded, gAct, statDims, nl, inp.loadedCs ? 'interaction_matrices_path' : 'gram_matrices_path');
@@ -122,13 +126,12 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   // activations of `dataset` for M′ and edges
   let acts: Float64Array[] | null = null;
   let N = 0;
-  const needData = (c.calculate_Cs && !inp.loadedCs) || c.calculate_edges;
   if (needData && ds) {
     if (gds === ds && gAct) {
       acts = gAct.acts;
       N = gAct.N;
     } else {
-      const a = await forwardAll(inp.pool, ctx, ds, statDims.slice(0, nNonOut), nNonOut, progress, 'forward (dataset)');
+      const a = await forwardAll(inp.pool, ctx, ds, statDims.slice(0, nNonOut), nNonOut, progress, 'forward (dataset)', attnFw);
       acts = a.acts;
       N = a.N;
     }
@@ -170,17 +173,6 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
     const totalSteps = K + 1;
     let done = 0;
     progress({ stage: 'Cs', done, total: totalSteps });
-    // attention sections: their forward at the data needs no basis, so the workers run it now
-    // (while this thread eigendecomposes the last layers) and M′ reads the cache
-    const attnFw: Array<Promise<AttnForwardAll> | null> = new Array(K).fill(null);
-    if (acts && c.basis_formula === 'jacobian') {
-      for (let l = 0; l < K; l++) {
-        if (c.naive_gradient_flow && l < K - 1) continue;
-        const p = prefetchAttnForward(inp.pool, c, ctx, sm, l, acts[l]!, N);
-        p?.catch(() => undefined); // awaited by computeMprime
-        attnFw[l] = p;
-      }
-    }
     // final node layer
     const finalDim = infos[K]!.dim;
     if (c.rotate_final_node_layer) {
@@ -338,6 +330,7 @@ async function forwardAll(
   nNonOut: number,
   progress: ProgressSink,
   stage: string,
+  attn: Array<AttnForwardAll | null> | null = null,
 ): Promise<{ acts: Float64Array[]; sums: Float64Array[]; N: number }> {
   const N = d.n;
   const inputs = sharedInputs(d.inputs);
@@ -345,7 +338,7 @@ async function forwardAll(
   const ranges = shardRanges(N, SHARD.forward);
   let done = 0;
   progress({ stage, done, total: ranges.length });
-  const payloads: ForwardShardPayload[] = ranges.map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut }));
+  const payloads: ForwardShardPayload[] = ranges.map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut, attn }));
   const sums = await reduceShardsInOrder<ForwardShardPayload, Float64Array[]>(
     pool,
     'rib.forward',
@@ -452,9 +445,14 @@ function fingerprintCheck(
  * Starts the attention forward cache of section l at X on the workers (null when M′ of this section
  * does not take the attention fast path at alpha 1, or without shared memory).
  */
-function prefetchAttnForward(pool: TaskPool, c: BuildConfig, ctx: ModelCtx, sm: SectionedModel, l: number, X: Float64Array, N: number): Promise<AttnForwardAll> | null {
+/**
+ * The shared attention cache of section l for M′ (null where M′ does not read one): deterministic
+ * jacobian M′ of an attention section with α = 1 among the integration points.
+ */
+function attnCacheFor(c: BuildConfig, sm: SectionedModel, l: number, N: number): AttnForwardAll | null {
   if (!sharedMemoryAvailable()) return null;
   if (c.basis_formula !== 'jacobian' || c.n_stochastic_sources_basis_pos !== null || c.n_stochastic_sources_basis_hidden !== null) return null;
+  if (c.naive_gradient_flow && l < sm.sections.length - 1) return null;
   const sec = sm.sections[l]!;
   const st = sec.structure;
   if (st && st.type === 'mlp' && sec.inPos === sec.outPos) return null;
@@ -462,12 +460,7 @@ function prefetchAttnForward(pool: TaskPool, c: BuildConfig, ctx: ModelCtx, sm: 
   if (!at) return null;
   const { alphas } = integrationPoints(integrationMethodFor(c, c.node_layers[l]!), c.n_intervals);
   if (!alphas.includes(1)) return null;
-  const all = attnForwardAlloc(at, N, sec.inPos, sharedZeros);
-  const payloads: AttnForwardShardPayload[] = shardRanges(N, SHARD.mprimeAttn).map(([start, end]) => ({ model: ctx, layer: l, X, start, end, out: all }));
-  return mapReduceShards<AttnForwardShardPayload, number, number>(pool, 'rib.attnForward', payloads, (r) => r, (a, r) => a + r).then((n) => {
-    if (n !== N) throw new Error(`attention forward cache: ${n} of ${N} samples`);
-    return all;
-  });
+  return attnForwardAlloc(at, N, sec.inPos, sharedZeros);
 }
 
 async function computeMprime(
@@ -480,7 +473,7 @@ async function computeMprime(
   N: number,
   outBasis: LayerBasis,
   progress: ProgressSink,
-  attnFw: Promise<AttnForwardAll> | null = null,
+  attnFw: AttnForwardAll | null = null,
 ): Promise<{ M: Float64Array; Lp: Float64Array | null }> {
   const sec = sm.sections[l]!;
   const L = c.node_layers[l]!;
@@ -504,7 +497,7 @@ async function computeMprime(
   const mlpClosed = formula === 'jacobian' && !stoch && st && st.type === 'mlp' && sec.inPos === sec.outPos;
   const attnFast = formula === 'jacobian' && !stoch && !mlpClosed && detectAttention(sec) !== null;
   const ranges = shardRanges(N, mlpClosed ? SHARD.mprimeMlp : attnFast ? SHARD.mprimeAttn : SHARD.mprime);
-  const fwAll = attnFast && attnFw ? await attnFw : null;
+  const fwAll = attnFast ? attnFw : null;
   const stage = `M' ${L}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });

@@ -134,18 +134,19 @@ function mlpEdges(
   // baseline m̄_h: the unit's most common non-zero value when it holds in more than half of the rows
   // (e.g. ReLU units that are mostly on), folded into K0 once; per row only the units whose m
   // differs from the baseline enter the GEMM (fewer than the active units for most trained MLPs)
+  // (row-major passes: the first non-zero value of each unit, then how many rows hold it)
   const mbar = new Float64Array(H);
-  for (let h = 0; h < H; h++) {
-    let c = 0;
-    for (let r = 0; r < rows; r++) if (m[r * H + h]! !== 0) {
-      c = m[r * H + h]!;
-      break;
-    }
-    if (c === 0) continue;
-    let cnt = 0;
-    for (let r = 0; r < rows; r++) if (m[r * H + h] === c) cnt++;
-    if (cnt * 2 > rows) mbar[h] = c;
+  const first = new Float64Array(H);
+  const cnt = new Int32Array(H);
+  for (let r = 0; r < rows; r++) {
+    const o = r * H;
+    for (let h = 0; h < H; h++) if (first[h] === 0) first[h] = m[o + h]!;
   }
+  for (let r = 0; r < rows; r++) {
+    const o = r * H;
+    for (let h = 0; h < H; h++) if (m[o + h] === first[h]) cnt[h]!++;
+  }
+  for (let h = 0; h < H; h++) if (first[h] !== 0 && cnt[h]! * 2 > rows) mbar[h] = first[h]!;
   let nb = 0;
   for (let h = 0; h < H; h++) {
     if (mbar[h] === 0) continue;
@@ -166,14 +167,19 @@ function mlpEdges(
   let tot = 0;
   for (let k = 0; k < rows; k++) {
     const r = order[k]!;
+    const ro = r * H;
     let cb = 0;
-    for (let h = 0; h < H; h++) if (m[r * H + h]! !== mbar[h]!) cb++;
     let cp = Infinity;
     if (k > 0) {
-      const pr = order[k - 1]!;
-      cp = 0;
-      for (let h = 0; h < H; h++) if (m[r * H + h]! !== m[pr * H + h]!) cp++;
-    }
+      const po = order[k - 1]! * H;
+      let c = 0;
+      for (let h = 0; h < H; h++) {
+        const v = m[ro + h]!;
+        if (v !== mbar[h]!) cb++;
+        if (v !== m[po + h]!) c++;
+      }
+      cp = c;
+    } else for (let h = 0; h < H; h++) if (m[ro + h]! !== mbar[h]!) cb++;
     base[k] = cp < cb ? 0 : 1;
     counts[k] = cp < cb ? cp : cb;
     tot += counts[k]!;

@@ -11,7 +11,7 @@ import { gemm, syrk } from '../linalg/index.js';
 import { accumulateJacobianM, accumulateMlpM } from '../models/index.js';
 import type { Section } from '../models/types.js';
 import { Rng } from '../rng.js';
-import { attnForwardInto, attnForwardSlice, cotRows, detectAttention, type AttnForwardAll } from './attention.js';
+import { attnForwardSlice, cotRows, detectAttention, type AttnForwardAll } from './attention.js';
 import { attnMprimeAcc } from './attention-mprime.js';
 import { eye, scaled, sectionedFor, streamId, type ModelCtx } from './context.js';
 
@@ -38,24 +38,6 @@ export interface MprimeShardPayload {
   closedForm?: boolean;
   /** attention sections: the section's forward cache at X for all samples (see AttnForwardAll) */
   attnFw?: AttnForwardAll | null;
-}
-
-/** Computes samples [start, end) of the attention forward cache of section `layer` at X. */
-export interface AttnForwardShardPayload {
-  model: ModelCtx;
-  layer: number;
-  X: Float64Array;
-  start: number;
-  end: number;
-  out: AttnForwardAll;
-}
-
-export function attnForwardShard(p: AttnForwardShardPayload): number {
-  const sec = sectionedFor(p.model).sections[p.layer]!;
-  const at = detectAttention(sec);
-  if (!at) throw new Error(`section ${p.layer}: attention forward cache for a section that is not an attention block`);
-  attnForwardInto(at, p.X, p.start, p.end, p.out);
-  return p.end - p.start;
 }
 
 export interface MprimeShardResult {

@@ -5,6 +5,7 @@
 import { syrk } from '../linalg/index.js';
 import type { Inputs } from '../models/types.js';
 import { sectionedFor, sliceInputs, type ModelCtx } from './context.js';
+import { attnSectionForward, detectAttention, storeAttnForward, type AttnForwardAll } from './attention.js';
 
 export interface ForwardShardPayload {
   model: ModelCtx;
@@ -17,6 +18,8 @@ export interface ForwardShardPayload {
   dims: Array<[number, number]>;
   /** number of non-output node layers; a further entry in `outs` (if any) holds the logits */
   nNonOut: number;
+  /** per section: shared attention cache to fill (attention sections whose M′ reads it), or null */
+  attn?: Array<AttnForwardAll | null> | null;
 }
 
 /**
@@ -29,7 +32,17 @@ export function forwardShard(p: ForwardShardPayload): Float64Array[] {
   const sums: Float64Array[] = [];
   let x = sm.pre(sliceInputs(p.inputs, p.start, p.end));
   for (let l = 0; l < p.outs.length; l++) {
-    if (l > 0) x = sm.sections[l - 1]!.forward(x, B);
+    if (l > 0) {
+      const sec = sm.sections[l - 1]!;
+      const all = p.attn?.[l - 1] ?? null;
+      const at = all ? detectAttention(sec) : null;
+      if (all && !at) throw new Error(`forward: section ${l - 1} has an attention cache but is not an attention block`);
+      if (at && all) {
+        const r = attnSectionForward(at, x, B, sec.inPos);
+        storeAttnForward(at, all, p.start, p.end, r.cache);
+        x = r.y;
+      } else x = sec.forward(x, B);
+    }
     const [P, d] = p.dims[l]!;
     if (x.length !== B * P * d) throw new Error(`forward: layer ${l} has ${x.length} values, expected [${B}, ${P}, ${d}]`);
     p.outs[l]!.set(x, p.start * P * d);

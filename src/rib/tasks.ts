@@ -2,7 +2,7 @@
 import { registerTask } from '../parallel/registry.js';
 import { withoutOperandScreen } from '../linalg/index.js';
 import { edgesShard, type EdgesShardPayload } from './edges.js';
-import { attnForwardShard, mprimeShard, type AttnForwardShardPayload, type MprimeShardPayload } from './mprime.js';
+import { mprimeShard, type MprimeShardPayload } from './mprime.js';
 import { forwardShard, gramShard, type ForwardShardPayload, type GramShardPayload } from './stats.js';
 
 /**
@@ -21,7 +21,6 @@ function checkFinite(what: string, p: { layer: number; start: number; end: numbe
 
 registerTask('rib.forward', (p: ForwardShardPayload) => forwardShard(p));
 registerTask('rib.gram', (p: GramShardPayload) => gramShard(p));
-registerTask('rib.attnForward', (p: AttnForwardShardPayload) => attnForwardShard(p));
 registerTask('rib.mprime', (p: MprimeShardPayload) => {
   const r = withoutOperandScreen(() => mprimeShard(p));
   checkFinite("M' shard", p, r.M);
