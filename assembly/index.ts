@@ -6,6 +6,7 @@ export { eigh, eighRotCap } from './eigh';
 export { eighJacobi } from './jacobi';
 export { lowRankSqAcc, lowRankSqAccGather } from './sqacc';
 export { groupPairs } from './pairs';
+export { nearestChain } from './chain';
 export { svd, svdWork } from './svd';
 
 export function heapBase(): usize {

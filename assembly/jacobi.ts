@@ -35,9 +35,11 @@ export function eighJacobi(pA: usize, n: i32, pVt: usize, maxSweeps: i32): i32 {
         const t = (theta >= 0 ? 1.0 : -1.0) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
-        // A ← Jᵀ A J: rows p, q, then mirror them into columns p, q
+        // A ← Jᵀ A J: rows p, q, then mirror them into columns p, q. Rows above p are not read
+        // again in this sweep, so they are skipped here and refreshed from the (current) lower
+        // triangle at the end of the sweep: the same values as mirroring into every row.
         rot(pr, qr, n, c, s);
-        for (let k = 0; k < n; k++) {
+        for (let k = p; k < n; k++) {
           const rk = pA + <usize>k * rowBytes;
           store<f64>(rk + (<usize>p << 3), load<f64>(pr + (<usize>k << 3)));
           store<f64>(rk + (<usize>q << 3), load<f64>(qr + (<usize>k << 3)));
@@ -48,6 +50,10 @@ export function eighJacobi(pA: usize, n: i32, pVt: usize, maxSweeps: i32): i32 {
         store<f64>(qr + (<usize>p << 3), 0);
         rot(pVt + <usize>p * rowBytes, pVt + <usize>q * rowBytes, n, c, s);
       }
+    }
+    for (let k = 0; k < n - 1; k++) {
+      const rk = pA + <usize>k * rowBytes;
+      for (let j = k + 1; j < n; j++) store<f64>(rk + (<usize>j << 3), load<f64>(pA + <usize>j * rowBytes + (<usize>k << 3)));
     }
     if (!rotated) return sweep + 1;
   }

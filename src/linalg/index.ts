@@ -469,6 +469,35 @@ export function groupPairs(
   }
 }
 
+/**
+ * Greedy nearest-neighbour chain over `rows` bitsets of `words` 32-bit words each (row-major in
+ * `bits`; `words` even, so each row is whole 64-bit words): the order starts at row 0 and always
+ * continues with the unused row nearest in Hamming distance to the current one, ties going to the
+ * lowest row index. O(rows² · words) popcounts, in Wasm.
+ */
+export function nearestChain(bits: Int32Array, rows: number, words: number): Int32Array {
+  const fn = 'nearestChain';
+  checkDim(fn, 'rows', rows, 0);
+  checkDim(fn, 'words', words);
+  if (words % 2 !== 0) throw new RangeError(`${fn}: words must be even (whole 64-bit words per row), got ${words}`);
+  if (bits.length < rows * words) throw new RangeError(`${fn}: bits has ${bits.length} entries, expected ${rows * words} ([${rows} × ${words}])`);
+  const order = new Int32Array(rows);
+  if (rows === 0) return order;
+  const K = kernels();
+  resetArena();
+  try {
+    const pBits = alloc(rows * words, 4, fn);
+    const pOrder = alloc(rows, 4, fn);
+    const pRem = alloc(rows, 4, fn);
+    new Int32Array(kernels().memory.buffer, pBits, rows * words).set(bits.subarray(0, rows * words));
+    K.nearestChain(rows, words >> 1, pBits, pOrder, pRem);
+    order.set(new Int32Array(kernels().memory.buffer, pOrder, rows));
+    return order;
+  } finally {
+    resetArena();
+  }
+}
+
 // ---------------------------------------------------------------- eigh
 
 /** Relative asymmetry tolerated by eigh (the input is symmetrised as (A + Aᵀ)/2). */

@@ -29,6 +29,7 @@ export interface KernelExports {
   eighRotCap(n: number): number;
   lowRankSqAccGather(nRows: number, m: number, n: number, pK0: number, pL0: number, pR0: number, pIdx: number, pS: number, pK: number, pBase: number, pF: number, pE: number, pT: number, pLs: number, pRs: number, work: number): void;
   groupPairs(g: number, pStart: number, pBlk: number, pU: number, pW: number, ldw: number, pY: number, pZ: number, ldz: number, dv: number, dh: number): void;
+  nearestChain(rows: number, w: number, pBits: number, pOrder: number, pRem: number): void;
   eighJacobi(pA: number, n: number, pVt: number, maxSweeps: number): number;
   lowRankSqAcc(nRows: number, m: number, n: number, pK0: number, k0Stride: number, pL: number, pR: number, pK: number, pBase: number, pF: number, pE: number, pT: number, work: number, nDiag: number, pCoef: number): void;
   svd(pA: number, m: number, n: number, pU: number, pS: number, pV: number, work: number): number;

@@ -55,6 +55,14 @@ export function isLnOut(nodeLayer: string, isolateLnVar: boolean): boolean {
   return isolateLnVar && (prefix === 'ln1_out' || prefix === 'ln2_out');
 }
 
+/** `pcaStage` as a worker task (task "rib.pca"). */
+export interface PcaTaskPayload {
+  G: Float64Array;
+  d: number;
+  mean: Float64Array | null;
+  o: PcaOptions;
+}
+
 /** §5.2 steps 1–2. G is d×d (centred if `center`), mean has length d (only used if `center`). */
 export function pcaStage(G: Float64Array, d: number, mean: Float64Array | null, o: PcaOptions): PcaStage {
   let e = o.lnOut ? maskedEigendecompose(G, d, 1) : eigendecompose(G, d);

@@ -11,7 +11,8 @@ import { modelToSpec, type ModelSpec } from '../models/index.js';
 import type { Inputs, Model, SectionedModel } from '../models/types.js';
 import { mapReduceShards, sharedMemoryAvailable, toShared, type TaskPool } from '../parallel/pool.js';
 import { shardRanges } from '../parallel/shards.js';
-import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaFromW, pcaStage, svdBasis } from './basis.js';
+import { PriorityScheduler } from '../parallel/priority.js';
+import { finishRotation, isLnOut, mat, nearThreshold, neuronBasis, pcaFromW, pcaStage, svdBasis, type PcaStage, type PcaTaskPayload } from './basis.js';
 import { integrationMethodFor, type BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import type { EdgesShardPayload } from './edges.js';
@@ -25,7 +26,7 @@ import type { ForwardShardPayload, GramShardPayload } from './stats.js';
 export const VERSION = '0.1.0';
 
 /** Fixed shard sizes (samples). They never depend on the worker count. */
-export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, mprimeAttn: 512, edges: 128, edgesFast: 512 } as const;
+export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, mprimeAttn: 512, edges: 128, edgesFast: 512, edgesMlp: 1024 } as const;
 
 export interface ProgressEvent {
   stage: string;
@@ -153,11 +154,15 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   };
   const thr = c.truncation_threshold;
   let haveCs = false;
+  // while the bases are computed, M′ (the critical path) goes first on the workers; edges of pairs
+  // whose bases are known fill the remaining slots; the PCA steps run ahead of both
+  const sched = new PriorityScheduler(inp.pool);
+  const pools = { pca: sched.view(3), mprime: sched.view(2), edges: sched.view(1) };
   // edges of a pair start as soon as both of its bases are known (overlapping the remaining Cs)
   const edgeJobs: Array<Promise<Mat> | null> = new Array(K).fill(null);
   const startEdges = (l: number) => {
     if (!c.calculate_edges || !acts || edgeJobs[l]) return;
-    const p = computeEdges(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l]!, bases[l + 1]!, progress);
+    const p = computeEdges(pools.edges, c, ctx, sm, l, acts[l]!, N, bases[l]!, bases[l + 1]!, progress);
     p.catch(() => undefined); // awaited in the edges stage
     edgeJobs[l] = p;
   };
@@ -190,13 +195,28 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
       bases[K] = { nodeLayer: nl[K]!, origDim: finalDim, C: null, Cpinv: null, W: null, Wpinv: null, V: null, Lambda: null };
     }
     progress({ stage: 'Cs', done: ++done, total: totalSteps });
+    // every layer's PCA step needs only its Gram matrix: all of them start on the workers now
+    const pcaJobs: Array<Promise<PcaStage> | null> = new Array(K).fill(null);
+    if (c.basis_formula !== 'neuron') {
+      for (let l = K - 1; l >= 0; l--) {
+        const L = nl[l]!;
+        const payload: PcaTaskPayload = {
+          G: stats.grams.get(L)!.data,
+          d: infos[l]!.dim,
+          mean: stats.means.get(L) ?? null,
+          o: { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr },
+        };
+        pcaJobs[l] = pools.pca.run<PcaStage>('rib.pca', payload);
+        pcaJobs[l]!.catch(() => undefined); // awaited in the loop below
+      }
+    }
     for (let l = K - 1; l >= 0; l--) {
       const L = nl[l]!;
       const d = infos[l]!.dim;
       if (c.basis_formula === 'neuron') {
         bases[l] = neuronBasis(L, d);
       } else {
-        // M′ needs only the next layer's C: start it on the workers, then do this layer's PCA here
+        // M′ needs only the next layer's C: start it on the workers, then finish this layer's PCA
         let mpPromise: Promise<{ M: Float64Array; Lp: Float64Array | null }> | null = null;
         if (c.basis_formula !== 'svd') {
           if (!acts) throw new UserError('dataset: required to compute the interaction basis');
@@ -206,14 +226,13 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
             const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type });
             const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
             const c2 = { ...c, node_layers: sub } as BuildConfig;
-            mpPromise = computeMprime(inp.pool, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, progress);
-          } else mpPromise = computeMprime(inp.pool, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress, attnFw[l]);
+            mpPromise = computeMprime(pools.mprime, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, progress);
+          } else mpPromise = computeMprime(pools.mprime, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress, attnFw[l]);
           mpPromise.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
         }
         // the next pair's bases are known: its edges fill the workers while this layer finishes
         if (l + 1 < K) startEdges(l + 1);
-        const G = stats.grams.get(L)!;
-        const p = pcaStage(G.data, d, stats.means.get(L) ?? null, { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr });
+        const p = await pcaJobs[l]!;
         near[L] = { gram: nearThreshold(p.Dall, thr, 'gram'), lambda: [] };
         floorInfo[L] = { gram: belowFloor(p.Dall, 0, 'gram'), lambda: null };
         if (c.basis_formula === 'svd') bases[l] = svdBasis(p);
@@ -575,8 +594,10 @@ async function computeEdges(
   const rout = outB.C ? outB.C.cols : sec.outDim;
   const R = c.n_stochastic_sources_edges;
   // closed forms (MLP) and the attention fast path: per-shard set-up is amortised over larger shards
-  const fast = c.edge_formula === 'squared' && R === null && ((sec.structure?.type === 'mlp' && sec.inPos === sec.outPos) || detectAttention(sec) !== null);
-  const ranges = shardRanges(N, fast ? SHARD.edgesFast : SHARD.edges);
+  const mlpClosed = c.edge_formula === 'squared' && R === null && sec.structure?.type === 'mlp' && sec.inPos === sec.outPos;
+  const fast = mlpClosed || (c.edge_formula === 'squared' && R === null && detectAttention(sec) !== null);
+  // (MLP: a longer row chain within a shard means fewer unit changes per row)
+  const ranges = shardRanges(N, mlpClosed ? SHARD.edgesMlp : fast ? SHARD.edgesFast : SHARD.edges);
   const stage = `edges ${L}->${c.node_layers[l + 1]}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });

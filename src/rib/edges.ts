@@ -10,7 +10,7 @@
  * - squared, stochastic (R sources): ±1 over output positions per (sample, source);
  * - functional: signed, cotangent 2(F̂¹ − F̂(α f̂)) per output node.
  */
-import { gemm, lowRankSqAccGather } from '../linalg/index.js';
+import { gemm, lowRankSqAccGather, nearestChain } from '../linalg/index.js';
 import { actDeriv } from '../models/activations.js';
 import type { Section, SectionStructure } from '../models/types.js';
 import { Rng } from '../rng.js';
@@ -208,38 +208,13 @@ function mlpEdges(
 
 /** Greedy nearest-neighbour order of rows by the Hamming distance of "m ≠ m̄" (ties: lowest row). */
 function chainOrder(m: Float64Array, mbar: Float64Array, rows: number, H: number): Int32Array {
-  const W = (H + 31) >> 5;
+  const W = 2 * ((H + 63) >> 6); // whole 64-bit words per row
   const bits = new Int32Array(rows * W);
-  for (let r = 0; r < rows; r++) for (let h = 0; h < H; h++) if (m[r * H + h]! !== mbar[h]!) bits[r * W + (h >> 5)]! |= 1 << (h & 31);
-  const order = new Int32Array(rows);
-  const used = new Uint8Array(rows);
-  let cur = 0;
-  used[0] = 1;
-  for (let k = 1; k < rows; k++) {
-    let best = -1;
-    let bd = Infinity;
-    const co = cur * W;
-    for (let j = 0; j < rows; j++) {
-      if (used[j]) continue;
-      const jo = j * W;
-      let dd = 0;
-      for (let w = 0; w < W && dd < bd; w++) dd += popcount(bits[co + w]! ^ bits[jo + w]!);
-      if (dd < bd) {
-        bd = dd;
-        best = j;
-      }
-    }
-    used[best] = 1;
-    order[k] = best;
-    cur = best;
+  for (let r = 0; r < rows; r++) {
+    const o = r * H;
+    for (let h = 0; h < H; h++) if (m[o + h]! !== mbar[h]!) bits[r * W + (h >> 5)]! |= 1 << (h & 31);
   }
-  return order;
-}
-
-function popcount(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+  return nearestChain(bits, rows, W);
 }
 
 /**

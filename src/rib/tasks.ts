@@ -1,6 +1,7 @@
 /** Worker tasks of the LIB build (registered on import; src/tasks.ts imports this module). */
 import { registerTask } from '../parallel/registry.js';
 import { withoutOperandScreen } from '../linalg/index.js';
+import { pcaStage, type PcaTaskPayload } from './basis.js';
 import { edgesShard, type EdgesShardPayload } from './edges.js';
 import { mprimeShard, type MprimeShardPayload } from './mprime.js';
 import { forwardShard, gramShard, type ForwardShardPayload, type GramShardPayload } from './stats.js';
@@ -21,6 +22,7 @@ function checkFinite(what: string, p: { layer: number; start: number; end: numbe
 
 registerTask('rib.forward', (p: ForwardShardPayload) => forwardShard(p));
 registerTask('rib.gram', (p: GramShardPayload) => gramShard(p));
+registerTask('rib.pca', (p: PcaTaskPayload) => pcaStage(p.G, p.d, p.mean, p.o));
 registerTask('rib.mprime', (p: MprimeShardPayload) => {
   const r = withoutOperandScreen(() => mprimeShard(p));
   checkFinite("M' shard", p, r.M);
