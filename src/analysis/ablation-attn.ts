@@ -14,69 +14,24 @@
 import { gemm } from '../linalg/index.js';
 import { softmaxInPlace } from '../models/modules.js';
 import type { Section } from '../models/types.js';
+import { detectAttention, type AttnStruct } from '../rib/attention.js';
 import type { EdgeBasis, PatternGroup } from './ablation-edge.js';
 import { gatherCols, gatherRows, mm } from './ablation-edge.js';
 
-export interface AttnSection {
-  Wq: Float64Array; // [d, H·dh]
-  Wk: Float64Array; // [d, H·dh]
-  Wv: Float64Array; // [d, H·dv]
-  Wo: Float64Array; // [H·dv, dout]
-  H: number;
-  dh: number;
-  dv: number;
-  d: number;
+/** An attention section's structure (`detectAttention`, without its modules: it goes to workers), with P input positions. */
+export interface AttnSection extends Omit<AttnStruct, 'mods'> {
   dout: number;
-  scale: number;
-  lastPos: boolean;
   P: number;
-}
-
-interface ModLike {
-  kind: string;
-  [k: string]: unknown;
 }
 
 /** The attention structure of a section, or null unless its modules are (identity…) split, attn_in, attn_out, add. */
 export function detectAttnSection(section: Section): AttnSection | null {
-  const mods = (section as unknown as { mods?: ModLike[] }).mods;
-  if (!Array.isArray(mods)) return null;
-  const core = mods.filter((m) => m.kind !== 'identity');
-  const kinds = core.map((m) => m.kind).join(',');
-  let ai: ModLike;
-  let ao: ModLike;
-  let add: ModLike;
-  if (kinds === 'split,attn_in,attn_out,add') [, ai, ao, add] = core as [ModLike, ModLike, ModLike, ModLike];
-  else if (kinds === 'split,attn_fused,add') {
-    const f = core[1]!;
-    ai = f.attnIn as ModLike;
-    ao = f.attnOut as ModLike;
-    add = core[2]!;
-    if (!ai || !ao) return null;
-  } else return null;
-  const H = ao.H as number;
-  const dh = ao.dh as number;
-  const dv = ao.dv as number;
-  const d = ai.din as number;
-  const dout = ao.dout as number;
-  if (![H, dh, dv, d, dout].every((v) => Number.isInteger(v) && v > 0)) return null;
-  if (d !== section.inDim || dout !== section.outDim || dout !== d) return null;
-  const lastPos = add.lastPos === true;
-  if (section.outPos !== (lastPos ? 1 : section.inPos)) return null;
-  return {
-    Wq: ai.Wq as Float64Array,
-    Wk: ai.Wk as Float64Array,
-    Wv: ai.Wv as Float64Array,
-    Wo: ao.Wo as Float64Array,
-    H,
-    dh,
-    dv,
-    d,
-    dout,
-    scale: ao.scale as number,
-    lastPos,
-    P: section.inPos,
-  };
+  const st = detectAttention(section);
+  if (!st) return null;
+  const { mods: _mods, ...rest } = st;
+  if (![st.H, st.dh, st.dv, st.d].every((v) => Number.isInteger(v) && v > 0)) return null;
+  if (section.outPos !== (st.lastPos ? 1 : section.inPos)) return null;
+  return { ...rest, lastPos: st.lastPos === true, dout: st.d, P: section.inPos };
 }
 
 /** Distinct rows of x[:, p, :] per position p: X [U_p, w] and idx [B] (sample → distinct row). */
