@@ -13,7 +13,7 @@
  */
 import { gemm, lowRankSqAcc } from '../linalg/index.js';
 import type { Module } from '../models/modules.js';
-import { concatTup, splitTup } from '../models/tuple.js';
+import { concatTup, splitTup, type Tup } from '../models/tuple.js';
 import type { Section } from '../models/types.js';
 
 export interface AttnStruct {
@@ -86,20 +86,28 @@ function attnCacheOf(m: Module, c: unknown): AttnForward {
   return { P: a.P, q: a.q, k: a.k, v: a.v, A: a.A };
 }
 
-/** Runs the section's own modules on x [B, P, d] and keeps the attention cache. */
-export function attnForward(st: AttnStruct, x: Float64Array, B: number, P: number): AttnForward {
+/**
+ * Runs the section's own modules on x [B, P, d] and keeps the attention cache; stops after the
+ * attention module unless `full` (then `t` is the section's output tuple).
+ */
+function runAttnModules(st: AttnStruct, x: Float64Array, B: number, P: number, full: boolean): { t: Tup; cache: AttnForward } {
   let t = splitTup(x, B, P, [st.d]);
   let cache: AttnForward | null = null;
   for (const m of st.mods) {
     const r = m.forward(t, B);
+    t = r.y;
     if (m.kind === 'attn_out' || m.kind === 'attn_fused') {
       cache = attnCacheOf(m, r.cache);
-      break;
+      if (!full) break;
     }
-    t = r.y;
   }
   if (!cache) throw new Error('attention fast path: no attn_out module');
-  return cache;
+  return { t, cache };
+}
+
+/** The attention cache (q, k, v, pattern) of the section at x [B, P, d]. */
+export function attnForward(st: AttnStruct, x: Float64Array, B: number, P: number): AttnForward {
+  return runAttnModules(st, x, B, P, false).cache;
 }
 
 /**
@@ -141,14 +149,7 @@ export function attnForwardSlice(st: AttnStruct, all: AttnForwardAll, start: num
  */
 export function attnSectionForward(st: AttnStruct, x: Float64Array, B: number, P: number): { y: Float64Array; cache: AttnForward } {
   if (x.length !== B * P * st.d) throw new Error(`attention section: input has ${x.length} values, expected [${B}, ${P}, ${st.d}]`);
-  let t = splitTup(x, B, P, [st.d]);
-  let cache: AttnForward | null = null;
-  for (const m of st.mods) {
-    const r = m.forward(t, B);
-    if (m.kind === 'attn_out' || m.kind === 'attn_fused') cache = attnCacheOf(m, r.cache);
-    t = r.y;
-  }
-  if (!cache) throw new Error('attention fast path: no attn_out module');
+  const { t, cache } = runAttnModules(st, x, B, P, true);
   const y = concatTup(t, B);
   return { y: y === x ? new Float64Array(x) : y, cache };
 }

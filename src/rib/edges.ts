@@ -131,10 +131,9 @@ function mlpEdges(
   const Et = new Float64Array(rin * rout); // transposed accumulator
   const aAct = new Float64Array(H * rin);
   const bAct = new Float64Array(H * rout);
-  // baseline m̄_h: the unit's most common non-zero value when it holds in more than half of the rows
-  // (e.g. ReLU units that are mostly on), folded into K0 once; per row only the units whose m
-  // differs from the baseline enter the GEMM (fewer than the active units for most trained MLPs)
-  // (row-major passes: the first non-zero value of each unit, then how many rows hold it)
+  // baseline m̄_h: the unit's first non-zero value when more than half of the rows hold it (e.g.
+  // ReLU units that are mostly on), folded into K0 once; per row only the units whose m differs
+  // from the baseline enter the GEMM (fewer than the active units for most trained MLPs)
   const mbar = new Float64Array(H);
   const first = new Float64Array(H);
   const cnt = new Int32Array(H);
