@@ -56,7 +56,7 @@ export function setInstance(exports: KernelExports): void {
   top = base;
 }
 
-/** A block of Wasm memory that outlives calls (see `resident()` in index.ts). */
+/** A block of Wasm memory that outlives calls (see `resident()` in operands.ts). */
 export interface ResidentSlot {
   ptr: number;
   bytes: number;
@@ -139,6 +139,21 @@ export function resetArena(): void {
   top = base;
 }
 
+/**
+ * The one arena discipline of every kernel call: the arena is reset, `body` allocates its operands
+ * and scratch with `alloc` and runs the kernel, and everything is released when it returns or
+ * throws.
+ */
+export function withArena<T>(body: (K: KernelExports) => T): T {
+  const k = kernels();
+  resetArena();
+  try {
+    return body(k);
+  } finally {
+    resetArena();
+  }
+}
+
 /** Current arena position; allocations after it can be dropped with arenaRelease(mark). */
 export function arenaMark(): number {
   return top;
@@ -194,4 +209,8 @@ export function f64view(p: number, n: number): Float64Array {
 
 export function f32view(p: number, n: number): Float32Array {
   return new Float32Array(kernels().memory.buffer, p, n);
+}
+
+export function i32view(p: number, n: number): Int32Array {
+  return new Int32Array(kernels().memory.buffer, p, n);
 }
