@@ -49,13 +49,13 @@ export function eigh(pA: usize, n: i32, pD: usize, pE: usize, pW: usize, pTau: u
   return p + ((<usize>i * <usize>n + <usize>j) << 3);
 }
 
-let houseBeta: f64 = 0;
+export let houseBeta: f64 = 0;
 
 /**
  * Householder reflector for x = px[0..L): on return px holds v (v[0] = 1), houseBeta = β with
  * (I − τvvᵀ)x = βe₁; returns τ (0 when x[1..] = 0, then v is not written and β = x[0]).
  */
-function makeReflector(px: usize, L: i32): f64 {
+export function makeReflector(px: usize, L: i32): f64 {
   const alpha = load<f64>(px);
   let xn2: f64 = 0;
   for (let i = 1; i < L; i++) { const v = load<f64>(px + (<usize>i << 3)); xn2 += v * v; }
@@ -169,14 +169,14 @@ function formQtBlocked(pA: usize, n: i32, pW: usize, pTau: usize, work: usize): 
   }
 }
 
-function hyp(a: f64, b: f64): f64 {
+export function hyp(a: f64, b: f64): f64 {
   const r = Math.sqrt(a * a + b * b);
   if (r < 1e-150 || r > 1e150 || !isFinite(r)) return Math.hypot(a, b);
   return r;
 }
 
 /** Implicit QL with Wilkinson-like shifts on (d, e); rotations applied to the rows of W. */
-function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i32, pStrip: usize): i32 {
+export function tql(n: i32, pD: usize, pE: usize, pW: usize, pRot: usize, cap: i32, pStrip: usize): i32 {
   let f: f64 = 0, tst1: f64 = 0;
   let pos = 0; // entries used in the rotation buffer
   let iters = 0;

@@ -31,6 +31,12 @@ export interface KernelExports {
   groupPairs(g: number, pStart: number, pBlk: number, pU: number, pW: number, ldw: number, pY: number, pZ: number, ldz: number, dv: number, dh: number): void;
   nearestChain(rows: number, w: number, pBits: number, pOrder: number, pRem: number): void;
   eighJacobi(pA: number, n: number, pVt: number, maxSweeps: number): number;
+  eighDC(pA: number, n: number, pD: number, pVt: number, work: number): number;
+  eighDCWork(n: number): number;
+  eighTridiag(n: number, pD: number, pE: number, pVt: number, work: number): number;
+  tridiagonalize(pA: number, n: number, pD: number, pE: number, pTau: number, work: number): void;
+  tridiagWork(n: number): number;
+  dcWork(n: number): number;
   lowRankSqAcc(nRows: number, m: number, n: number, pK0: number, k0Stride: number, pL: number, pR: number, pK: number, pBase: number, pF: number, pE: number, pT: number, work: number, nDiag: number, pCoef: number): void;
   svd(pA: number, m: number, n: number, pU: number, pS: number, pV: number, work: number): number;
   svdWork(m: number, n: number): number;
