@@ -1,10 +1,13 @@
 /**
- * Kernel benchmarks: Wasm SIMD kernels against a naive TS implementation and ml-matrix, same run.
- * GFLOP/s conventions: Gram 2·N·d² (full-matrix count, as in issue 2), GEMM 2·m·n·k; eigh and SVD
- * report time only (ratios are what matter).
+ * Kernel benchmarks: Wasm SIMD kernels against a naive TS implementation, ml-matrix and (when
+ * Python with numpy is installed) numpy on one thread, all in the same run.
+ * GFLOP/s conventions: Gram 2·N·d² (full-matrix count), GEMM 2·m·n·k; eigh and SVD report time
+ * only (ratios are what matter). Rows against numpy carry the time ratio wasm/numpy in the note
+ * (the targets are ≤ 3× numpy's time for eigh, the Gram and the thin SVD).
  */
 import { Matrix, EigenvalueDecomposition, SingularValueDecomposition } from 'ml-matrix';
 import { initKernels, syrk, gemm, eigh, svd } from '../src/linalg/index.js';
+import { numpyBaseline, type NumpyOp } from './numpy-baseline.js';
 import { naiveSyrk, naiveGemm, naiveEigh, jacobiEigh, naiveSvd } from '../src/linalg/naive.js';
 import { Rng } from '../src/rng.js';
 import { time, ratioAgainst, type BenchContext, type BenchRow } from './harness.js';
@@ -40,8 +43,37 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     return r;
   };
 
-  // ---------------------------------------------------------------- Gram
   const grams: Array<[number, number, number]> = q ? [[2000, 513, 500], [10000, 129, 2000]] : [[20000, 513, 2000], [100000, 129, 10000]];
+  const eighs = q ? [129, 257] : [129, 513, 1024];
+  const svds: Array<[number, number]> = q ? [[129, 129], [1000, 129]] : [[513, 513], [4000, 513]];
+
+  // ---------------------------------------------------------------- numpy baseline (same run)
+  const ops: NumpyOp[] = [];
+  const npIndex = new Map<string, number>();
+  const npOp = (key: string, op: NumpyOp) => { npIndex.set(key, ops.length); ops.push(op); };
+  if (want('kernels/gram')) for (const [N, d] of grams) npOp(`gram ${N}×${d}`, { op: 'gram', rows: N, d });
+  if (want('kernels/eigh')) for (const n of eighs) npOp(`eigh ${n}`, { op: 'eigh', n });
+  if (want('kernels/svd')) for (const [m, n] of svds) npOp(`svd ${m}×${n}`, { op: 'svd', m, n });
+  const np = ops.length ? numpyBaseline(ops, { minSamples: q ? 1 : 3, maxTime: q ? 0.3 : 1.5 }) : null;
+  if (np && !np.available) ctx.log(`  numpy baseline unavailable: ${np.reason} (install python3-numpy to get the numpy rows)`);
+  if (np?.available) ctx.log(`  numpy baseline: numpy ${np.numpy}, ${np.python}, ${np.blas}`);
+  /**
+   * The numpy row for `key` and the wasm rows compared with it (ratio = numpy time / wasm time; the
+   * note gives wasm time / numpy time against the target). `flops` gives the numpy row GFLOP/s.
+   */
+  const vsNumpy = (key: string, group: string, size: string, wasm: BenchRow[], flops?: number, target = 3) => {
+    const i = npIndex.get(key);
+    if (!np?.available || i === undefined) return;
+    const t = np.timings[i]!;
+    const first = !rows.some((r) => r.name === 'numpy');
+    const row = add({ group, name: 'numpy', size, seconds: t.seconds, gflops: flops !== undefined ? flops / t.seconds / 1e9 : undefined, note: `1 thread${first ? `; numpy ${np.numpy}, ${np.blas}` : ''}` });
+    for (const w of wasm) {
+      const tr = w.seconds / t.seconds;
+      add(ratioAgainst({ ...w, note: `${w.note ? `${w.note}; ` : ''}wasm/numpy time ${tr.toFixed(2)}× (target ≤ ${target}×: ${tr <= target ? 'met' : 'not met'})` }, row));
+    }
+  };
+
+  // ---------------------------------------------------------------- Gram
   if (want('kernels/gram')) for (const [N, d, sub] of grams) {
     const group = 'kernels/gram';
     const size = `${N}×${d}`;
@@ -63,6 +95,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     add(ratioAgainst({ ...wasm }, naive));
     add(ratioAgainst({ ...wasm }, ml));
     add(ratioAgainst({ group, name: 'wasm f32→f64', size, seconds: t32.seconds, gflops: flops / t32.seconds / 1e9 }, ml));
+    vsNumpy(`gram ${N}×${d}`, group, size, [wasm], flops);
   }
 
   // ---------------------------------------------------------------- GEMM
@@ -85,7 +118,6 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   }
 
   // ---------------------------------------------------------------- eigh
-  const eighs = q ? [129, 257] : [129, 513, 1024];
   if (want('kernels/eigh')) for (const n of eighs) {
     const group = 'kernels/eigh';
     const size = `${n}`;
@@ -102,10 +134,15 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     }
     add(ratioAgainst({ group, name: 'wasm', size, seconds: tw.seconds }, naive));
     add(ratioAgainst({ group, name: 'wasm', size, seconds: tw.seconds, note: n === 129 ? 'target ≤ 5 ms' : n === 513 ? 'target ≥ 5× ml-matrix' : undefined }, ml));
+    const tq = time(`eigh ql ${n}`, () => eigh(A, n, { method: 'ql' }), { minSamples: n > 600 ? 1 : 2, maxTime: 0.3 }, q);
+    add(ratioAgainst({ group, name: 'wasm ql', size, seconds: tq.seconds, note: "method 'ql'" }, ml));
+    vsNumpy(`eigh ${n}`, group, size, [
+      { group, name: 'wasm', size, seconds: tw.seconds, note: "default 'dc'" },
+      { group, name: 'wasm ql', size, seconds: tq.seconds, note: "method 'ql'" },
+    ]);
   }
 
   // ---------------------------------------------------------------- SVD
-  const svds: Array<[number, number]> = q ? [[129, 129], [1000, 129]] : [[513, 513], [4000, 513]];
   if (want('kernels/svd')) for (const [m, n] of svds) {
     const group = 'kernels/svd';
     const size = `${m}×${n}`;
@@ -123,6 +160,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       // is not comparable, so report ml-matrix only (stated in the note).
     }
     add(ratioAgainst({ group, name: 'wasm', size, seconds: tw.seconds, note: m * n > 513 * 513 ? 'target > 1× ml-matrix; naive-ts not run (minutes)' : undefined }, ml));
+    vsNumpy(`svd ${m}×${n}`, group, size, [{ group, name: 'wasm', size, seconds: tw.seconds }]);
   }
   return rows;
 }
