@@ -2,7 +2,7 @@
 // the rows of R, i.e. the columns of Rᵀ), f64.
 import { dot, axpy, rot, maxAbs, scaleExp, scalePow2 } from './vec';
 import { gemm, gemmWork } from './gemm';
-import { eigh, eighRotCap } from './eigh';
+import { eighDC, eighDCWork } from './eighdc';
 import { buildVT, NB } from './householder';
 
 const EPS: f64 = 2.220446049250313e-16;
@@ -15,7 +15,7 @@ const EPS: f64 = 2.220446049250313e-16;
 /** Workspace in f64 for svd(m, n). */
 export function svdWork(m: i32, n: i32): i32 {
   const mx = max(m, n);
-  return m * n /*At*/ + 3 * n * n /*X, W, G*/ + 9 * n + gemmWork(mx, mx) + NB * m + NB * NB + 2 * NB * mx + eighRotCap(n) + 256;
+  return m * n /*At*/ + 3 * n * n /*X, W, G*/ + 9 * n + gemmWork(mx, mx) + NB * m + NB * NB + 2 * NB * mx + eighDCWork(n) + 256;
 }
 
 /**
@@ -38,7 +38,7 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
   const T = Vt + (<usize>NB * <usize>m << 3); // NB × NB
   const Y = T + (<usize>NB * NB << 3); // max(n, m) × NB
   const Z = Y + (<usize>NB * <usize>max(n, m) << 3); // max(n, m) × NB
-  const rotBuf = Z + (<usize>NB * <usize>max(n, m) << 3); // eighRotCap(n)
+  const eighWork = Z + (<usize>NB * <usize>max(n, m) << 3); // eighDCWork(n)
   // transpose A → At (n×m): row j of At = column j of A
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) store<f64>(at(At, m, j, i), load<f64>(at(pA, n, i, j)));
   const amax = maxAbs(At, m * n);
@@ -94,7 +94,7 @@ export function svd(pA: usize, m: i32, n: i32, pU: usize, pS: usize, pV: usize, 
   let precond = n >= 16;
   if (precond) {
     gemm(false, true, n, n, n, X, n, false, X, n, false, G, n, 1.0, 0.0, gw);
-    if (eigh(G, n, tmp, nrm, W, ew, ew + (<usize>(n + 8) << 3), rotBuf) != 0) precond = false;
+    if (eighDC(G, n, tmp, W, eighWork) != 0) precond = false;
   }
   if (precond) {
     gemm(false, false, n, n, n, W, n, false, X, n, false, G, n, 1.0, 0.0, gw);

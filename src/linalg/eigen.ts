@@ -89,8 +89,8 @@ export function eighTridiagonal(d: Float64Array, e: Float64Array): { values: Flo
 
 /**
  * Symmetric eigendecomposition by Householder tridiagonalisation (unblocked, fused rank-2 update
- * and matrix–vector product) and implicit QL (EISPACK tql2). Same contract as `eigh`; kept as
- * `eigh(A, n, { method: 'ql' })` and used inside `svd`, whose results therefore stay as they were.
+ * and matrix–vector product) and implicit QL (EISPACK tql2). Same contract as `eigh`; the same as
+ * `eigh(A, n, { method: 'ql' })`.
  */
 export function eighQL(A: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
   const fn = 'eighQL';
