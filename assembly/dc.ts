@@ -35,8 +35,8 @@ export const SML: i32 = 32;
 /** Scratch (f64 entries) of tridiagDC for order n. */
 export function dcWork(n: i32): i32 {
   const nn = n * n;
-  // U, DEL (k² ≤ n²), G (N² ≤ n²), R (k·N ≤ n²), 12 vectors of n, gemm work, leaf scratch
-  return 4 * nn + 12 * n + gemmWork(n, n) + leafWork() + 256;
+  // U, DEL (k² ≤ n²; R, k·N ≤ n², reuses it), G (N² ≤ n²), 12 vectors of n, gemm work, leaf scratch
+  return 3 * nn + 12 * n + gemmWork(n, n) + leafWork() + 256;
 }
 
 function leafWork(): i32 {
@@ -73,7 +73,7 @@ function solve(pD: usize, pE: usize, pVt: usize, n: i32, s: i32, N: i32): i32 {
 
 /** Leaf: QL on rows s…s+N−1, eigenpairs written sorted ascending. */
 function leaf(pD: usize, pE: usize, pVt: usize, n: i32, s: i32, N: i32): i32 {
-  const W = wsBase + (<usize>(4 * n * n + 12 * n + gemmWork(n, n)) << 3);
+  const W = wsBase + (<usize>(3 * n * n + 12 * n + gemmWork(n, n)) << 3);
   const rot = W + (<usize>(SML * SML) << 3);
   const strip = rot + (<usize>(4 * SML * SML + 64) << 3);
   const dd = strip + (<usize>(SML * SML + 64) << 3);
@@ -112,8 +112,8 @@ function merge(pD: usize, beta: f64, pVt: usize, n: i32, s: i32, n1: i32, n2: i3
   const U = wsBase;
   const DEL = U + (<usize>n * <usize>n << 3);
   const G = DEL + (<usize>n * <usize>n << 3);
-  const R = G + (<usize>n * <usize>n << 3);
-  const z = R + (<usize>n * <usize>n << 3);
+  const R = DEL; // the new vectors replace the differences once U is formed
+  const z = G + (<usize>n * <usize>n << 3);
   const dl = z + (<usize>n << 3);
   const wl = dl + (<usize>n << 3);
   const lam = wl + (<usize>n << 3);

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels, eigh, eighQL, eighJacobi, eighTridiagonal, tridiagonalize, gemm } from '../src/linalg/index.js';
 import { jacobiEigh, naiveEigh } from '../src/linalg/naive.js';
 import { Rng } from '../src/rng.js';
+import { setArenaLimit, ARENA_MAX_BYTES, arenaUsedBytes } from '../src/linalg/wasm.js';
 
 beforeAll(async () => {
   await initKernels();
@@ -168,6 +169,18 @@ describe('eigh (divide and conquer, default)', () => {
       for (let i = 0; i < n; i++) expect(Math.abs(r.values[i]! / scale - base[i]!)).toBeLessThan(8 * n * EPS * maxAbs(B));
     });
   }
+
+  it('refuses a problem larger than one instance, naming the QL alternative', () => {
+    setArenaLimit(4 * 2 ** 20);
+    try {
+      expect(() => eigh(symmetric(rng, 400), 400)).toThrow(/eigh: needs [\d.]+ MiB of Wasm memory, more than the 4 MiB limit of one instance \(n=400, divide and conquer ≈ 5n² values; eigh\(A, n, \{ method: 'ql' \}\) needs [\d.]+ MiB\)/);
+      expect(arenaUsedBytes()).toBe(0);
+      const B = symmetric(rng, 200);
+      expectGood(B, 200, eigh(B, 200));
+    } finally {
+      setArenaLimit(ARENA_MAX_BYTES);
+    }
+  });
 
   it('is deterministic (same bits twice)', () => {
     const n = 300;

@@ -1,6 +1,6 @@
 // Decompositions: symmetric eigendecomposition (divide and conquer, tridiagonal QL, Jacobi) and the
 // thin SVD.
-import { alloc, f64view, withArena } from './wasm.js';
+import { alloc, arenaFree, f64view, withArena } from './wasm.js';
 import { checkArray, checkDim, nonFiniteError } from './operands.js';
 
 // ---------------------------------------------------------------- eigh
@@ -22,6 +22,14 @@ export function eigh(A: Float64Array, n: number, opts: EighOptions = {}): { valu
   checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
   const amax = maxAbsFinite(fn, A, n);
   return withArena((K) => {
+    const need = (2 * n * n + n + K.eighDCWork(n)) * 8 + 256;
+    if (need > arenaFree()) {
+      const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+      throw new RangeError(
+        `${fn}: needs ${mib(need)} MiB of Wasm memory, more than the ${(arenaFree() / 2 ** 20).toFixed(0)} MiB limit of one instance ` +
+          `(n=${n}, divide and conquer ≈ 5n² values; eigh(A, n, { method: 'ql' }) needs ${mib((K.eighRotCap(n) + 2 * n * n + 5 * n) * 8)} MiB)`,
+      );
+    }
     const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
     symmetrizeInto(fn, A, n, amax, f64view(pA, n * n));
     const pD = alloc(n, 8, fn);
