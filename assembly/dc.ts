@@ -3,9 +3,9 @@
 //
 // The tridiagonal T is cut in halves recursively down to leaves of at most SML rows, which are
 // solved by implicit QL (tql). A cut between rows m and m+1 with coupling β writes
-// T = diag(T₁ − |β|e_mₑ_mᵀ, T₂ − |β|e₁e₁ᵀ) + |β| u uᵀ, so merging two solved halves is the
-// eigenproblem of D + ρ z zᵀ (D the halves' eigenvalues, z their eigenvectors' last/first
-// coordinates). Merge steps:
+// T = diag(T₁ − |β|·e_m e_mᵀ, T₂ − |β|·e_{m+1} e_{m+1}ᵀ) + |β|·u uᵀ with u = e_m + sign(β)·e_{m+1},
+// so merging two solved halves is the eigenproblem of D + ρ z zᵀ (D the halves' eigenvalues,
+// z their eigenvectors' last/first coordinates). Merge steps:
 // - deflation (dlaed2): z_j with ρ|z_j| ≤ tol keeps (d_j, its vector); two close d's are rotated
 //   so that one z becomes 0 (|t·c·s| ≤ tol), tol = 8ε·max(max|d|, max|z|);
 // - the secular equation 1 + ρ Σ z_j²/(d_j − λ) = 0 for each remaining root (secularRoot): the

@@ -59,11 +59,9 @@ export function tridiagBlocked(pA: usize, n: i32, pD: usize, pE: usize, pTau: us
       const L = L0 - 1;
       let tau: f64 = 0;
       if (L >= 1) {
-        const px = row + 8;
-        tau = makeReflector(px, L);
+        // px[0] becomes 1 and px[1…] v (τ ≠ 0); for L = 1, τ = 0 and e[k] is the entry itself
+        tau = makeReflector(row + 8, L);
         store<f64>(pE + (<usize>k << 3), houseBeta);
-        if (L == 1) tau = 0;
-        else if (tau != 0.0) store<f64>(px, 1.0);
       } else {
         store<f64>(pE + (<usize>k << 3), 0);
       }
