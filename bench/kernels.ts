@@ -7,7 +7,7 @@
  */
 import { Matrix, EigenvalueDecomposition, SingularValueDecomposition } from 'ml-matrix';
 import { initKernels, syrk, gemm, eigh, svd } from '../src/linalg/index.js';
-import { numpyBaseline, type NumpyOp } from './numpy-baseline.js';
+import { numpyBaseline, type NumpyOp, type NumpyTiming } from './numpy-baseline.js';
 import { naiveSyrk, naiveGemm, naiveEigh, jacobiEigh, naiveSvd } from '../src/linalg/naive.js';
 import { Rng } from '../src/rng.js';
 import { time, ratioAgainst, type BenchContext, type BenchRow } from './harness.js';
@@ -48,25 +48,33 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const svds: Array<[number, number]> = q ? [[129, 129], [1000, 129]] : [[513, 513], [4000, 513]];
 
   // ---------------------------------------------------------------- numpy baseline (same run)
-  const ops: NumpyOp[] = [];
-  const npIndex = new Map<string, number>();
-  const npOp = (key: string, op: NumpyOp) => { npIndex.set(key, ops.length); ops.push(op); };
-  if (want('kernels/gram')) for (const [N, d] of grams) npOp(`gram ${N}×${d}`, { op: 'gram', rows: N, d });
-  if (want('kernels/eigh')) for (const n of eighs) npOp(`eigh ${n}`, { op: 'eigh', n });
-  if (want('kernels/svd')) for (const [m, n] of svds) npOp(`svd ${m}×${n}`, { op: 'svd', m, n });
-  const np = ops.length ? numpyBaseline(ops, { minSamples: q ? 1 : 3, maxTime: q ? 0.3 : 1.5 }) : null;
-  if (np && !np.available) ctx.log(`  numpy baseline unavailable: ${np.reason} (install python3-numpy to get the numpy rows)`);
-  if (np?.available) ctx.log(`  numpy baseline: numpy ${np.numpy}, ${np.python}, ${np.blas}`);
+  // Each size is timed with numpy right after the wasm kernel of that size (one short Python
+  // subprocess per size), so both see the same machine load.
+  let npAvailable: boolean | null = null;
+  let npFirst = '';
+  const numpyNow = (op: NumpyOp): NumpyTiming | null => {
+    if (npAvailable === false) return null;
+    const np = numpyBaseline([op], { minSamples: q ? 1 : 3, maxTime: q ? 0.3 : 1.5 });
+    if (!np.available) {
+      npAvailable = false;
+      ctx.log(`  numpy baseline unavailable: ${np.reason} (install python3-numpy to get the numpy rows)`);
+      return null;
+    }
+    if (npAvailable === null) {
+      npFirst = `; numpy ${np.numpy}, ${np.blas}`;
+      ctx.log(`  numpy baseline: numpy ${np.numpy}, ${np.python}, ${np.blas}`);
+    }
+    npAvailable = true;
+    return np.timings[0]!;
+  };
   /**
-   * The numpy row for `key` and the wasm rows compared with it (ratio = numpy time / wasm time; the
-   * note gives wasm time / numpy time against the target). `flops` gives the numpy row GFLOP/s.
+   * The numpy row and the wasm rows compared with it (ratio = numpy time / wasm time; the note
+   * gives wasm time / numpy time against the target). `flops` gives the numpy row GFLOP/s.
    */
-  const vsNumpy = (key: string, group: string, size: string, wasm: BenchRow[], flops?: number, target = 3) => {
-    const i = npIndex.get(key);
-    if (!np?.available || i === undefined) return;
-    const t = np.timings[i]!;
-    const first = !rows.some((r) => r.name === 'numpy');
-    const row = add({ group, name: 'numpy', size, seconds: t.seconds, gflops: flops !== undefined ? flops / t.seconds / 1e9 : undefined, note: `1 thread${first ? `; numpy ${np.numpy}, ${np.blas}` : ''}` });
+  const vsNumpy = (t: NumpyTiming | null, group: string, size: string, wasm: BenchRow[], flops?: number, target = 3) => {
+    if (!t) return;
+    const row = add({ group, name: 'numpy', size, seconds: t.seconds, gflops: flops !== undefined ? flops / t.seconds / 1e9 : undefined, note: `1 thread${npFirst}` });
+    npFirst = '';
     for (const w of wasm) {
       const tr = w.seconds / t.seconds;
       add(ratioAgainst({ ...w, note: `${w.note ? `${w.note}; ` : ''}wasm/numpy time ${tr.toFixed(2)}× (target ≤ ${target}×: ${tr <= target ? 'met' : 'not met'})` }, row));
@@ -82,6 +90,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const G = new Float64Array(d * d);
     const tw = time(`syrk ${size}`, () => { G.fill(0); syrk(X, N, d, G); }, { maxTime: 4 }, q);
     const wasm: BenchRow = { group, name: 'wasm f64', size, seconds: tw.seconds, gflops: flops / tw.seconds / 1e9 };
+    const tnp = numpyNow({ op: 'gram', rows: N, d });
     const X32 = Float32Array.from(X);
     const t32 = time(`syrk f32 ${size}`, () => { G.fill(0); syrk(X32, N, d, G); }, { maxTime: 4 }, q);
     const Xs = X.subarray(0, sub * d);
@@ -95,7 +104,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     add(ratioAgainst({ ...wasm }, naive));
     add(ratioAgainst({ ...wasm }, ml));
     add(ratioAgainst({ group, name: 'wasm f32→f64', size, seconds: t32.seconds, gflops: flops / t32.seconds / 1e9 }, ml));
-    vsNumpy(`gram ${N}×${d}`, group, size, [wasm], flops);
+    vsNumpy(tnp, group, size, [wasm], flops);
   }
 
   // ---------------------------------------------------------------- GEMM
@@ -123,6 +132,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const size = `${n}`;
     const A = symmetric(rng, n);
     const tw = time(`eigh ${n}`, () => eigh(A, n), {}, q);
+    const tnp = numpyNow({ op: 'eigh', n });
     const tn = time(`naive eigh ${n}`, () => naiveEigh(A, n), { minSamples: n > 600 ? 1 : 2, maxTime: 0.5, warmup: n <= 600 }, q);
     const Am = toMl(A, n, n);
     const tm = time(`ml eigh ${n}`, () => new EigenvalueDecomposition(Am, { assumeSymmetric: true }), { minSamples: n > 600 ? 1 : 2, maxTime: 0.5, warmup: n <= 600 }, q);
@@ -136,7 +146,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     add(ratioAgainst({ group, name: 'wasm', size, seconds: tw.seconds, note: n === 129 ? 'target ≤ 5 ms' : n === 513 ? 'target ≥ 5× ml-matrix' : undefined }, ml));
     const tq = time(`eigh ql ${n}`, () => eigh(A, n, { method: 'ql' }), { minSamples: n > 600 ? 1 : 2, maxTime: 0.3 }, q);
     add(ratioAgainst({ group, name: 'wasm ql', size, seconds: tq.seconds, note: "method 'ql'" }, ml));
-    vsNumpy(`eigh ${n}`, group, size, [
+    vsNumpy(tnp, group, size, [
       { group, name: 'wasm', size, seconds: tw.seconds, note: "default 'dc'" },
       { group, name: 'wasm ql', size, seconds: tq.seconds, note: "method 'ql'" },
     ]);
@@ -148,6 +158,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const size = `${m}×${n}`;
     const A = randomMatrix(rng, m * n);
     const tw = time(`svd ${size}`, () => svd(A, m, n), { minSamples: 2, maxTime: 0.5 }, q);
+    const tnp = numpyNow({ op: 'svd', m, n });
     const Am = toMl(A, m, n);
     const tm = time(`ml svd ${size}`, () => new SingularValueDecomposition(Am, { autoTranspose: true }), { minSamples: 1, maxTime: 0.1, warmup: m * n <= 513 * 513 }, q);
     const ml = add({ group, name: 'ml-matrix', size, seconds: tm.seconds, note: 'SingularValueDecomposition (Golub–Kahan)' });
@@ -160,7 +171,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       // is not comparable, so report ml-matrix only (stated in the note).
     }
     add(ratioAgainst({ group, name: 'wasm', size, seconds: tw.seconds, note: m * n > 513 * 513 ? 'target > 1× ml-matrix; naive-ts not run (minutes)' : undefined }, ml));
-    vsNumpy(`svd ${m}×${n}`, group, size, [{ group, name: 'wasm', size, seconds: tw.seconds }]);
+    vsNumpy(tnp, group, size, [{ group, name: 'wasm', size, seconds: tw.seconds }]);
   }
   return rows;
 }
