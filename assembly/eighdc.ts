@@ -62,9 +62,19 @@ export function eighTridiag(n: i32, pD: usize, pE: usize, pVt: usize, work: usiz
   return rc;
 }
 
-/** Blocked tridiagonalisation alone (see tridiagBlocked); work: tridiagWork(n). */
+/**
+ * Blocked tridiagonalisation alone (see tridiagBlocked), with the same power-of-two scaling as
+ * eighDC so that entries near the float64 limits neither overflow nor underflow; work:
+ * tridiagWork(n).
+ */
 export function tridiagonalize(pA: usize, n: i32, pD: usize, pE: usize, pTau: usize, work: usize): void {
+  const nn = n * n;
+  const amax = maxAbs(pA, nn);
+  const k = amax > 0 ? scaleExp(amax) : 0;
+  scalePow2(pA, nn, k);
   tridiagBlocked(pA, n, pD, pE, pTau, work);
+  scalePow2(pD, n, -k);
+  scalePow2(pE, n, -k);
 }
 
 /**

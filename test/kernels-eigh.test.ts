@@ -208,6 +208,17 @@ describe('tridiagonalize (blocked Householder reduction)', () => {
       expect(maxAbsDiff(naiveEigh(dense(d, e), n).values, naiveEigh(A, n).values)).toBeLessThan(tolV);
     });
   }
+  it('entries of size 2^±500 (≈ 1e±150) and 2^1000 (≈ 1e301): exactly the scaled result', () => {
+    const n = 40;
+    const A = symmetric(rng, n);
+    const t = tridiagonalize(A, n);
+    for (const s of [2 ** -500, 2 ** 500, 2 ** 1000]) {
+      const ts = tridiagonalize(A.map((v) => v * s), n);
+      expect(Array.from(ts.d)).toEqual(Array.from(t.d, (v) => v * s));
+      expect(Array.from(ts.e)).toEqual(Array.from(t.e, (v) => v * s));
+    }
+  });
+
   it('leaves a tridiagonal input as it is', () => {
     const d = Float64Array.from({ length: 40 }, (_, i) => i * 0.5 - 3);
     const e = Float64Array.from({ length: 39 }, (_, i) => 1 + 0.01 * i);
