@@ -174,7 +174,7 @@ describe('ablation config validation', () => {
   });
   it('rejects unknown keys, bad values and bad combinations with clear messages', () => {
     expect(() => parseAblationConfig({ ...good, colour: 'red' })).toThrow(/unknown key.*colour/);
-    expect(() => parseAblationConfig({ ...good, schedule: { schedule_type: 'bisect', score_target_difference: 0.1, scale: 'log' } })).toThrow(/schedule.*unknown key.*scale/);
+    expect(() => parseAblationConfig({ ...good, schedule: { schedule_type: 'bisect', score_target_difference: 0.1, scale: 'log' } })).toThrow(/unknown key 'schedule.scale'/);
     expect(() => parseAblationConfig({ ...good, eval_type: 'f1' })).toThrow(/eval_type/);
     expect(() => parseAblationConfig({ ...good, ablation_node_layers: ['ln1.0'] })).toThrow(/at least two/);
     expect(() => parseAblationConfig({ ...good, ablation_type: 'rib', ablation_node_layers: ['ln1.0', 'output'] })).toThrow(/output/);

@@ -4,7 +4,7 @@
  * incompatible config is an error. The CLI subprocess runs the compiled dist/ (npm run build:ts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
@@ -40,7 +40,8 @@ describe('interbasis build: bad input', () => {
   });
 
   it.each([
-    ['unknown key', { bogus: 1 }, /unknown key "bogus"/],
+    ['unknown key', { bogus: 1 }, /unknown key 'bogus'/],
+    ['missing required key', { rotate_final_node_layer: undefined }, /missing required key 'rotate_final_node_layer'/],
     ['wrong type', { batch_size: 'x' }, /batch_size/],
     ['invalid combination', { n_intervals: 2 }, /gradient.*n_intervals/],
     ['missing model file', { modular_mlp_config: null, mlp_path: 'nope.safetensors' }, /mlp_path: file not found/],
@@ -103,5 +104,67 @@ describe('interbasis build: bad input', () => {
     const badLayers = writeConfig(dir, mlpConfig({ gram_matrices_path: 'a', node_layers: ['layers.0', 'layers.1', 'output'], modular_mlp_config: { n_hidden_layers: 1, width: 6, first_block_width: 3, seed: 1 } }), 'f.yaml');
     await expect(runBuildCli(badLayers, { workers: '1', out: join(dir, 'f') }, quiet)).rejects.toThrow();
     for (const k of ['d', 'e', 'f']) expect(existsSync(join(dir, k))).toBe(false);
+  });
+});
+
+describe('interbasis build: refused before any stage runs', () => {
+  /** A refused run: exit code 2, the message, and no progress event (no stage started). */
+  function refused(args: string[], msg: RegExp): void {
+    const r = cli(['build', ...args, '--workers', '2', '--json']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(msg);
+    expect(r.stdout).toBe('');
+  }
+
+  it('an existing result (either file) without --force', () => {
+    const dir = tmpDir();
+    const cfg = writeConfig(dir, mlpConfig());
+    for (const name of ['results.json', 'results.safetensors']) {
+      const out = join(dir, `out-${name}`);
+      mkdirSync(out);
+      writeFileSync(join(out, name), 'earlier result');
+      refused([cfg, '--out', out], new RegExp(`${name.replace('.', '\\.')} already exists; use --force`));
+      expect(readFileSync(join(out, name), 'utf8')).toBe('earlier result');
+      expect(readdirSync(out)).toEqual([name]);
+    }
+  });
+
+  it('an output folder that cannot be created or written', () => {
+    const dir = tmpDir();
+    const cfg = writeConfig(dir, mlpConfig());
+    writeFileSync(join(dir, 'a-file'), 'x');
+    refused([cfg, '--out', join(dir, 'a-file', 'sub')], /cannot be created: .*a-file is a file, not a folder/);
+    refused([cfg, '--out', join(dir, 'a-file')], /a-file is a file, not a folder/);
+    // root writes through permission bits, so as root use a folder of the kernel's /proc instead
+    let ro = '/proc/interbasis-out';
+    if (process.getuid?.() !== 0) {
+      ro = join(dir, 'read-only');
+      mkdirSync(ro);
+      chmodSync(ro, 0o555);
+    }
+    refused([cfg, '--out', ro], /not writable/);
+  });
+
+  it('a missing dataset file', () => {
+    const dir = tmpDir();
+    const cfg = writeConfig(dir, mlpConfig({ dataset: { dataset_type: 'file', path: 'missing.safetensors' } }));
+    refused([cfg, '--out', join(dir, 'o')], /dataset\.path: file not found: .*missing\.safetensors/);
+    expect(existsSync(join(dir, 'o'))).toBe(false);
+  });
+});
+
+describe('interbasis --version', () => {
+  it('prints the package.json version, which results.json records', async () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(pkg.version).toMatch(/^\d+\.\d+\.\d+/);
+    for (const flag of ['--version', '-V']) {
+      const r = cli([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`${pkg.version}\n`);
+    }
+    const dir = tmpDir();
+    await runBuildCli(writeConfig(dir, mlpConfig()), { workers: '1', out: join(dir, 'v') }, quiet);
+    const doc = JSON.parse(readFileSync(join(dir, 'v', 'results.json'), 'utf8')) as { info: { versions: { interbasis: string } } };
+    expect(doc.info.versions.interbasis).toBe(pkg.version);
   });
 });

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { formatIssues } from '../config-issues.js';
 import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
 import type { RibResults, Mat, LayerBasis } from '../io/results.js';
@@ -90,14 +91,7 @@ export function parseAblationConfig(raw: unknown): AblationConfig {
     o.dataset = d;
   }
   const r = AblationConfigSchema.safeParse(o);
-  if (!r.success) {
-    const msgs = r.error.issues.map((i) => {
-      const path = i.path.join('.') || '(top level)';
-      if (i.code === 'unrecognized_keys') return `${path}: unknown key(s) ${(i as { keys: string[] }).keys.map((k) => `'${k}'`).join(', ')}`;
-      return `${path}: ${i.message}`;
-    });
-    throw new UserError(`ablation config: ${msgs.join('; ')}`);
-  }
+  if (!r.success) throw new UserError(`ablation config: ${formatIssues(r.error, o)}`);
   const c = r.data;
   const d = c.dataset;
   if (d.n_samples != null || d.return_set_frac != null || d.return_set_n_samples != null) {

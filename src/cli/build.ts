@@ -10,7 +10,7 @@ import { InlinePool, type TaskPool } from '../parallel/pool.js';
 import '../tasks.js';
 import type { RibResults } from '../io/results.js';
 import { loadBuildConfig } from '../rib/config-node.js';
-import { runBuildFromConfig } from '../rib/build-node.js';
+import { preflightBuild, runBuildFromConfig } from '../rib/build-node.js';
 import { makeProgress } from '../rib/progress-node.js';
 
 export interface BuildCliOptions {
@@ -41,6 +41,7 @@ export async function runBuildCli(
 ): Promise<{ results: RibResults; dir: string | null }> {
   const workers = parseWorkers(o.workers);
   const cfg = await loadBuildConfig(config);
+  preflightBuild(cfg, { out: o.out, force: o.force });
   await initKernels();
   const out = io.out ?? process.stdout;
   const pr = makeProgress({ json: !!o.json, out, err: io.err });

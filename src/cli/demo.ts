@@ -17,9 +17,16 @@ import { serializeSafetensors } from '../io/safetensors.js';
 import type { RibResults } from '../io/results.js';
 import { loadBuildConfig } from '../rib/config-node.js';
 import { runBuildFromConfig } from '../rib/build-node.js';
-import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoSummary, formatDemo, type DemoRow } from '../rib/demo.js';
+import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoSummary, formatDemo, registerDemoHook, type DemoRow } from '../rib/demo.js';
+import { writeReport } from '../analysis/report/write-node.js';
 import { makeProgress } from '../rib/progress-node.js';
 import { makePool, parseWorkers } from './build.js';
+
+// the demo also writes the report for its built-in model (DIR/report.html)
+registerDemoHook(async (dirs) => {
+  const path = await writeReport({ resultsDir: dirs.rib, out: join(dirs.root, 'report.html'), force: true, title: 'interbasis demo — block-diagonal MLP (RIB basis)' });
+  process.stderr.write(`report: ${path}\n`);
+});
 
 export interface DemoCliOptions {
   out?: string;

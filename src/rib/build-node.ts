@@ -2,7 +2,6 @@
  * Node side of the build: resolve a validated config into a model, datasets and reusable saved
  * results; run the build on a worker pool; save the results.
  */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { blockVector, modularArithmetic } from '../data/index.js';
@@ -10,7 +9,8 @@ import { fileDataset } from '../data/file-node.js';
 import { mnistDigits } from '../data/mnist-node.js';
 import type { Dataset } from '../data/types.js';
 import { readStructured } from '../io/files-node.js';
-import { loadResults, saveResults, RESULTS_TENSORS } from '../io/results-node.js';
+import { loadResults, saveResults, RESULTS_JSON, RESULTS_TENSORS } from '../io/results-node.js';
+import { checkResultsDir } from '../io/preflight-node.js';
 import type { RibResults } from '../io/results.js';
 import { modularMlp } from '../models/index.js';
 import { findConfig, loadModel } from '../models/load-node.js';
@@ -142,14 +142,22 @@ export interface RunOptions {
   warn?: (m: string) => void;
 }
 
+/**
+ * The checks on a build's files that need no computation: every input file exists, and the
+ * results can be saved (no existing result without `force`, a writable output folder). Returns
+ * the output folder (null: results are not written). Cheap; run it before starting workers.
+ */
+export function preflightBuild(c: BuildConfig, o: { out?: string; force?: boolean }): string | null {
+  checkInputFiles(c);
+  const dir = outputDir(c, o.out);
+  if (dir) checkResultsDir(dir, [RESULTS_TENSORS, RESULTS_JSON], !!o.force);
+  return dir;
+}
+
 /** Everything that can fail on user input is checked before the build starts. */
 export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise<{ results: RibResults; dir: string | null }> {
   const warn = o.warn ?? (() => undefined);
-  checkInputFiles(c);
-  const dir = outputDir(c, o.out);
-  if (dir && !o.force && existsSync(join(dir, RESULTS_TENSORS))) {
-    throw new UserError(`${join(dir, RESULTS_TENSORS)} already exists; use --force to overwrite it`);
-  }
+  const dir = preflightBuild(c, o);
   if (c.dtype === 'float32') warn('dtype float32: the build runs in float64 throughout (more accurate than the reference float32 build)');
   const model = await loadModelFor(c);
   const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn) : null;

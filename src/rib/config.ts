@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { formatIssues } from '../config-issues.js';
 
 export const INTEGRATION_METHODS = ['gradient', 'trapezoidal', 'gauss-legendre'] as const;
 export type IntegrationMethod = (typeof INTEGRATION_METHODS)[number];
@@ -162,22 +163,6 @@ export const buildConfigSchema = z.strictObject({
 type RawBuildConfig = z.infer<typeof buildConfigSchema>;
 export type BuildConfig = Omit<RawBuildConfig, 'basis_formula'> & { basis_formula: BasisFormula };
 
-function formatIssues(err: z.ZodError, prefix = ''): string {
-  return err.issues
-    .map((iss) => {
-      const path = prefix + iss.path.map(String).join('.');
-      if (iss.code === 'unrecognized_keys') {
-        const keys = (iss as unknown as { keys: string[] }).keys;
-        return keys.map((k) => `unknown key "${path ? path + '.' : ''}${k}"`).join('; ');
-      }
-      if (iss.code === 'invalid_union' && (iss as unknown as { note?: string }).note === 'No matching discriminator') {
-        return `${path}: unknown dataset_type (expected one of modular_arithmetic, block_vector, torchvision, file)`;
-      }
-      return `${path || '(config)'}: ${iss.message}`;
-    })
-    .join('; ');
-}
-
 /** Validate a parsed YAML/JSON object; returns the config with defaults filled in. */
 export function parseBuildConfig(raw: unknown): BuildConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -187,7 +172,7 @@ export function parseBuildConfig(raw: unknown): BuildConfig {
   if ('dataset' in pre) pre.dataset = normaliseDataset(pre.dataset, 'dataset');
   if ('gram_dataset' in pre) pre.gram_dataset = normaliseDataset(pre.gram_dataset, 'gram_dataset');
   const res = buildConfigSchema.safeParse(pre);
-  if (!res.success) throw new UserError(`invalid config: ${formatIssues(res.error)}`);
+  if (!res.success) throw new UserError(`invalid config: ${formatIssues(res.error, pre)}`);
   const cfg = res.data as RawBuildConfig;
   if (cfg.basis_formula === 'pca') cfg.basis_formula = 'svd';
   validateCombinations(cfg as BuildConfig);
