@@ -45,13 +45,13 @@ describe('interbasis compare / demo', () => {
       seen.push(d.rib);
     });
     const o = sink();
-    const r = await runDemoCli({ out: dir, workers: '1' }, { out: o.s, err: sink().s });
+    const r = await runDemoCli({ out: dir, workers: 1 }, { out: o.s, err: sink().s });
     expect(o.text()).toMatch(/edge sparsity/);
     expect(r.rows.length).toBe(5);
     for (const f of ['rib/results.safetensors', 'pca/results.safetensors', 'rib.yaml', 'model.safetensors', 'data.safetensors']) expect(existsSync(join(dir, f))).toBe(true);
     expect(seen).toEqual([join(dir, 'rib')]);
     // the RIB basis gives sparser edges than PCA on at least one layer
     expect(r.rows.some((x) => (x.sparsity.rib ?? 0) > (x.sparsity.pca ?? 0))).toBe(true);
-    await expect(runDemoCli({ out: dir, workers: '1' }, { out: sink().s, err: sink().s })).rejects.toThrow(/--force/);
+    await expect(runDemoCli({ out: dir, workers: 1 }, { out: sink().s, err: sink().s })).rejects.toThrow(/--force/);
   });
 });

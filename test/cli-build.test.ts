@@ -87,22 +87,22 @@ describe('interbasis build: bad input', () => {
 
   it('resumes from saved Grams or Cs with the same result; incompatible reuse is an error', async () => {
     const dir = tmpDir();
-    const first = await runBuildCli(writeConfig(dir, mlpConfig(), 'a.yaml'), { workers: '1', out: join(dir, 'a') }, quiet);
+    const first = await runBuildCli(writeConfig(dir, mlpConfig(), 'a.yaml'), { workers: 1, out: join(dir, 'a') }, quiet);
     const bytes = (p: string) => readFileSync(join(p, 'results.safetensors'));
-    const grams = await runBuildCli(writeConfig(dir, mlpConfig({ gram_matrices_path: 'a' }), 'b.yaml'), { workers: '1', out: join(dir, 'b') }, quiet);
+    const grams = await runBuildCli(writeConfig(dir, mlpConfig({ gram_matrices_path: 'a' }), 'b.yaml'), { workers: 1, out: join(dir, 'b') }, quiet);
     expect(Buffer.compare(bytes(join(dir, 'a')), bytes(join(dir, 'b')))).toBe(0);
-    const cs = await runBuildCli(writeConfig(dir, mlpConfig({ interaction_matrices_path: 'a', calculate_Cs: false }), 'c.yaml'), { workers: '1', out: join(dir, 'c') }, quiet);
+    const cs = await runBuildCli(writeConfig(dir, mlpConfig({ interaction_matrices_path: 'a', calculate_Cs: false }), 'c.yaml'), { workers: 1, out: join(dir, 'c') }, quiet);
     expect(cs.results.edges.map((e) => Array.from(e.E.data))).toEqual(first.results.edges.map((e) => Array.from(e.E.data)));
     expect(grams.results.bases.length).toBe(4);
     // different data → the saved statistics do not match
     const badData = writeConfig(dir, mlpConfig({ gram_matrices_path: 'a', dataset: { dataset_type: 'block_vector', size: 600, length: 6, data_variances: [1, 2], seed: 4 } }), 'd.yaml');
-    await expect(runBuildCli(badData, { workers: '1', out: join(dir, 'd') }, quiet)).rejects.toThrow(/different model or dataset|does not match/);
+    await expect(runBuildCli(badData, { workers: 1, out: join(dir, 'd') }, quiet)).rejects.toThrow(/different model or dataset|does not match/);
     // different basis → the saved Cs do not fit this config
     const badBasis = writeConfig(dir, mlpConfig({ interaction_matrices_path: 'a', calculate_Cs: false, basis_formula: 'svd' }), 'e.yaml');
-    await expect(runBuildCli(badBasis, { workers: '1', out: join(dir, 'e') }, quiet)).rejects.toThrow(/basis_formula/);
+    await expect(runBuildCli(badBasis, { workers: 1, out: join(dir, 'e') }, quiet)).rejects.toThrow(/basis_formula/);
     // node layers not in the saved results
     const badLayers = writeConfig(dir, mlpConfig({ gram_matrices_path: 'a', node_layers: ['layers.0', 'layers.1', 'output'], modular_mlp_config: { n_hidden_layers: 1, width: 6, first_block_width: 3, seed: 1 } }), 'f.yaml');
-    await expect(runBuildCli(badLayers, { workers: '1', out: join(dir, 'f') }, quiet)).rejects.toThrow();
+    await expect(runBuildCli(badLayers, { workers: 1, out: join(dir, 'f') }, quiet)).rejects.toThrow();
     for (const k of ['d', 'e', 'f']) expect(existsSync(join(dir, k))).toBe(false);
   });
 });
@@ -163,7 +163,7 @@ describe('interbasis --version', () => {
       expect(r.stdout).toBe(`${pkg.version}\n`);
     }
     const dir = tmpDir();
-    await runBuildCli(writeConfig(dir, mlpConfig()), { workers: '1', out: join(dir, 'v') }, quiet);
+    await runBuildCli(writeConfig(dir, mlpConfig()), { workers: 1, out: join(dir, 'v') }, quiet);
     const doc = JSON.parse(readFileSync(join(dir, 'v', 'results.json'), 'utf8')) as { info: { versions: { interbasis: string } } };
     expect(doc.info.versions.interbasis).toBe(pkg.version);
   });

@@ -11,8 +11,8 @@ import { loadResults } from '../io/results-node.js';
 import { initKernels } from '../linalg/index.js';
 import { parseAblationConfig, runAblation, ablationJson, type AblationConfig, type AblationOutput, type AblationProgress } from '../analysis/ablation.js';
 import { modelForResults, datasetFromConfig, resolveFrom } from '../analysis/inputs-node.js';
-import { createNodePool } from '../../workers/pool-node.js';
-import { InlinePool, type TaskPool } from '../parallel/index.js';
+import type { TaskPool } from '../parallel/index.js';
+import { makePool, parseWorkers, workersOption } from './options.js';
 import '../analysis/tasks.js';
 
 export interface AblateCliOptions {
@@ -66,7 +66,7 @@ export async function ablateFromConfig(
   const model = await modelForResults(results, config.rib_results_path, override);
   const dataset = await datasetFromConfig(config.dataset, results);
   const ownPool = !opts.pool;
-  const pool = opts.pool ?? (opts.workers === 0 ? new InlinePool() : await createNodePool({ workers: opts.workers }));
+  const pool = opts.pool ?? (await makePool(parseWorkers(opts.workers)));
   try {
     const out = await runAblation({ config, results, model, dataset, pool, onProgress: opts.onProgress, genericEdges: opts.genericEdges });
     await writeFileAtomic(outPath, ablationJson(out));
@@ -77,16 +77,12 @@ export async function ablateFromConfig(
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('ablate')
     .description('Node or edge ablation experiments on a RIB build (reference ablation config YAML/JSON)')
     .argument('<config>', 'ablation config (.yaml/.yml/.json)')
-    .option('--out <file>', 'output JSON (default: <out_dir or config folder>/<exp_name>_<ablation_type>_ablation_results.json)')
-    .option('--workers <n>', 'worker threads (0 = run in this thread; default: all cores)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new UserError(`--workers must be a non-negative integer, got ${v}`);
-      return n;
-    })
+    .option('--out <file>', 'output JSON (default: <out_dir or config folder>/<exp_name>_<ablation_type>_ablation_results.json)');
+  workersOption(cmd)
     .option('--json', 'print progress and the result summary as NDJSON on stdout')
     .option('--force', 'overwrite an existing output file')
     .action(async (configPath: string, opts: AblateCliOptions) => {

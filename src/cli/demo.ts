@@ -20,7 +20,7 @@ import { runBuildFromConfig } from '../rib/build-node.js';
 import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoSummary, formatDemo, registerDemoHook, type DemoRow } from '../rib/demo.js';
 import { writeReport } from '../analysis/report/write-node.js';
 import { makeProgress } from '../rib/progress-node.js';
-import { makePool, parseWorkers } from './build.js';
+import { makePool, parseWorkers, workersOption } from './options.js';
 
 // the demo also writes the report for its built-in model (DIR/report.html)
 registerDemoHook(async (dirs) => {
@@ -30,7 +30,8 @@ registerDemoHook(async (dirs) => {
 
 export interface DemoCliOptions {
   out?: string;
-  workers?: string;
+  /** worker threads (see parseWorkers; default: available cores) */
+  workers?: number;
   force?: boolean;
   json?: boolean;
 }
@@ -87,11 +88,11 @@ export async function runDemoCli(o: DemoCliOptions, io: { out?: NodeJS.WritableS
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
     .description('run the whole pipeline on a built-in block-diagonal MLP with hidden blocks (RIB vs PCA)')
-    .option('--out <dir>', 'output directory (default: a fresh out/demo/<timestamp>)')
-    .option('--workers <n>', 'worker threads (default: available cores)')
+    .option('--out <dir>', 'output directory (default: a fresh out/demo/<timestamp>)');
+  workersOption(cmd)
     .option('--force', 'overwrite demo results already in --out')
     .option('--json', 'NDJSON progress and summary')
     .action(async (o: DemoCliOptions) => {

@@ -137,7 +137,8 @@ export function outputDir(c: BuildConfig, out?: string): string | null {
 export interface RunOptions {
   out?: string;
   force?: boolean;
-  pool: TaskPool;
+  /** the pool, or a pool still starting up (awaited once the model and data are loaded) */
+  pool: TaskPool | Promise<TaskPool>;
   progress?: ProgressSink;
   warn?: (m: string) => void;
 }
@@ -164,7 +165,8 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn) : null;
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
-  const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool: o.pool, progress: o.progress, warn });
+  const pool = await o.pool;
+  const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn });
   if (dir) {
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });
