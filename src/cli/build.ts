@@ -3,13 +3,8 @@
  * (config → means/Grams → C matrices → edges → DIR/results.{safetensors,json}).
  */
 import type { Command } from 'commander';
-import { initKernels } from '../linalg/index.js';
 import type { TaskPool } from '../parallel/pool.js';
-import '../tasks.js';
 import type { RibResults } from '../io/results.js';
-import { loadBuildConfig } from '../rib/config-node.js';
-import { preflightBuild, runBuildFromConfig } from '../rib/build-node.js';
-import { makeProgress } from '../rib/progress-node.js';
 import { makePool, parseWorkers, workersOption } from './options.js';
 
 export { makePool, parseWorkers } from './options.js';
@@ -28,15 +23,24 @@ export async function runBuildCli(
   io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {},
 ): Promise<{ results: RibResults; dir: string | null }> {
   const workers = parseWorkers(o.workers);
-  // every check on the config and the files comes first, before any thread starts
-  const cfg = await loadBuildConfig(config);
-  preflightBuild(cfg, { out: o.out, force: o.force });
-  // the worker threads start up while this thread loads the kernels, the model and the data
+  // The worker threads start first: they boot while this thread loads the build code, checks the
+  // config and the files (a refused run stops them again before any stage) and loads the kernels,
+  // the model and the data.
   const poolStart = makePool(workers);
   poolStart.catch(() => undefined); // awaited below
   const out = io.out ?? process.stdout;
-  const pr = makeProgress({ json: !!o.json, out, err: io.err });
+  let stopProgress = (): void => undefined;
   try {
+    const [{ loadBuildConfig }, { preflightBuild, runBuildFromConfig }, { makeProgress }, { initKernels }] = await Promise.all([
+      import('../rib/config-node.js'),
+      import('../rib/build-node.js'),
+      import('../rib/progress-node.js'),
+      import('../linalg/index.js'),
+    ]);
+    const cfg = await loadBuildConfig(config);
+    preflightBuild(cfg, { out: o.out, force: o.force });
+    const pr = makeProgress({ json: !!o.json, out, err: io.err });
+    stopProgress = pr.stop;
     await initKernels();
     const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool: poolStart, progress: pr.sink, warn: pr.warn });
     pr.stop();
@@ -56,7 +60,7 @@ export async function runBuildCli(
     }
     return res;
   } finally {
-    pr.stop();
+    stopProgress();
     const pool: TaskPool | null = await poolStart.catch(() => null);
     await pool?.destroy();
   }
