@@ -79,6 +79,7 @@ describe('rib config', () => {
       expect(m, name).toBe(`invalid config: ${msg}`);
       expect(m, name).not.toMatch(/received|Invalid input|Invalid option/);
     }
+    expect(err({ ...base, dataset: { return_set: 'train' } })).toBe("missing required key 'dataset.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file)");
     // several problems are all reported
     expect(err({ ...base, batch_size: undefined, bogus: 1 })).toBe("invalid config: missing required key 'batch_size'; unknown key 'bogus'");
   });
