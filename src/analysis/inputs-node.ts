@@ -72,9 +72,3 @@ export async function datasetFromConfig(
     },
   });
 }
-
-/** Resolve `p` against `base` unless absolute (null stays null). */
-export function resolveFrom(base: string, p: string | null | undefined): string | null {
-  if (p === null || p === undefined) return null;
-  return isAbsolute(p) ? p : resolve(base, p);
-}

@@ -20,6 +20,7 @@ import { runBuildFromConfig } from '../rib/build-node.js';
 import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoSummary, formatDemo, registerDemoHook, type DemoRow } from '../rib/demo.js';
 import { writeReport } from '../analysis/report/write-node.js';
 import { makeProgress } from '../rib/progress-node.js';
+import { checkWritableDir } from '../io/preflight-node.js';
 import { makePool, parseWorkers, workersOption } from './options.js';
 
 // the demo also writes the report for its built-in model (DIR/report.html)
@@ -47,6 +48,7 @@ export async function runDemoCli(o: DemoCliOptions, io: { out?: NodeJS.WritableS
   if (existsSync(join(dir, 'rib', 'results.safetensors')) && !o.force) {
     throw new UserError(`${dir} already holds demo results; use --force to overwrite them or another --out`);
   }
+  checkWritableDir(dir);
   await initKernels();
   await mkdir(dir, { recursive: true });
   const opts = DEMO_DEFAULTS;
