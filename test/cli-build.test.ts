@@ -168,3 +168,28 @@ describe('interbasis --version', () => {
     expect(doc.info.versions.interbasis).toBe(pkg.version);
   });
 });
+
+describe('one --workers convention for every command that runs tasks', () => {
+  it('same parser, same meaning, same error text', async () => {
+    const { parseWorkers, makePool } = await import('../src/cli/options.js');
+    const { availableParallelism } = await import('node:os');
+    expect(parseWorkers(undefined)).toBe(Math.max(1, availableParallelism()));
+    expect(parseWorkers('0')).toBe(0);
+    expect(parseWorkers('2')).toBe(2);
+    expect(parseWorkers(256)).toBe(256);
+    // 0 and 1 run in this thread
+    for (const n of [0, 1]) {
+      const p = await makePool(n);
+      expect(p.constructor.name).toBe('InlinePool');
+      expect(p.size).toBe(1);
+      await p.destroy();
+    }
+    const text = "--workers must be an integer from 0 to 256 (0 or 1: run in this thread), got '257'";
+    expect(() => parseWorkers('257')).toThrow(text);
+    for (const cmd of [['build', 'c.yaml'], ['ablate', 'c.yaml'], ['demo']]) {
+      const r = cli([...cmd, '--workers', '257']);
+      expect(r.status, cmd[0]).toBe(2);
+      expect(r.stderr, cmd[0]).toBe(`interbasis: error: ${text}\n`);
+    }
+  });
+});
