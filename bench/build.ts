@@ -23,7 +23,7 @@ import { detectAttention } from '../src/rib/attention.js';
 
 const REF_A100 = { total: 0.96, grams: 0.034, Cs: 0.58, edges: 0.36 };
 
-function refdata(): string | null {
+export function refdata(): string | null {
   const here = dirname(fileURLToPath(import.meta.url));
   for (const c of [process.env.INTERBASIS_REFDATA, resolve(here, '..', '..', 'shared', 'refdata'), resolve(here, '..', '..', '..', 'shared', 'refdata')]) {
     if (c && existsSync(resolve(c, 'README.md'))) return c;

@@ -1,6 +1,6 @@
 /** Bad inputs to `ablate`: clear UserErrors before (or instead of) any long computation. */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
@@ -51,6 +51,19 @@ describe.skipIf(!REFDATA)('ablate: bad inputs', () => {
     await expect(ablateFromConfig(write('c.yaml', cfg({ colour: 'red' })), { pool })).rejects.toThrow(/unknown key.*colour/);
     await expect(ablateFromConfig(join(dir, 'missing.yaml'), { pool })).rejects.toThrow(UserError);
     await expect(ablateFromConfig(write('d.yaml', cfg({ ablation_node_layers: ['ln1.0', 'nonsense'] })), { pool })).rejects.toThrow(/nonsense/);
+  });
+
+  it('an existing output, a missing dataset file and an unwritable output folder are refused before any task runs', async () => {
+    let tasks = 0;
+    const counting = { size: 1, run: (t: string, p: unknown) => (tasks++, pool.run(t, p)), destroy: async () => undefined };
+    const out = join(dir, 'earlier.json');
+    writeFileSync(out, 'earlier result');
+    await expect(ablateFromConfig(write('e.yaml', cfg()), { pool: counting, out })).rejects.toThrow(/earlier\.json already exists; use --force/);
+    expect(readFileSync(out, 'utf8')).toBe('earlier result');
+    await expect(ablateFromConfig(write('f.yaml', cfg({ dataset: { dataset_type: 'file', path: 'missing.safetensors' } })), { pool: counting, out: join(dir, 'f.json') }))
+      .rejects.toThrow(new RegExp(`dataset\\.path: file not found: ${join(dir, 'missing.safetensors')}`));
+    await expect(ablateFromConfig(write('g.yaml', cfg()), { pool: counting, out: join(out, 'sub', 'g.json') })).rejects.toThrow(/earlier\.json is a file, not a folder/);
+    expect(tasks).toBe(0);
   });
 
   it('results without edges (edge ablation) and bad schedule parameters', async () => {

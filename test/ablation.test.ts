@@ -13,6 +13,7 @@ import type { Dataset } from '../src/data/types.js';
 import { modularArithmetic, sliceDataset } from '../src/data/index.js';
 import type { TaskPool } from '../src/parallel/index.js';
 import { createNodePool } from '../workers/pool-node.js';
+import { parseBuildConfig } from '../src/rib/config.js';
 import { edgeMask, parseAblationConfig, runAblation, ablationJson, type AblationOutput } from '../src/analysis/ablation.js';
 import { edgeAblatedOutput, type EdgeBasis } from '../src/analysis/ablation-edge.js';
 import { detectAttnSection, attnForwardFast } from '../src/analysis/ablation-attn.js';
@@ -174,12 +175,39 @@ describe('ablation config validation', () => {
   });
   it('rejects unknown keys, bad values and bad combinations with clear messages', () => {
     expect(() => parseAblationConfig({ ...good, colour: 'red' })).toThrow(/unknown key.*colour/);
-    expect(() => parseAblationConfig({ ...good, schedule: { schedule_type: 'bisect', score_target_difference: 0.1, scale: 'log' } })).toThrow(/schedule.*unknown key.*scale/);
+    expect(() => parseAblationConfig({ ...good, schedule: { schedule_type: 'bisect', score_target_difference: 0.1, scale: 'log' } })).toThrow(/unknown key 'schedule.scale'/);
     expect(() => parseAblationConfig({ ...good, eval_type: 'f1' })).toThrow(/eval_type/);
     expect(() => parseAblationConfig({ ...good, ablation_node_layers: ['ln1.0'] })).toThrow(/at least two/);
     expect(() => parseAblationConfig({ ...good, ablation_type: 'rib', ablation_node_layers: ['ln1.0', 'output'] })).toThrow(/output/);
     expect(() => parseAblationConfig({ ...good, schedule: { schedule_type: 'linear', n_points: 1 } })).toThrow(/n_points/);
-    expect(() => parseAblationConfig({ ...good, dataset: { dataset_type: 'modular_arithmetic', n_samples: 10 } })).toThrow(/not supported/);
+    expect(() => parseAblationConfig({ ...good, dataset: { dataset_type: 'modular_arithmetic', n_samples: 10, return_set_frac: 0.5 } })).toThrow(/n_samples or return_set_frac, not both/);
+    expect(() => parseAblationConfig({ ...good, dataset: { dataset_type: 'torchvision', name: 'CIFAR10' } })).toThrow(/only MNIST/);
+    expect(() => parseAblationConfig({ ...good, tlens_model_path: 'a.safetensors', mlp_path: 'b.safetensors' })).toThrow(/at most one model key, got tlens_model_path, mlp_path/);
     expect(() => parseAblationConfig([1, 2])).toThrow(/mapping/);
+  });
+  it('says in plain words which key is missing or wrong', () => {
+    const msg = (raw: unknown): string => {
+      try {
+        parseAblationConfig(raw);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('expected an error');
+    };
+    expect(msg({ ...good, eval_type: undefined })).toBe("ablation config: missing required key 'eval_type' (one of accuracy, ce_loss)");
+    expect(msg({ ...good, dataset: { return_set: 'test' } })).toBe("missing required key 'dataset.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file)");
+    expect(msg({ ...good, batch_size: 0 })).toBe("ablation config: 'batch_size' must be > 0, got 0");
+    expect(msg({ ...good, dtype: 'float16' })).toBe(`ablation config: 'dtype' must be one of float32, float64; got "float16"`);
+    expect(msg({ ...good, schedule: { schedule_type: 'halving' } })).toBe(`ablation config: 'schedule.schedule_type' must be one of exponential, linear, bisect; got "halving"`);
+  });
+  it('uses the build config\'s dataset schema and model keys', () => {
+    const ds = { dataset_type: 'modular_arithmetic', return_set: 'test', modulus: 7, fn_name: 'add', frac_train: 0.5 };
+    const build = parseBuildConfig({ exp_name: 'b', tlens_model_path: 'm.safetensors', node_layers: ['ln1.0', 'output'], rotate_final_node_layer: false, dataset: ds, batch_size: 10, truncation_threshold: 0 });
+    expect(parseAblationConfig({ ...good, dataset: ds }).dataset).toEqual(build.dataset);
+    // datasets only the build config knew before: a file, and the reference's `name: modular_arithmetic` spelling
+    expect(parseAblationConfig({ ...good, dataset: { dataset_type: 'file', path: 'd.safetensors' } }).dataset).toEqual({ dataset_type: 'file', path: 'd.safetensors', inputs: 'inputs', labels: null, seed: 0, return_set_frac: null, n_samples: null, return_set_n_samples: null });
+    expect(parseAblationConfig({ ...good, dataset: { name: 'modular_arithmetic', return_set: 'test' } }).dataset.dataset_type).toBe('modular_arithmetic');
+    expect(parseAblationConfig({ ...good, model: { type: 'transformer', path: 'm.safetensors' } }).model).toEqual({ type: 'transformer', path: 'm.safetensors', config: null });
+    expect(() => parseAblationConfig({ ...good, model: { path: 'm.safetensors' } })).toThrow(/missing required key 'model.type'/);
   });
 });

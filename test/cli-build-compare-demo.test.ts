@@ -6,6 +6,7 @@ import { initKernels } from '../src/linalg/index.js';
 import { runCompareCli } from '../src/cli/compare.js';
 import { runDemoCli } from '../src/cli/demo.js';
 import { registerDemoHook } from '../src/rib/demo.js';
+import { loadResults } from '../src/io/results-node.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 import { tmpDir } from './rib-helpers.js';
 
@@ -45,13 +46,27 @@ describe('interbasis compare / demo', () => {
       seen.push(d.rib);
     });
     const o = sink();
-    const r = await runDemoCli({ out: dir, workers: '1' }, { out: o.s, err: sink().s });
+    const r = await runDemoCli({ out: dir, workers: 1 }, { out: o.s, err: sink().s });
     expect(o.text()).toMatch(/edge sparsity/);
     expect(r.rows.length).toBe(5);
     for (const f of ['rib/results.safetensors', 'pca/results.safetensors', 'rib.yaml', 'model.safetensors', 'data.safetensors']) expect(existsSync(join(dir, f))).toBe(true);
     expect(seen).toEqual([join(dir, 'rib')]);
-    // the RIB basis gives sparser edges than PCA on at least one layer
-    expect(r.rows.some((x) => (x.sparsity.rib ?? 0) > (x.sparsity.pca ?? 0))).toBe(true);
-    await expect(runDemoCli({ out: dir, workers: '1' }, { out: sink().s, err: sink().s })).rejects.toThrow(/--force/);
+    expect(r.rows.map((x) => x.layer)).toEqual(['layers.0', 'layers.1', 'layers.2', 'layers.3', 'output']);
+    expect(r.rows[4]!.sparsity).toEqual({ pca: null, rib: null });
+    // each row reports the edges of the results files written, and the RIB basis gives sparser
+    // edges than PCA on every layer (the hidden blocks show up as zero blocks)
+    const written = { rib: await loadResults(join(dir, 'rib')), pca: await loadResults(join(dir, 'pca')) };
+    const fractionSmall = (E: Float64Array): number => {
+      const mx = E.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      return E.filter((v) => Math.abs(v) < 1e-3 * mx).length / E.length;
+    };
+    for (const row of r.rows.slice(0, 4)) {
+      for (const basis of ['rib', 'pca'] as const) {
+        const e = written[basis].edges.find((x) => x.inLayer === row.layer)!;
+        expect(row.sparsity[basis], `${basis} ${row.layer}`).toBe(fractionSmall(e.E.data));
+      }
+      expect(row.sparsity.rib!, row.layer).toBeGreaterThan(row.sparsity.pca! + 0.05);
+    }
+    await expect(runDemoCli({ out: dir, workers: 1 }, { out: sink().s, err: sink().s })).rejects.toThrow(/--force/);
   });
 });

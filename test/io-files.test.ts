@@ -87,7 +87,15 @@ describe.skipIf(!REFDATA)('refdata configs', () => {
     expect(c.resolved_model_config.d_model).toBe(128);
     const b = (await readStructured(ref('modadd', 'seed0', 'rib_build_config_rib.yaml'))) as Record<string, any>;
     expect(b.node_layers).toEqual(['ln1.0', 'ln2.0', 'unembed', 'output']);
-    for (const s of [1, 2, 3, 4]) expect(await readStructured(ref('modadd', `seed${s}`, 'train_config.yaml'))).toBeTruthy();
-    expect(await readStructured(ref('mnist_mlp', 'train_config.yaml'))).toBeTruthy();
+    for (const s of [1, 2, 3, 4]) {
+      const t = (await readStructured(ref('modadd', `seed${s}`, 'train_config.yaml'))) as Record<string, any>;
+      expect(t.seed).toBe(s);
+      expect(t.dataset).toMatchObject({ name: 'modular_arithmetic', fn_name: 'add', modulus: 113, frac_train: 0.3, return_set_frac: null });
+      expect(t.model).toMatchObject({ d_model: 128, d_mlp: 512, n_heads: 4, d_vocab: 114, n_layers: 1, normalization_type: null });
+    }
+    const m = (await readStructured(ref('mnist_mlp', 'train_config.yaml'))) as Record<string, any>;
+    expect(m.data).toEqual({ dataset_type: 'torchvision', name: 'MNIST', return_set_frac: null, seed: null });
+    expect(m.model.hidden_sizes).toEqual([100, 100]);
+    expect(m.train.batch_size).toBe(64);
   });
 });

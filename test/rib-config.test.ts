@@ -45,12 +45,43 @@ describe('rib config', () => {
   });
 
   it('rejects unknown keys and wrong types, naming the key', () => {
-    expect(err({ ...base, bogus_key: 1 })).toMatch(/unknown key "bogus_key"/);
+    expect(err({ ...base, bogus_key: 1 })).toMatch(/unknown key 'bogus_key'/);
     expect(err({ ...base, dataset: { ...base.dataset, extra: 1 } })).toMatch(/dataset\.extra/);
     expect(err({ ...base, batch_size: 'big' })).toMatch(/batch_size/);
     expect(err({ ...base, truncation_threshold: undefined })).toMatch(/truncation_threshold/);
     expect(err({ ...base, basis_formula: 'magic' })).toMatch(/basis_formula/);
     expect(err({ ...base, dataset: { dataset_type: 'imagenet' } })).toMatch(/dataset_type/);
+  });
+
+  it('says in plain words what is wrong, naming the key path, for every kind of schema error', () => {
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['missing key', { ...base, rotate_final_node_layer: undefined }, "missing required key 'rotate_final_node_layer'"],
+      ['missing list', { ...base, node_layers: undefined }, "missing required key 'node_layers'"],
+      ['missing nested', { ...base, dataset: { dataset_type: 'torchvision' } }, "missing required key 'dataset.name'"],
+      ['unknown key', { ...base, dataset: { ...base.dataset, colour: 'red' } }, "unknown key 'dataset.colour'"],
+      ['wrong type', { ...base, batch_size: 'big' }, `'batch_size' must be a number, got "big"`],
+      ['wrong type (bool)', { ...base, center: 'yes' }, `'center' must be true or false, got "yes"`],
+      ['null for a required value', { ...base, rotate_final_node_layer: null }, "'rotate_final_node_layer' must be true or false, got null"],
+      ['not an integer', { ...base, batch_size: 1.5 }, "'batch_size' must be an integer, got 1.5"],
+      ['below the minimum', { ...base, batch_size: 0 }, "'batch_size' must be > 0, got 0"],
+      ['above the maximum', { ...base, dataset: { ...base.dataset, frac_train: 2 } }, "'dataset.frac_train' must be < 1, got 2"],
+      ['bad enum', { ...base, edge_formula: 'cubic' }, `'edge_formula' must be one of squared, functional; got "cubic"`],
+      ['bad discriminator', { ...base, dataset: { dataset_type: 'imagenet' } }, `'dataset.dataset_type' must be one of modular_arithmetic, block_vector, torchvision, file; got "imagenet"`],
+      ['empty list', { ...base, node_layers: [] }, "'node_layers' must have at least 1 entry, got 0"],
+      ['list item', { ...base, node_layers: ['ln1.0', 3] }, "'node_layers[1]' must be a string, got 3"],
+      ['short tuple', { ...base, dataset: { dataset_type: 'block_vector', data_variances: [1] } }, "'dataset.data_variances' must have at least 2 entries, got 1"],
+      ['union', { ...base, integration_method: 5 }, "'integration_method' must be one of gradient, trapezoidal, gauss-legendre, or a mapping; got 5"],
+      ['inside a union branch', { ...base, integration_method: { ln1: 'simpson' } }, `'integration_method.ln1' must be one of gradient, trapezoidal, gauss-legendre; got "simpson"`],
+      ['wrong container', { ...base, dataset: 'mod-add' }, `'dataset' must be a mapping, got "mod-add"`],
+    ];
+    for (const [name, raw, msg] of cases) {
+      const m = err(raw);
+      expect(m, name).toBe(`invalid config: ${msg}`);
+      expect(m, name).not.toMatch(/received|Invalid input|Invalid option/);
+    }
+    expect(err({ ...base, dataset: { return_set: 'train' } })).toBe("missing required key 'dataset.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file)");
+    // several problems are all reported
+    expect(err({ ...base, batch_size: undefined, bogus: 1 })).toBe("invalid config: missing required key 'batch_size'; unknown key 'bogus'");
   });
 
   it('rejects invalid combinations (spec §0.3)', () => {

@@ -20,8 +20,15 @@ import { basisOf, maxRelEntries, modaddConfig, sum, tmpDir } from './rib-helpers
 
 const CASES = [0, 1, 2, 3, 4].flatMap((s) => [[s, 'rib'], [s, 'pca']] as Array<[number, 'rib' | 'pca']>);
 
+interface NearEntry {
+  index: number;
+  value: number;
+  kept: boolean;
+}
 interface Near {
-  layers: Record<string, { gram: unknown[]; lambda: unknown[] }>;
+  threshold: number;
+  factor: number;
+  layers: Record<string, { gram: NearEntry[]; lambda: NearEntry[] }>;
 }
 
 describe.skipIf(!REFDATA)('rib build end to end vs the reference (mod-add)', () => {
@@ -42,8 +49,16 @@ describe.skipIf(!REFDATA)('rib build end to end vs the reference (mod-add)', () 
     // near-threshold diagnostics in results.json
     const doc = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8')) as { info: { near_threshold: Near; dims: Record<string, { trunc: number | null; rib: number | null }> } };
     const near = doc.info.near_threshold;
-    expect(near).toBeDefined();
-    expect(typeof near.layers).toBe('object');
+    expect(near.threshold).toBe(1e-15);
+    expect(near.factor).toBe(100);
+    // every listed eigenvalue lies within the factor of the threshold, and is kept exactly when above it
+    const listed = Object.entries(near.layers).flatMap(([L, v]) => [...v.gram, ...v.lambda].map((e) => ({ L, ...e })));
+    for (const e of listed) {
+      expect(['ln1.0', 'ln2.0', 'unembed'], e.L).toContain(e.L);
+      expect(e.value, `${e.L}[${e.index}]`).toBeGreaterThanOrEqual(near.threshold / near.factor);
+      expect(e.value, `${e.L}[${e.index}]`).toBeLessThanOrEqual(near.threshold * near.factor);
+      expect(e.kept, `${e.L}[${e.index}] = ${e.value}`).toBe(e.value > near.threshold);
+    }
     // dims within ±2, each difference explained by an eigenvalue within 100× of the threshold
     for (const L of ['ln1.0', 'ln2.0', 'unembed']) {
       const ours = basisOf(results, L);

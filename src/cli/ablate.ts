@@ -10,9 +10,12 @@ import { readStructuredFile, writeFileAtomic } from '../io/files-node.js';
 import { loadResults } from '../io/results-node.js';
 import { initKernels } from '../linalg/index.js';
 import { parseAblationConfig, runAblation, ablationJson, type AblationConfig, type AblationOutput, type AblationProgress } from '../analysis/ablation.js';
-import { modelForResults, datasetFromConfig, resolveFrom } from '../analysis/inputs-node.js';
-import { createNodePool } from '../../workers/pool-node.js';
-import { InlinePool, type TaskPool } from '../parallel/index.js';
+import { modelForResults, datasetFromConfig, resultsModelSource } from '../analysis/inputs-node.js';
+import { checkFilesExist, modelAndDatasetFiles, resolveDatasetPaths, resolveModelPaths, resolvePath } from '../rib/config-node.js';
+import { modelSourceOf } from '../rib/inputs-node.js';
+import { checkOutputFile } from '../io/preflight-node.js';
+import type { TaskPool } from '../parallel/index.js';
+import { makePool, parseWorkers, workersOption } from './options.js';
 import '../analysis/tasks.js';
 
 export interface AblateCliOptions {
@@ -30,12 +33,10 @@ export async function loadAblationConfig(path: string): Promise<{ config: Ablati
   return {
     dir,
     config: {
-      ...c,
-      rib_results_path: resolveFrom(dir, c.rib_results_path)!,
-      out_dir: resolveFrom(dir, c.out_dir ?? null),
-      model: c.model ? { ...c.model, path: resolveFrom(dir, c.model.path)!, config: resolveFrom(dir, c.model.config ?? null) } : c.model,
-      tlens_model_path: resolveFrom(dir, c.tlens_model_path ?? null),
-      mlp_path: resolveFrom(dir, c.mlp_path ?? null),
+      ...resolveModelPaths(c, dir),
+      rib_results_path: resolvePath(dir, c.rib_results_path)!,
+      out_dir: resolvePath(dir, c.out_dir),
+      dataset: resolveDatasetPaths(c.dataset, dir),
     },
   };
 }
@@ -48,45 +49,39 @@ export function defaultAblationOut(c: AblationConfig, configDir: string): string
 /** Run an ablation config end to end and write the JSON; returns the output and its path. */
 export async function ablateFromConfig(
   configPath: string,
-  opts: AblateCliOptions & { pool?: TaskPool; onProgress?: (p: AblationProgress) => void; genericEdges?: boolean } = {},
+  opts: AblateCliOptions & { pool?: TaskPool; onProgress?: (p: AblationProgress) => void; warn?: (m: string) => void; genericEdges?: boolean } = {},
 ): Promise<{ out: AblationOutput; path: string }> {
   const { config, dir } = await loadAblationConfig(configPath);
   const outPath = opts.out ? resolve(opts.out) : defaultAblationOut(config, dir);
-  if (existsSync(outPath) && !opts.force) throw new UserError(`output ${outPath} exists; pass --force to overwrite it`);
+  // every file is checked before any work
+  checkOutputFile(outPath, !!opts.force);
   if (!existsSync(config.rib_results_path)) throw new UserError(`rib_results_path not found: ${config.rib_results_path}`);
-  await initKernels();
-  const results = await loadResults(config.rib_results_path);
-  const override = config.model
-    ? { type: config.model.type, path: config.model.path, config: config.model.config ?? null }
-    : config.tlens_model_path
-      ? { type: 'transformer' as const, path: config.tlens_model_path }
-      : config.mlp_path
-        ? { type: 'mlp' as const, path: config.mlp_path }
-        : null;
-  const model = await modelForResults(results, config.rib_results_path, override);
-  const dataset = await datasetFromConfig(config.dataset, results);
+  checkFilesExist(modelAndDatasetFiles(config, [['dataset', config.dataset]]));
   const ownPool = !opts.pool;
-  const pool = opts.pool ?? (opts.workers === 0 ? new InlinePool() : await createNodePool({ workers: opts.workers }));
+  const poolStart = opts.pool ? Promise.resolve(opts.pool) : makePool(parseWorkers(opts.workers));
+  poolStart.catch(() => undefined); // awaited below
   try {
+    await initKernels();
+    const results = await loadResults(config.rib_results_path);
+    const override = modelSourceOf(config);
+    const model = await modelForResults(results, config.rib_results_path, override);
+    const dataset = await datasetFromConfig(config.dataset, results, { model: override ?? resultsModelSource(results, config.rib_results_path), warn: opts.warn });
+    const pool = await poolStart;
     const out = await runAblation({ config, results, model, dataset, pool, onProgress: opts.onProgress, genericEdges: opts.genericEdges });
     await writeFileAtomic(outPath, ablationJson(out));
     return { out, path: outPath };
   } finally {
-    if (ownPool) await pool.destroy();
+    if (ownPool) await (await poolStart.catch(() => null))?.destroy();
   }
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('ablate')
     .description('Node or edge ablation experiments on a RIB build (reference ablation config YAML/JSON)')
     .argument('<config>', 'ablation config (.yaml/.yml/.json)')
-    .option('--out <file>', 'output JSON (default: <out_dir or config folder>/<exp_name>_<ablation_type>_ablation_results.json)')
-    .option('--workers <n>', 'worker threads (0 = run in this thread; default: all cores)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new UserError(`--workers must be a non-negative integer, got ${v}`);
-      return n;
-    })
+    .option('--out <file>', 'output JSON (default: <out_dir or config folder>/<exp_name>_<ablation_type>_ablation_results.json)');
+  workersOption(cmd)
     .option('--json', 'print progress and the result summary as NDJSON on stdout')
     .option('--force', 'overwrite an existing output file')
     .action(async (configPath: string, opts: AblateCliOptions) => {
@@ -108,7 +103,8 @@ export function register(program: Command): void {
         bar.update(p.done, { layer: p.layer, kept: p.kept, score: p.score.toFixed(6) });
       };
       try {
-        const { out, path } = await ablateFromConfig(configPath, { ...opts, onProgress });
+        const warn = (m: string) => (opts.json ? process.stdout.write(JSON.stringify({ event: 'warning', message: m }) + '\n') : process.stderr.write(`interbasis: warning: ${m}\n`));
+        const { out, path } = await ablateFromConfig(configPath, { ...opts, onProgress, warn });
         (bar as SingleBar | null)?.stop();
         const summary = { event: 'done', out: path, no_ablation_result: out.no_ablation_result, n_edges_required: out.n_edges_required ?? null, time_taken: out.time_taken };
         if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');

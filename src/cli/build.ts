@@ -3,35 +3,18 @@
  * (config → means/Grams → C matrices → edges → DIR/results.{safetensors,json}).
  */
 import type { Command } from 'commander';
-import { availableParallelism } from 'node:os';
-import { UserError } from '../errors.js';
-import { initKernels } from '../linalg/index.js';
-import { InlinePool, type TaskPool } from '../parallel/pool.js';
-import '../tasks.js';
+import type { TaskPool } from '../parallel/pool.js';
 import type { RibResults } from '../io/results.js';
-import { loadBuildConfig } from '../rib/config-node.js';
-import { runBuildFromConfig } from '../rib/build-node.js';
-import { makeProgress } from '../rib/progress-node.js';
+import { makePool, parseWorkers, workersOption } from './options.js';
+
+export { makePool, parseWorkers } from './options.js';
 
 export interface BuildCliOptions {
   out?: string;
-  workers?: string;
+  /** worker threads (see parseWorkers; default: available cores) */
+  workers?: number;
   json?: boolean;
   force?: boolean;
-}
-
-export function parseWorkers(v: string | undefined): number {
-  if (v === undefined) return Math.max(1, availableParallelism());
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`--workers must be an integer between 1 and 256, got '${v}'`);
-  return n;
-}
-
-/** A pool of n threads: in-thread for n = 1 (identical results, no worker start-up). */
-export async function makePool(n: number): Promise<TaskPool> {
-  if (n === 1) return new InlinePool();
-  const { createNodePool } = await import('../../workers/pool-node.js');
-  return createNodePool({ workers: n });
 }
 
 export async function runBuildCli(
@@ -40,13 +23,26 @@ export async function runBuildCli(
   io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {},
 ): Promise<{ results: RibResults; dir: string | null }> {
   const workers = parseWorkers(o.workers);
-  const cfg = await loadBuildConfig(config);
-  await initKernels();
+  // The worker threads start first: they boot while this thread loads the build code, checks the
+  // config and the files (a refused run stops them again before any stage) and loads the kernels,
+  // the model and the data.
+  const poolStart = makePool(workers);
+  poolStart.catch(() => undefined); // awaited below
   const out = io.out ?? process.stdout;
-  const pr = makeProgress({ json: !!o.json, out, err: io.err });
-  const pool = await makePool(workers);
+  let stopProgress = (): void => undefined;
   try {
-    const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool, progress: pr.sink, warn: pr.warn });
+    const [{ loadBuildConfig }, { preflightBuild, runBuildFromConfig }, { makeProgress }, { initKernels }] = await Promise.all([
+      import('../rib/config-node.js'),
+      import('../rib/build-node.js'),
+      import('../rib/progress-node.js'),
+      import('../linalg/index.js'),
+    ]);
+    const cfg = await loadBuildConfig(config);
+    preflightBuild(cfg, { out: o.out, force: o.force });
+    const pr = makeProgress({ json: !!o.json, out, err: io.err });
+    stopProgress = pr.stop;
+    await initKernels();
+    const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool: poolStart, progress: pr.sink, warn: pr.warn });
     pr.stop();
     const info = res.results.info as { dims: Record<string, unknown>; times_s: Record<string, number> };
     if (o.json) {
@@ -64,18 +60,19 @@ export async function runBuildCli(
     }
     return res;
   } finally {
-    pr.stop();
-    await pool.destroy();
+    stopProgress();
+    const pool: TaskPool | null = await poolStart.catch(() => null);
+    await pool?.destroy();
   }
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('build')
     .description('build the LIB/RIB interaction basis and graph from a config (reference YAML format)')
     .argument('<config>', 'build config (.yaml/.yml/.json)')
-    .option('--out <dir>', 'output directory (default: <out_dir>/<exp_name>)')
-    .option('--workers <n>', 'worker threads (default: available cores)')
+    .option('--out <dir>', 'output directory (default: <out_dir>/<exp_name>)');
+  workersOption(cmd)
     .option('--json', 'NDJSON progress events and summary on stdout')
     .option('--force', 'overwrite existing results')
     .action(async (config: string, o: BuildCliOptions) => {

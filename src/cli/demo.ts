@@ -17,13 +17,22 @@ import { serializeSafetensors } from '../io/safetensors.js';
 import type { RibResults } from '../io/results.js';
 import { loadBuildConfig } from '../rib/config-node.js';
 import { runBuildFromConfig } from '../rib/build-node.js';
-import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoSummary, formatDemo, type DemoRow } from '../rib/demo.js';
+import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoSummary, formatDemo, registerDemoHook, type DemoRow } from '../rib/demo.js';
+import { writeReport } from '../analysis/report/write-node.js';
 import { makeProgress } from '../rib/progress-node.js';
-import { makePool, parseWorkers } from './build.js';
+import { checkWritableDir } from '../io/preflight-node.js';
+import { makePool, parseWorkers, workersOption } from './options.js';
+
+// the demo also writes the report for its built-in model (DIR/report.html)
+registerDemoHook(async (dirs) => {
+  const path = await writeReport({ resultsDir: dirs.rib, out: join(dirs.root, 'report.html'), force: true, title: 'interbasis demo — block-diagonal MLP (RIB basis)' });
+  process.stderr.write(`report: ${path}\n`);
+});
 
 export interface DemoCliOptions {
   out?: string;
-  workers?: string;
+  /** worker threads (see parseWorkers; default: available cores) */
+  workers?: number;
   force?: boolean;
   json?: boolean;
 }
@@ -39,6 +48,7 @@ export async function runDemoCli(o: DemoCliOptions, io: { out?: NodeJS.WritableS
   if (existsSync(join(dir, 'rib', 'results.safetensors')) && !o.force) {
     throw new UserError(`${dir} already holds demo results; use --force to overwrite them or another --out`);
   }
+  checkWritableDir(dir);
   await initKernels();
   await mkdir(dir, { recursive: true });
   const opts = DEMO_DEFAULTS;
@@ -80,11 +90,11 @@ export async function runDemoCli(o: DemoCliOptions, io: { out?: NodeJS.WritableS
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
     .description('run the whole pipeline on a built-in block-diagonal MLP with hidden blocks (RIB vs PCA)')
-    .option('--out <dir>', 'output directory (default: a fresh out/demo/<timestamp>)')
-    .option('--workers <n>', 'worker threads (default: available cores)')
+    .option('--out <dir>', 'output directory (default: a fresh out/demo/<timestamp>)');
+  workersOption(cmd)
     .option('--force', 'overwrite demo results already in --out')
     .option('--json', 'NDJSON progress and summary')
     .action(async (o: DemoCliOptions) => {

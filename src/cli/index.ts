@@ -1,16 +1,30 @@
 /**
- * The `interbasis` command line. Each subcommand lives in its own module and registers itself.
- * Exit codes: 0 success, 1 runtime failure, 2 bad input (config, arguments, files).
+ * The `interbasis` command line. Exit codes: 0 success, 1 runtime failure, 2 bad input (config,
+ * arguments, files).
+ *
+ * Adding a command: write `src/cli/<name>.ts` exporting `register(program: Command)` (which
+ * defines the command, its options and its action), and add one line to COMMANDS below. A
+ * command's module is imported only when that command runs (or for the help listing), so a
+ * command's dependencies never slow down the start of another.
  */
 import { Command } from 'commander';
-import { register as registerBuild } from './build.js';
-import { register as registerCompare } from './compare.js';
-import { register as registerAblate } from './ablate.js';
-import { register as registerCluster } from './cluster.js';
-import { register as registerLabels } from './labels.js';
-import { register as registerReport } from './report.js';
-import { register as registerDemo } from './demo.js';
 import { UserError } from '../errors.js';
+import { PACKAGE_VERSION } from '../version.js';
+
+interface CommandModule {
+  register(program: Command): void;
+}
+
+/** Every command, in help order: name → its module. */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  build: () => import('./build.js'),
+  compare: () => import('./compare.js'),
+  ablate: () => import('./ablate.js'),
+  cluster: () => import('./cluster.js'),
+  labels: () => import('./labels.js'),
+  report: () => import('./report.js'),
+  demo: () => import('./demo.js'),
+};
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.
 for (const stream of [process.stdout, process.stderr]) {
@@ -20,21 +34,22 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const program = new Command();
-program
-  .name('interbasis')
-  .description('Local Interaction Basis (LIB/RIB): build, compare, ablate, cluster and report.')
-  .showHelpAfterError();
+async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('interbasis')
+    .description('Local Interaction Basis (LIB/RIB): build, compare, ablate, cluster and report.')
+    .version(PACKAGE_VERSION, '-V, --version', 'print the interbasis version')
+    .showHelpAfterError();
+  // `interbasis build …` loads only the build command; anything else (help, a typo) loads all
+  const first = argv[2];
+  const names = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+  const modules = await Promise.all(names.map((n) => COMMANDS[n]!()));
+  for (const m of modules) m.register(program);
+  await program.parseAsync(argv);
+}
 
-registerBuild(program);
-registerCompare(program);
-registerAblate(program);
-registerCluster(program);
-registerLabels(program);
-registerReport(program);
-registerDemo(program);
-
-program.parseAsync(process.argv).catch((err: unknown) => {
+main(process.argv).catch((err: unknown) => {
   if (err instanceof UserError) {
     process.stderr.write(`interbasis: error: ${err.message}\n`);
     process.exitCode = 2;

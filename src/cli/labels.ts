@@ -13,6 +13,7 @@ import { initKernels } from '../linalg/index.js';
 import { modAddLabels, toCsv } from '../analysis/labels.js';
 import { modelForResults } from '../analysis/inputs-node.js';
 import { positiveInt } from './options.js';
+import { checkOutputFile } from '../io/preflight-node.js';
 
 export interface LabelsCliOptions {
   out?: string;
@@ -27,7 +28,7 @@ export async function labelsFromResults(resultsPath: string, opts: LabelsCliOpti
   const rp = resolve(resultsPath);
   if (!existsSync(rp)) throw new UserError(`RIB results not found: ${resultsPath}`);
   const out = opts.out ? resolve(opts.out) : resolve(dirname(rp), `${basename(rp).replace(/\.(safetensors|json)$/, '')}_labels.csv`);
-  if (existsSync(out) && !opts.force) throw new UserError(`output ${out} exists; pass --force to overwrite it`);
+  checkOutputFile(out, !!opts.force);
   await initKernels();
   const results = await loadResults(rp);
   const ds = (results.config?.dataset ?? null) as Record<string, unknown> | null;

@@ -4,16 +4,8 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { join } from 'node:path';
 import { writeReport } from '../analysis/report/write-node.js';
-import { registerDemoHook } from '../rib/demo.js';
 import { positiveInt } from './options.js';
-
-// `interbasis demo` also writes the report for its built-in model (DIR/report.html)
-registerDemoHook(async (dirs) => {
-  const path = await writeReport({ resultsDir: dirs.rib, out: join(dirs.root, 'report.html'), force: true, title: 'interbasis demo — block-diagonal MLP (RIB basis)' });
-  process.stderr.write(`report: ${path}\n`);
-});
 
 interface ReportCliOptions {
   ablations?: string[];

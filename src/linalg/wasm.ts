@@ -2,7 +2,7 @@
 // heap base; every public kernel call resets the arena first, so repeated calls never leak. The
 // memory grows on demand up to ARENA_MAX_BYTES; larger inputs are streamed in chunks by the
 // callers (syrk) or refused with a RangeError.
-import { instantiate } from '@assemblyscript/loader';
+import { instantiate, instantiateSync } from '@assemblyscript/loader';
 
 export interface KernelExports {
   memory: WebAssembly.Memory;
@@ -136,7 +136,12 @@ export async function instantiateKernels(source: BufferSource | WebAssembly.Modu
       },
     },
   };
-  const res = await instantiate<Record<string, unknown>>(source as never, imports);
+  // In Node, the loader's async instantiate() first probes `typeof Response`, which loads Node's
+  // whole fetch implementation (20-80 ms per thread): compile, then instantiate directly.
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  const res = isNode
+    ? instantiateSync<Record<string, unknown>>(source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source), imports)
+    : await instantiate<Record<string, unknown>>(source as never, imports);
   return res.exports as unknown as KernelExports;
 }
 

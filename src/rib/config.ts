@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { formatIssues } from '../config-issues.js';
 
 export const INTEGRATION_METHODS = ['gradient', 'trapezoidal', 'gauss-legendre'] as const;
 export type IntegrationMethod = (typeof INTEGRATION_METHODS)[number];
@@ -70,7 +71,8 @@ const fileDatasetSchema = z.strictObject({
   ...subsetKeys,
 });
 
-const datasetSchema = z.discriminatedUnion('dataset_type', [
+/** Every dataset a config can name (build and ablation configs alike). */
+export const datasetSchema = z.discriminatedUnion('dataset_type', [
   modularArithmeticSchema,
   blockVectorSchema,
   torchvisionSchema,
@@ -79,7 +81,7 @@ const datasetSchema = z.discriminatedUnion('dataset_type', [
 export type DatasetConfig = z.infer<typeof datasetSchema>;
 
 /** Map the reference's alternative dataset spellings onto `dataset_type`. */
-function normaliseDataset(v: unknown, key: string): unknown {
+export function normaliseDataset(v: unknown, key: string): unknown {
   if (v === null || v === undefined) return v;
   if (typeof v !== 'object' || Array.isArray(v)) return v; // zod reports the type error
   const o = { ...(v as Record<string, unknown>) };
@@ -91,16 +93,14 @@ function normaliseDataset(v: unknown, key: string): unknown {
     );
   }
   if (o.dataset_type === undefined) {
-    throw new UserError(
-      `${key}.dataset_type: missing (expected one of modular_arithmetic, block_vector, torchvision, file)`,
-    );
+    throw new UserError(`missing required key '${key}.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file)`);
   }
   return o;
 }
 
 // ---- models ----------------------------------------------------------------------------------
 
-const modularMlpSchema = z.strictObject({
+export const modularMlpSchema = z.strictObject({
   n_hidden_layers: nonNegInt.default(4),
   width: posInt.default(4),
   first_block_width: posInt.nullable().default(null),
@@ -112,7 +112,8 @@ const modularMlpSchema = z.strictObject({
   seed: nonNegInt.default(0),
 });
 
-const modelSchema = z.strictObject({
+/** A model file (extension of the reference format): `{type, path, config}`. */
+export const modelSchema = z.strictObject({
   type: z.enum(['mlp', 'transformer']),
   path: z.string().min(1),
   config: z.string().min(1).nullable().default(null),
@@ -160,23 +161,9 @@ export const buildConfigSchema = z.strictObject({
 });
 
 type RawBuildConfig = z.infer<typeof buildConfigSchema>;
+export type ModelFileConfig = z.infer<typeof modelSchema>;
+export type ModularMlpConfig = z.infer<typeof modularMlpSchema>;
 export type BuildConfig = Omit<RawBuildConfig, 'basis_formula'> & { basis_formula: BasisFormula };
-
-function formatIssues(err: z.ZodError, prefix = ''): string {
-  return err.issues
-    .map((iss) => {
-      const path = prefix + iss.path.map(String).join('.');
-      if (iss.code === 'unrecognized_keys') {
-        const keys = (iss as unknown as { keys: string[] }).keys;
-        return keys.map((k) => `unknown key "${path ? path + '.' : ''}${k}"`).join('; ');
-      }
-      if (iss.code === 'invalid_union' && (iss as unknown as { note?: string }).note === 'No matching discriminator') {
-        return `${path}: unknown dataset_type (expected one of modular_arithmetic, block_vector, torchvision, file)`;
-      }
-      return `${path || '(config)'}: ${iss.message}`;
-    })
-    .join('; ');
-}
 
 /** Validate a parsed YAML/JSON object; returns the config with defaults filled in. */
 export function parseBuildConfig(raw: unknown): BuildConfig {
@@ -187,7 +174,7 @@ export function parseBuildConfig(raw: unknown): BuildConfig {
   if ('dataset' in pre) pre.dataset = normaliseDataset(pre.dataset, 'dataset');
   if ('gram_dataset' in pre) pre.gram_dataset = normaliseDataset(pre.gram_dataset, 'gram_dataset');
   const res = buildConfigSchema.safeParse(pre);
-  if (!res.success) throw new UserError(`invalid config: ${formatIssues(res.error)}`);
+  if (!res.success) throw new UserError(`invalid config: ${formatIssues(res.error, pre)}`);
   const cfg = res.data as RawBuildConfig;
   if (cfg.basis_formula === 'pca') cfg.basis_formula = 'svd';
   validateCombinations(cfg as BuildConfig);
@@ -275,11 +262,16 @@ export function validateCombinations(c: BuildConfig): void {
     bad('dataset: required (it may be null only when means and Grams come from gram_dataset/gram_matrices_path and nothing else needs data)');
   }
   for (const [k, d] of [['dataset', c.dataset], ['gram_dataset', c.gram_dataset]] as const) {
-    if (d && d.dataset_type === 'torchvision' && d.name.toUpperCase() !== 'MNIST') {
-      bad(`${k}.name: torchvision dataset "${d.name}" is unavailable offline; only MNIST is supported`);
-    }
-    if (d && d.n_samples !== null && d.return_set_frac !== null) bad(`${k}: give n_samples or return_set_frac, not both`);
+    if (d) validateDataset(d, k, bad);
   }
+}
+
+/** The invalid dataset configs the schema cannot express (build and ablation configs). */
+export function validateDataset(d: DatasetConfig, key: string, bad: (msg: string) => never): void {
+  if (d.dataset_type === 'torchvision' && d.name.toUpperCase() !== 'MNIST') {
+    bad(`${key}.name: torchvision dataset "${d.name}" is unavailable offline; only MNIST is supported`);
+  }
+  if (d.n_samples !== null && d.return_set_frac !== null) bad(`${key}: give n_samples or return_set_frac, not both`);
 }
 
 /** The node-layer prefix used by per-layer dicts: `ln2.1` → `ln2`, `output` → `output`. */

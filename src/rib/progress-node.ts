@@ -2,8 +2,13 @@
  * Progress display for the CLI: a cli-progress bar per stage (stderr, TTY only), or NDJSON events
  * `{"event":"progress","stage","done","total","eta_s"}` for machines (--json).
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import type { ProgressEvent, ProgressSink } from './build.js';
+
+/** cli-progress, loaded with the first bar (runs without a terminal never load it). */
+let cliProgress: typeof CliProgress | null = null;
+const loadCliProgress = (): typeof CliProgress => (cliProgress ??= createRequire(import.meta.url)('cli-progress') as typeof CliProgress);
 
 export interface ProgressReporter {
   sink: ProgressSink;
@@ -28,17 +33,21 @@ export function makeProgress(opts: { json: boolean; out?: NodeJS.WritableStream;
       stop: () => undefined,
     };
   }
-  let bar: cliProgress.SingleBar | null = null;
+  let bar: CliProgress.SingleBar | null = null;
   let stage = '';
   const warnings: string[] = [];
+  // cli-progress draws nothing on a stream that is not a terminal
+  const drawBars = (err as { isTTY?: boolean }).isTTY === true;
   return {
     sink: (ev: ProgressEvent) => {
+      if (!drawBars) return;
       if (ev.stage !== stage || !bar) {
         bar?.stop();
         stage = ev.stage;
-        bar = new cliProgress.SingleBar(
+        const cp = loadCliProgress();
+        bar = new cp.SingleBar(
           { format: `${ev.stage.padEnd(28)} [{bar}] {value}/{total} | ETA {eta_formatted}`, stream: err, hideCursor: false, clearOnComplete: false },
-          cliProgress.Presets.shades_classic,
+          cp.Presets.shades_classic,
         );
         bar.start(ev.total, ev.done);
       } else bar.update(ev.done);
