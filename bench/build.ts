@@ -18,8 +18,7 @@ import { modelToSpec } from '../src/models/index.js';
 import { mapReduceShards, toShared } from '../src/parallel/pool.js';
 import { shardRanges } from '../src/parallel/shards.js';
 import type { MprimeShardPayload, MprimeShardResult } from '../src/rib/mprime.js';
-import { SHARD } from '../src/rib/build.js';
-import { detectAttention } from '../src/rib/attention.js';
+import { structureFor } from '../src/rib/structures/index.js';
 
 const REF_A100 = { total: 0.96, grams: 0.034, Cs: 0.58, edges: 0.36 };
 
@@ -128,10 +127,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const out = ref.bases[l + 1]!;
         const Cout = out.C ? toShared(out.C.data) : null;
         const r = out.C ? out.C.cols : sm.sections[l]!.outDim;
-        const mlp = sm.sections[l]!.structure?.type === 'mlp';
-        const attn = !mlp && detectAttention(sm.sections[l]!) !== null;
         // the build's shard sizes (attention: accumulators only; the build assembles M′ once after the reduction)
-        const ranges = shardRanges(N, mlp ? SHARD.mprimeMlp : attn ? SHARD.mprimeAttn : SHARD.mprime);
+        const ranges = shardRanges(N, structureFor(sm.sections[l]!, 'mprime', { formula: 'jacobian' }).shards.mprime);
         const ctxM = { id: `bench-${workers}`, spec, nodeLayers: nl, lastPosModuleType: 'add_resid1' as const };
         const payloads: MprimeShardPayload[] = ranges.map(([start, end], shard) => ({ model: ctxM, layer: l, X: acts[l]!, start, end, Cout, r, formula: 'jacobian', alphas: [1], weights: [1], nPos: null, nHidden: null, seed: 0, shard }));
         const once = () => mapReduceShards<MprimeShardPayload, MprimeShardResult, Float64Array>(pool, 'rib.mprime', payloads, (a) => a.M, (acc, b) => acc);

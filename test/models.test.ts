@@ -192,7 +192,7 @@ describe('transformer without LayerNorm (mod-add like)', () => {
       { name: 'unembed', dim: 9, positions: 1 },
       { name: 'output', dim: 7, positions: 1 },
     ]);
-    expect(sm.sections[0]!.structure).toBeUndefined();
+    expect(sm.sections[0]!.structure).toMatchObject({ type: 'attention', residual: null, lastPos: true, H: 2 });
     expect(sm.sections[1]!.structure).toMatchObject({ type: 'mlp', residual: true, hidden: 13 });
     expect(sm.sections[2]!.structure?.type).toBe('linear');
   });

@@ -19,14 +19,14 @@ import type { EdgesShardPayload } from './edges.js';
 import { integrationPoints } from './integration.js';
 import type { MprimeShardPayload, MprimeShardResult } from './mprime.js';
 import { checkReuse } from './reuse.js';
-import { attnForwardAlloc, cotRows, detectAttention, type AttnForwardAll } from './attention.js';
-import { attnMprimeAssemble } from './attention-mprime.js';
+import { attnForwardAlloc, detectAttention, type AttnForwardAll } from './structures/attention-core.js';
+import { structureFor } from './structures/index.js';
 import type { ForwardShardPayload, GramShardPayload } from './stats.js';
 
 export const VERSION = '0.1.0';
 
-/** Fixed shard sizes (samples). They never depend on the worker count. */
-export const SHARD = { forward: 256, gram: 256, mprime: 128, mprimeMlp: 2048, mprimeAttn: 512, edges: 128, edgesFast: 512, edgesMlp: 1024 } as const;
+/** Fixed shard sizes (samples) of the statistics pass; M′ and edges take their structure's (src/rib/structures). */
+export const SHARD = { forward: 256, gram: 256 } as const;
 
 export interface ProgressEvent {
   stage: string;
@@ -51,6 +51,8 @@ export interface BuildInputs {
   warn?: (msg: string) => void;
   /** unique id for the worker-side model cache */
   buildId?: string;
+  /** false: every section takes the generic VJP path (the benchmark baseline; default true) */
+  structured?: boolean;
 }
 
 export interface NearThresholdEntry {
@@ -68,6 +70,7 @@ let buildCounter = 0;
 
 export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   const c = inp.config;
+  const structured = inp.structured !== false;
   const warn = inp.warn ?? (() => undefined);
   const progress = inp.progress ?? (() => undefined);
   const times: Record<string, number> = {};
@@ -109,7 +112,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   const needData = (c.calculate_Cs && !inp.loadedCs) || c.calculate_edges;
   // attention sections' forward cache for M′, filled by the forward pass over `dataset`
   const attnFw: Array<AttnForwardAll | null> = new Array(K).fill(null);
-  if (ds && c.calculate_Cs && !inp.loadedCs) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
+  if (ds && c.calculate_Cs && !inp.loadedCs) for (let l = 0; l < K; l++) attnFw[l] = structured ? attnCacheFor(c, sm, l, ds.n) : null;
   if (gds) gAct = await forwardAll(inp.pool, ctx, gds, statDims, nNonOut, progress, 'forward', gds === ds ? attnFw : null);
   if (loaded) {
     stats = { means: new Map(loaded.means), grams: new Map(loaded.grams) };
@@ -162,7 +165,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   const edgeJobs: Array<Promise<Mat> | null> = new Array(K).fill(null);
   const startEdges = (l: number) => {
     if (!c.calculate_edges || !acts || edgeJobs[l]) return;
-    const p = computeEdges(pools.edges, c, ctx, sm, l, acts[l]!, N, bases[l]!, bases[l + 1]!, progress);
+    const p = computeEdges(pools.edges, c, ctx, sm, l, acts[l]!, N, bases[l]!, bases[l + 1]!, progress, structured);
     p.catch(() => undefined); // awaited in the edges stage
     edgeJobs[l] = p;
   };
@@ -226,8 +229,8 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
             const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type });
             const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
             const c2 = { ...c, node_layers: sub } as BuildConfig;
-            mpPromise = computeMprime(pools.mprime, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, progress);
-          } else mpPromise = computeMprime(pools.mprime, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress, attnFw[l]);
+            mpPromise = computeMprime(pools.mprime, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, progress, null, structured);
+          } else mpPromise = computeMprime(pools.mprime, c, ctx, sm, l, acts[l]!, N, bases[l + 1]!, progress, attnFw[l], structured);
           mpPromise.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
         }
         // the next pair's bases are known: its edges fill the workers while this layer finishes
@@ -473,10 +476,8 @@ function attnCacheFor(c: BuildConfig, sm: SectionedModel, l: number, N: number):
   if (c.basis_formula !== 'jacobian' || c.n_stochastic_sources_basis_pos !== null || c.n_stochastic_sources_basis_hidden !== null) return null;
   if (c.naive_gradient_flow && l < sm.sections.length - 1) return null;
   const sec = sm.sections[l]!;
-  const st = sec.structure;
-  if (st && st.type === 'mlp' && sec.inPos === sec.outPos) return null;
-  const at = detectAttention(sec);
-  if (!at) return null;
+  if (structureFor(sec, 'mprime', { formula: c.basis_formula }).name !== 'attention') return null;
+  const at = detectAttention(sec)!;
   const { alphas } = integrationPoints(integrationMethodFor(c, c.node_layers[l]!), c.n_intervals);
   if (!alphas.includes(1)) return null;
   return attnForwardAlloc(at, N, sec.inPos, sharedZeros);
@@ -493,6 +494,7 @@ async function computeMprime(
   outBasis: LayerBasis,
   progress: ProgressSink,
   attnFw: AttnForwardAll | null = null,
+  structured = true,
 ): Promise<{ M: Float64Array; Lp: Float64Array | null }> {
   const sec = sm.sections[l]!;
   const L = c.node_layers[l]!;
@@ -504,19 +506,11 @@ async function computeMprime(
   const nHid = c.n_stochastic_sources_basis_hidden;
   const stoch = nPos !== null || nHid !== null;
   const norm = N * sec.inPos * (nPos ?? 1) * (nHid ?? 1);
-  const st = sec.structure;
-  // linear section, deterministic jacobian: M′ = (P_out/P_in)·sw²·(W C)(W C)ᵀ (no data needed)
-  if (formula === 'jacobian' && !stoch && st && st.type === 'linear' && sec.inPos === sec.outPos) {
-    const sw = weights.reduce((a, b) => a + b, 0);
-    const C = Cout ?? eyeN(sec.outDim);
-    const WC = gemm(false, false, sec.inDim, r, sec.outDim, st.W, C, new Float64Array(sec.inDim * r));
-    const M = gemm(false, true, sec.inDim, sec.inDim, r, WC, WC, new Float64Array(sec.inDim * sec.inDim), sw * sw);
-    return { M, Lp: null };
-  }
-  const mlpClosed = formula === 'jacobian' && !stoch && st && st.type === 'mlp' && sec.inPos === sec.outPos;
-  const attnFast = formula === 'jacobian' && !stoch && !mlpClosed && detectAttention(sec) !== null;
-  const ranges = shardRanges(N, mlpClosed ? SHARD.mprimeMlp : attnFast ? SHARD.mprimeAttn : SHARD.mprime);
-  const fwAll = attnFast ? attnFw : null;
+  const st = structureFor(sec, 'mprime', { formula, stochastic: stoch, structured });
+  const closed = st.mprimeWithoutData(sec, Cout, r, weights);
+  if (closed) return { M: closed, Lp: null };
+  const ranges = shardRanges(N, st.shards.mprime);
+  const fwAll = st.name === 'attention' ? attnFw : null;
   const stage = `M' ${L}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });
@@ -536,6 +530,7 @@ async function computeMprime(
     nHidden: nHid,
     seed: c.seed,
     shard,
+    closedForm: structured,
   }));
   const res = await reduceShardsInOrder<MprimeShardPayload, MprimeShardResult>(
     pool,
@@ -547,11 +542,7 @@ async function computeMprime(
       if (acc.Lp && r1.Lp) addInPlace(acc.Lp, r1.Lp);
     },
   );
-  if (res.attn) {
-    const at = detectAttention(sec);
-    if (!at) throw new Error(`${L}: attention accumulators for a section that is not an attention block`);
-    res.M = attnMprimeAssemble(at, res.M, cotRows(Cout, sec.inDim, r), r);
-  }
+  res.M = st.mprimeAssemble(sec, res.M, Cout, r);
   for (let i = 0; i < res.M.length; i++) res.M[i]! /= norm;
   if (res.Lp) {
     const nl = N * sec.inPos;
@@ -566,12 +557,6 @@ async function computeMprime(
   return res;
 }
 
-function eyeN(n: number): Float64Array {
-  const I = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) I[i * n + i] = 1;
-  return I;
-}
-
 async function computeEdges(
   pool: TaskPool,
   c: BuildConfig,
@@ -583,6 +568,7 @@ async function computeEdges(
   inB: LayerBasis,
   outB: LayerBasis,
   progress: ProgressSink,
+  structured = true,
 ): Promise<Mat> {
   const sec = sm.sections[l]!;
   const L = c.node_layers[l]!;
@@ -593,11 +579,8 @@ async function computeEdges(
   const rin = inB.C.cols;
   const rout = outB.C ? outB.C.cols : sec.outDim;
   const R = c.n_stochastic_sources_edges;
-  // closed forms (MLP) and the attention fast path: per-shard set-up is amortised over larger shards
-  const mlpClosed = c.edge_formula === 'squared' && R === null && sec.structure?.type === 'mlp' && sec.inPos === sec.outPos;
-  const fast = mlpClosed || (c.edge_formula === 'squared' && R === null && detectAttention(sec) !== null);
-  // (MLP: a longer row chain within a shard means fewer unit changes per row)
-  const ranges = shardRanges(N, mlpClosed ? SHARD.edgesMlp : fast ? SHARD.edgesFast : SHARD.edges);
+  const st = structureFor(sec, 'edges', { formula: c.edge_formula, stochastic: R !== null, structured });
+  const ranges = shardRanges(N, st.shards.edges);
   const stage = `edges ${L}->${c.node_layers[l + 1]}`;
   let done = 0;
   progress({ stage, done, total: ranges.length });
@@ -621,6 +604,7 @@ async function computeEdges(
     nSources: R,
     seed: c.seed,
     shard,
+    closedForm: structured,
   }));
   const E = await reduceShardsInOrder<EdgesShardPayload, Float64Array>(
     pool,

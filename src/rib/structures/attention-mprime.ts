@@ -15,8 +15,8 @@
  * is assembled once from their ordered sum (`attnMprimeAssemble`). This replaces the SYRK over all
  * r×d cotangent blocks (N·P·r rows) by GEMMs over ~N·(P + H·P) short vectors.
  */
-import { gemm, groupPairs } from '../linalg/index.js';
-import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention.js';
+import { gemm, groupPairs } from '../../linalg/index.js';
+import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention-core.js';
 
 /** Sizes of the packed accumulators [S | B | T]. */
 export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: number; nT: number; total: number } {
@@ -30,8 +30,8 @@ export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: num
 
 /** Ω = Wo Γ Woᵀ [H·dv × H·dv] for cotangent rows U [r × d] (Γ = UᵀU): (U Woᵀ)ᵀ(U Woᵀ). */
 function omegaFor(st: AttnStruct, U: Float64Array, r: number): Float64Array {
-  const { H, dv, d, Wo } = st;
-  const Xi = gemm(false, true, r, H * dv, d, U, Wo, new Float64Array(r * H * dv));
+  const { H, dv, dOut, Wo } = st;
+  const Xi = gemm(false, true, r, H * dv, dOut, U, Wo, new Float64Array(r * H * dv));
   return gemm(true, false, H * dv, H * dv, r, Xi, Xi, new Float64Array(H * dv * H * dv));
 }
 
@@ -174,33 +174,35 @@ export function attnMprimeAcc(
 
 /** M′ [d × d] (unnormalised) from the ordered sum of the packed accumulators. */
 export function attnMprimeAssemble(st: AttnStruct, acc: Float64Array, U: Float64Array, r: number): Float64Array {
-  const { H, dh, dv, d, Wo, Wv, Wq, Wk } = st;
+  const { H, dh, dv, dIn: d, dOut: e, Wo, Wv, Wq, Wk } = st;
   const lay = attnAccLayout(st);
   const { M1 } = lay;
   const S = acc.subarray(0, lay.nS);
   const Bacc = acc.subarray(lay.nS, lay.nS + lay.nB);
   const Tacc = acc.subarray(lay.nS + lay.nB);
   const dd = d * d;
-  const Gam = gemm(true, false, d, d, r, U, U, new Float64Array(dd));
-  // F_0 = I, F_h = Wo_hᵀ Wv_hᵀ
+  const de = d * e;
+  const Gam = gemm(true, false, e, e, r, U, U, new Float64Array(e * e));
+  // F_0 = Rᵀ (I for an identity residual), F_h = Wo_hᵀ Wv_hᵀ [e × d]
   const Wvh = (h: number) => headBlock(Wv, d, H * dv, h * dv, dv); // d × dv
-  const Woh = (h: number) => Wo.subarray(h * dv * d, (h + 1) * dv * d); // dv × d
-  const F: Float64Array[] = [new Float64Array(dd)];
-  for (let i = 0; i < d; i++) F[0]![i * d + i] = 1;
-  for (let h = 0; h < H; h++) F.push(gemm(true, true, d, d, dv, Woh(h), Wvh(h), new Float64Array(dd)));
-  const GF = F.map((Fm) => gemm(false, false, d, d, d, Gam, Fm, new Float64Array(dd)));
+  const Woh = (h: number) => Wo.subarray(h * dv * e, (h + 1) * dv * e); // dv × e
+  const F: Float64Array[] = [new Float64Array(de)];
+  if (st.residual) for (let i = 0; i < d; i++) for (let j = 0; j < e; j++) F[0]![j * d + i] = st.residual[i * e + j]!;
+  else for (let i = 0; i < d; i++) F[0]![i * d + i] = 1;
+  for (let h = 0; h < H; h++) F.push(gemm(true, true, e, d, dv, Woh(h), Wvh(h), new Float64Array(de)));
+  const GF = F.map((Fm) => gemm(false, false, e, d, e, Gam, Fm, new Float64Array(de)));
   const M = new Float64Array(dd);
   // Σ_m F_mᵀ (Σ_m' S_mm' Γ F_m')
-  const Ym = new Float64Array(dd);
+  const Ym = new Float64Array(de);
   for (let m = 0; m < M1; m++) {
     Ym.fill(0);
     for (let m2 = 0; m2 < M1; m2++) {
       const sv = S[m * M1 + m2]!;
       if (sv === 0) continue;
       const G2 = GF[m2]!;
-      for (let i = 0; i < dd; i++) Ym[i]! += sv * G2[i]!;
+      for (let i = 0; i < de; i++) Ym[i]! += sv * G2[i]!;
     }
-    gemm(true, false, d, d, d, F[m]!, Ym, M, 1, 1);
+    gemm(true, false, d, d, e, F[m]!, Ym, M, 1, 1);
   }
   // X = Σ_a W_a Σ_m B_{a,m} Θ_{h,m}, Θ_{h,m} = Wo_h Γ F_m = Wo_h (Γ F_m)
   const MV = M1 * dv;
@@ -209,7 +211,7 @@ export function attnMprimeAssemble(st: AttnStruct, acc: Float64Array, U: Float64
   for (let h = 0; h < H; h++) {
     // Θ_h stacked [M1·dv × d]
     const Th = new Float64Array(MV * d);
-    for (let m = 0; m < M1; m++) gemm(false, false, dv, d, d, Woh(h), GF[m]!, Th.subarray(m * dv * d, (m + 1) * dv * d));
+    for (let m = 0; m < M1; m++) gemm(false, false, dv, d, e, Woh(h), GF[m]!, Th.subarray(m * dv * d, (m + 1) * dv * d));
     for (const a of [2 * h, 2 * h + 1]) {
       const BT = gemm(false, false, dh, d, MV, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), Th, new Float64Array(dh * d));
       gemm(false, false, d, d, dh, Wa(a), BT, X, 1, 1);
