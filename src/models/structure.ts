@@ -26,6 +26,11 @@ function isLinear(m: Module): boolean {
   return false;
 }
 
+/** Linear modules that keep only the last position (add_resid1 / unembed with last_pos_module_type). */
+function selects(m: Module): boolean {
+  return (m instanceof Linear || m instanceof Add) && m.lastPos;
+}
+
 /** Per-position modules (no position mixing or selection). */
 function isPositionwise(m: Module): boolean {
   return isLinear(m) || m instanceof Act || (m instanceof MlpLayer) || m instanceof LnVar || m instanceof LnOut;
@@ -85,7 +90,6 @@ export function detectStructure(mods: readonly Module[], inPos: number, inW: rea
   }
   if (inPos === outPos && mods.every(isLinear)) return { type: 'linear', W: linearMap(mods, inW).W };
   // linear with a last-position selection (add_resid1 / unembed with last_pos_module_type)
-  const selects = (m: Module) => (m instanceof Linear || m instanceof Add) && m.lastPos;
   if (outPos === 1 && inPos > 1 && mods.every((m) => isLinear(m) || selects(m))) {
     return { type: 'linear', W: linearMap(mods, inW).W, lastPos: true };
   }
@@ -121,17 +125,16 @@ export function detectStructure(mods: readonly Module[], inPos: number, inW: rea
   const ai = mods.findIndex((m) => m instanceof AttnOut);
   if (ai >= 0) {
     const ao = mods[ai] as AttnOut;
-    const add = mods[ai + 1];
-    if (!(add instanceof Add)) return undefined;
     const pre = mods.slice(0, ai);
-    const post = mods.slice(ai + 2);
-    if (!pre.every(isLinear) || !post.every(isLinear)) return undefined;
+    const post = mods.slice(ai + 1);
+    // linear before; after: linear, and at most a last-position selection (add_resid1)
+    if (!pre.every(isLinear) || !post.every((m) => isLinear(m) || selects(m))) return undefined;
+    const lastPos = post.some(selects);
+    if (outPos !== (lastPos ? 1 : inPos)) return undefined;
     const P = linearMap(pre, inW);
     const { H, dh, dv } = ao;
     if (P.outW.length !== 4 || P.outW[0] !== H * dh || P.outW[1] !== H * dh || P.outW[2] !== H * dv) return undefined;
     const dr = P.outW[3]!;
-    if (ao.dout !== dr) return undefined;
-    if (outPos !== (add.lastPos ? 1 : inPos)) return undefined;
     const cols = sum(P.outW);
     const block = (c0: number, w: number) => {
       const B = new Float64Array(inDim * w);
@@ -142,14 +145,15 @@ export function detectStructure(mods: readonly Module[], inPos: number, inW: rea
     const Wk = block(H * dh, H * dh);
     const Wv = block(2 * H * dh, H * dv);
     const Wr = block(2 * H * dh + H * dv, dr);
-    // after the add: y = (attn + resid)·L per output position
-    const L = linearMap(post, [dr]);
-    if (L.W.length !== dr * outDim) return undefined;
-    const Lid = isIdentity(L.W, dr, outDim);
-    const Wo = Lid ? ao.Wo : product(ao.Wo, H * dv, dr, L.W, outDim);
-    const R = Lid ? Wr : product(Wr, inDim, dr, L.W, outDim);
+    // after AttnOut: (attn [dout], resid [dr]) ↦ attn·La + resid·Lr per output position
+    const L = linearMap(post, [ao.dout, dr]);
+    if (L.W.length !== (ao.dout + dr) * outDim) return undefined;
+    const La = rowBlock(L.W, outDim, 0, ao.dout);
+    const Lr = rowBlock(L.W, outDim, ao.dout, dr);
+    const Wo = isIdentity(La, ao.dout, outDim) ? ao.Wo : product(ao.Wo, H * dv, ao.dout, La, outDim);
+    const R = isIdentity(Lr, dr, outDim) ? Wr : product(Wr, inDim, dr, Lr, outDim);
     const residual = isIdentity(R, inDim, outDim) ? null : R;
-    return { type: 'attention', Wq, Wk, Wv, Wo, residual, H, dh, dv, dIn: inDim, dOut: outDim, scale: ao.scale, lastPos: add.lastPos, attnIndex: ai };
+    return { type: 'attention', Wq, Wk, Wv, Wo, residual, H, dh, dv, dIn: inDim, dOut: outDim, scale: ao.scale, lastPos, attnIndex: ai };
   }
   if (inPos === outPos && mods.every(isPositionwise)) return { type: 'positionwise' };
   return undefined;
