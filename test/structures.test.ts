@@ -15,6 +15,11 @@ import type { EdgesShardPayload, MprimeShardPayload, Structure } from '../src/ri
 import type { EdgeBasis } from '../src/rib/structures/masks.js';
 import type { ModelCtx } from '../src/rib/context.js';
 import { randn, randomMlp, randomTokens, randomTransformer } from './helpers/random-models.js';
+import type { Dataset } from '../src/data/types.js';
+import { InlinePool } from '../src/parallel/pool.js';
+import '../src/tasks.js';
+import { parseBuildConfig } from '../src/rib/config.js';
+import { ribBuild } from '../src/rib/build.js';
 
 await initKernels();
 
@@ -169,3 +174,36 @@ for (const [name, c] of Object.entries(CASES)) {
     }
   });
 }
+
+describe('the whole build: structured = generic', () => {
+  for (const [name, cfg, nodeLayers, lpt] of [
+    ['mod-add-shaped, cuts inside both blocks', MODADD_LIKE, ['ln1.0', 'attn_in.0', 'attn_out.0', 'ln2.0', 'mlp_act.0', 'unembed', 'output'], 'add_resid1'],
+    ['LayerNorm transformer, language-model cuts', LN_LIKE, ['ln1.0', 'ln1_out.0', 'attn_in.0', 'ln2.0', 'ln2_out.0', 'mlp_in.0', 'ln1.1', 'output'], null],
+  ] as const) {
+    it(`${name}: Λ, C and edges agree`, async () => {
+      const model = randomTransformer(cfg, 9);
+      const inputs = randomTokens(60, cfg.n_ctx, cfg.d_vocab, 8);
+      const ds: Dataset = { name: 'random tokens', n: inputs.batch, inputs, labels: null };
+      const config = parseBuildConfig({
+        exp_name: 'structures',
+        out_dir: null,
+        model: { type: 'transformer', path: 'unused.safetensors' },
+        node_layers: [...nodeLayers],
+        last_pos_module_type: lpt,
+        rotate_final_node_layer: false,
+        dataset: { dataset_type: 'file', path: 'unused.safetensors' },
+        batch_size: 300,
+        truncation_threshold: 1e-10,
+      });
+      const pool = new InlinePool();
+      const fast = await ribBuild({ config, model, dataset: ds, gramDataset: null, pool });
+      const slow = await ribBuild({ config, model, dataset: ds, gramDataset: null, pool, structured: false });
+      fast.bases.forEach((b, l) => {
+        const g = slow.bases[l]!;
+        expect(b.C?.cols, b.nodeLayer).toBe(g.C?.cols);
+        if (b.Lambda) expect(rel(b.Lambda, g.Lambda!), `Λ ${b.nodeLayer}`).toBeLessThan(1e-9);
+      });
+      fast.edges.forEach((e, l) => expect(rel(e.E.data, slow.edges[l]!.E.data), `edges ${e.inLayer}->${e.outLayer}`).toBeLessThan(1e-7));
+    });
+  }
+});
