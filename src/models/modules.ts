@@ -84,8 +84,7 @@ function meanOf(X: Float64Array, o: number, n: number): number {
 
 /**
  * Softmax of row[0, n) in place: max-shifted, Wasm exp, summed in index order, then divided by the
- * sum. The causal attention of AttnOut and the ablation fast path (src/analysis/ablation-attn.ts)
- * both use it, so their outputs agree bit for bit.
+ * sum (part of `attendRow`).
  */
 export function softmaxInPlace(row: Float64Array, n: number): void {
   let mx = -Infinity;
@@ -97,6 +96,56 @@ export function softmaxInPlace(row: Float64Array, n: number): void {
     tot += e;
   }
   for (let j = 0; j < n; j++) row[j] = row[j]! / tot;
+}
+
+/**
+ * The attention score of one (query, key) pair of one head: scale·Σ_c q[qo + c]·k[ko + c].
+ * AttnOut.forward and the attention structure's distinct-row evaluation both call it.
+ */
+export function attnScore(q: Float64Array, qo: number, k: Float64Array, ko: number, dh: number, scale: number): number {
+  let s = 0;
+  for (let c = 0; c < dh; c++) s += q[qo + c]! * k[ko + c]!;
+  return s * scale;
+}
+
+/**
+ * One query row of causal attention, given its scores row[0, n): the pattern a = softmax(row)
+ * (left in `row`), then Z[zo, zo + dv) += Σ_j a_j·vs[j][vo[j], vo[j] + dv). The one attention
+ * forward: AttnOut.forward and the attention structure's distinct-row evaluation both call it.
+ */
+export function attendRow(row: Float64Array, n: number, vs: readonly Float64Array[], vo: Int32Array, dv: number, Z: Float64Array, zo: number): void {
+  softmaxInPlace(row, n);
+  for (let j = 0; j < n; j++) {
+    const a = row[j]!;
+    const v = vs[j]!;
+    const o = vo[j]!;
+    for (let c = 0; c < dv; c++) Z[zo + c]! += a * v[o + c]!;
+  }
+}
+
+/**
+ * The softmax VJP of one pattern row for K-vectors: with ḡ_j = G[go + j·gs, … + K) (j < n) and the
+ * pattern a, out[oo + j·os + k] = (scale·a_j)·(ḡ_j[k] − Σ_j' a_j'·ḡ_j'[k]) (rs: K scratch).
+ * The one attention backward through the pattern: AttnOut.backward (K = 1: ḡ = Ā), the attention
+ * structure's edge cotangents (ḡ = Z̄·v) and its M′ atoms (ḡ = v) all call it.
+ */
+export function softmaxVjp(
+  a: Float64Array, ao: number, n: number, scale: number,
+  G: Float64Array, go: number, gs: number, K: number,
+  out: Float64Array, oo: number, os: number, rs: Float64Array,
+): void {
+  rs.fill(0, 0, K);
+  for (let j = 0; j < n; j++) {
+    const aj = a[ao + j]!;
+    const o = go + j * gs;
+    for (let k = 0; k < K; k++) rs[k]! += G[o + k]! * aj;
+  }
+  for (let j = 0; j < n; j++) {
+    const c = scale * a[ao + j]!;
+    const o = go + j * gs;
+    const d = oo + j * os;
+    for (let k = 0; k < K; k++) out[d + k] = c * (G[o + k]! - rs[k]!);
+  }
 }
 
 // ---- add: (y, residual) → residual + y, optionally last position only -----------------------
@@ -417,25 +466,17 @@ export class AttnOut implements Module {
     const A = new Float64Array(B * H * P * P);
     const Z = new Float64Array(B * P * dvv);
     const row = new Float64Array(P);
+    const vs = new Array<Float64Array>(P).fill(v);
+    const vo = new Int32Array(P);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const ab = (b * H + h) * P * P;
+        for (let j = 0; j < P; j++) vo[j] = (b * P + j) * dvv + h * dv;
         for (let i = 0; i < P; i++) {
           const qo = (b * P + i) * dqk + h * dh;
-          for (let j = 0; j <= i; j++) {
-            const ko = (b * P + j) * dqk + h * dh;
-            let s = 0;
-            for (let c = 0; c < dh; c++) s += q[qo + c]! * k[ko + c]!;
-            row[j] = s * this.scale;
-          }
-          softmaxInPlace(row, i + 1);
-          const zo = (b * P + i) * dvv + h * dv;
-          for (let j = 0; j <= i; j++) {
-            const a = row[j]!;
-            A[ab + i * P + j] = a;
-            const vo = (b * P + j) * dvv + h * dv;
-            for (let c = 0; c < dv; c++) Z[zo + c]! += a * v[vo + c]!;
-          }
+          for (let j = 0; j <= i; j++) row[j] = attnScore(q, qo, k, (b * P + j) * dqk + h * dh, dh, this.scale);
+          attendRow(row, i + 1, vs, vo, dv, Z, (b * P + i) * dvv + h * dv);
+          A.set(row.subarray(0, i + 1), ab + i * P);
         }
       }
     }
@@ -453,6 +494,8 @@ export class AttnOut implements Module {
     const gk = new Float64Array(R * P * dqk);
     const gv = new Float64Array(R * P * dvv);
     const gA = new Float64Array(P * P);
+    const gS = new Float64Array(P);
+    const rs1 = new Float64Array(1);
     for (let r = 0; r < R; r++) {
       const b = r % B;
       for (let h = 0; h < H; h++) {
@@ -478,14 +521,13 @@ export class AttnOut implements Module {
             gA[i * P + j] = s;
           }
         }
-        // S̄ = A ⊙ (Ā − rowsum(Ā ⊙ A)); q̄_i = s Σ_j S̄_ij k_j; k̄_j = s Σ_i S̄_ij q_i
+        // S̄_i = softmaxVjp(A_i, Ā_i) (scale included); q̄_i = Σ_j S̄_ij k_j; k̄_j = Σ_i S̄_ij q_i
         for (let i = 0; i < P; i++) {
-          let rs = 0;
-          for (let j = 0; j <= i; j++) rs += gA[i * P + j]! * A[ab + i * P + j]!;
+          softmaxVjp(A, ab + i * P, i + 1, scale, gA, i * P, 1, 1, gS, 0, 1, rs1);
           const qo = (b * P + i) * dqk + h * dh;
           const gqo = (r * P + i) * dqk + h * dh;
           for (let j = 0; j <= i; j++) {
-            const gs = A[ab + i * P + j]! * (gA[i * P + j]! - rs) * scale;
+            const gs = gS[j]!;
             if (gs === 0) continue;
             const ko = (b * P + j) * dqk + h * dh;
             const gko = (r * P + j) * dqk + h * dh;

@@ -12,7 +12,7 @@
  * own VJPs in the tests.
  */
 import { gemm } from '../../linalg/index.js';
-import { AttnOut, type Module } from '../../models/modules.js';
+import { AttnOut, softmaxVjp, type Module } from '../../models/modules.js';
 import { concatTup, splitTup, type Tup } from '../../models/tuple.js';
 import type { Section, SectionStructure } from '../../models/types.js';
 
@@ -178,23 +178,9 @@ export function attnShardPre(st: AttnStruct, pre: AttnPre, f: AttnForward, B: nu
 export function attnScoreColumns(st: AttnStruct, f: AttnForward, sh: AttnShard, K: number, b: number, t: number, out: Float64Array, row0: number, rs: Float64Array): void {
   const { H, scale } = st;
   const P = f.P;
-  let row = row0;
   for (let h = 0; h < H; h++) {
     const ab = (b * H + h) * P * P + t * P;
-    const Ab = sh.Abar[h]!;
-    rs.fill(0);
-    for (let j = 0; j <= t; j++) {
-      const Atj = f.A[ab + j]!;
-      const o = (b * P + j) * K;
-      for (let k = 0; k < K; k++) rs[k]! += Ab[o + k]! * Atj;
-    }
-    for (let j = 0; j <= t; j++) {
-      const c = scale * f.A[ab + j]!;
-      const o = (b * P + j) * K;
-      const ro = row * K;
-      for (let k = 0; k < K; k++) out[ro + k] = c * (Ab[o + k]! - rs[k]!);
-      row++;
-    }
+    softmaxVjp(f.A, ab, t + 1, scale, sh.Abar[h]!, b * P * K, K, K, out, (row0 + h * (t + 1)) * K, K, rs);
   }
 }
 

@@ -16,6 +16,7 @@
  * r×d cotangent blocks (N·P·r rows) by GEMMs over ~N·(P + H·P) short vectors.
  */
 import { gemm, groupPairs } from '../../linalg/index.js';
+import { softmaxVjp } from '../../models/modules.js';
 import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention-core.js';
 
 /** Sizes of the packed accumulators [S | B | T]. */
@@ -75,24 +76,10 @@ export function attnMprimeAcc(
   let g = 0;
   for (let b = 0; b < B; b++) {
     for (const t of T) {
-      // ṽ_{h,j} for every integration point
+      // ṽ_{h,j} = scale·A_h[t,j]·(v_h[j] − Σ_j' A_h[t,j'] v_h[j']) for every integration point
       for (let q = 0; q < nQ; q++) {
         const f = fw[q]!;
-        for (let h = 0; h < H; h++) {
-          const ab = ((b * H + h) * P + t) * P;
-          vbar.fill(0);
-          for (let j = 0; j <= t; j++) {
-            const a = f.A[ab + j]!;
-            const vo = (b * P + j) * HV + h * dv;
-            for (let e = 0; e < dv; e++) vbar[e]! += a * f.v[vo + e]!;
-          }
-          for (let j = 0; j <= t; j++) {
-            const c = scale * f.A[ab + j]!;
-            const vo = (b * P + j) * HV + h * dv;
-            const o = ((q * H + h) * P + j) * dv;
-            for (let e = 0; e < dv; e++) vt[o + e] = c * (f.v[vo + e]! - vbar[e]!);
-          }
-        }
+        for (let h = 0; h < H; h++) softmaxVjp(f.A, ((b * H + h) * P + t) * P, t + 1, scale, f.v, b * P * HV + h * dv, HV, dv, vt, (q * H + h) * P * dv, dv, vbar);
       }
       for (let s = 0; s <= t; s++) {
         gStart[g] = n;

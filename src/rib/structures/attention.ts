@@ -13,7 +13,7 @@
  * The forward is the section's own modules (the AttnOut forward and its cache, attention-core.ts).
  */
 import { gemm, lowRankSqAcc } from '../../linalg/index.js';
-import { softmaxInPlace } from '../../models/modules.js';
+import { attendRow, attnScore } from '../../models/modules.js';
 import type { Section } from '../../models/types.js';
 import { attnForward, attnForwardSlice, attnPrecompute, attnScoreColumns, attnShardPre, cotRows, detectAttention, headBlock, outputPositions, type AttnStruct } from './attention-core.js';
 import { attnMprimeAcc, attnMprimeAssemble } from './attention-mprime.js';
@@ -204,17 +204,12 @@ function attnZ(a: AttnStruct, P: number, q: Float64Array[], k: Float64Array[], v
       const ka = k[j]!;
       for (let x = 0; x < Ui; x++)
         for (let y = 0; y < Uj; y++)
-          for (let h = 0; h < H; h++) {
-            let s = 0;
-            const qo = x * dqk + h * dh;
-            const ko = y * dqk + h * dh;
-            for (let c = 0; c < dh; c++) s += qa[qo + c]! * ka[ko + c]!;
-            T[(x * Uj + y) * H + h] = s * scale;
-          }
+          for (let h = 0; h < H; h++) T[(x * Uj + y) * H + h] = attnScore(qa, x * dqk + h * dh, ka, y * dqk + h * dh, dh, scale);
       return T;
     }),
   );
   const row = new Float64Array(P);
+  const vo = new Int32Array(P);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < nOut; t++) {
       const i = outPos[t]!;
@@ -226,25 +221,10 @@ function attnZ(a: AttnStruct, P: number, q: Float64Array[], k: Float64Array[], v
         for (let j = 0; j <= i; j++) {
           const kj = uniq[j]!.idx[b]!;
           const T = tab[j];
-          let s: number;
-          if (T) s = T[(qi * uniq[j]!.U + kj) * H + h]!;
-          else {
-            const ka = k[j]!;
-            const ko = kj * dqk + h * dh;
-            s = 0;
-            for (let c = 0; c < dh; c++) s += qa[qo + c]! * ka[ko + c]!;
-            s *= scale;
-          }
-          row[j] = s;
+          row[j] = T ? T[(qi * uniq[j]!.U + kj) * H + h]! : attnScore(qa, qo, k[j]!, kj * dqk + h * dh, dh, scale);
         }
-        softmaxInPlace(row, i + 1);
-        const zo = (b * nOut + t) * dvv + h * dv;
-        for (let j = 0; j <= i; j++) {
-          const w = row[j]!;
-          const va = v[j]!;
-          const vo = uniq[j]!.idx[b]! * dvv + h * dv;
-          for (let c = 0; c < dv; c++) Z[zo + c]! += w * va[vo + c]!;
-        }
+        for (let j = 0; j <= i; j++) vo[j] = uniq[j]!.idx[b]! * dvv + h * dv;
+        attendRow(row, i + 1, v, vo, dv, Z, (b * nOut + t) * dvv + h * dv);
       }
     }
   }
