@@ -296,7 +296,7 @@ describe('checkpoint validation', () => {
 });
 
 describe('fused attention backward', () => {
-  it('long sequences (unfused fallback) and LNPre models match finite differences', () => {
+  it('long sequences and LNPre models match finite differences', () => {
     const cfg = { n_layers: 1, d_model: 6, d_head: 2, n_heads: 2, d_mlp: 8, d_vocab: 5, n_ctx: 50, act_fn: 'gelu', normalization_type: 'LNPre' };
     const m = randomTransformer(cfg, 4);
     const inputs = randomTokens(1, 50, 5, 8);
