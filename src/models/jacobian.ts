@@ -13,7 +13,8 @@ function checkRule(alphas: readonly number[], weights: readonly number[]): void 
   }
 }
 
-function scaled(x: Float64Array, a: number): Float64Array {
+/** x·a (new array; x itself when a = 1). */
+export function scaled(x: Float64Array, a: number): Float64Array {
   if (a === 1) return x;
   const y = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) y[i] = a * x[i]!;

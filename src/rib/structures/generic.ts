@@ -14,7 +14,7 @@ import { gemm, syrk } from '../../linalg/index.js';
 import { accumulateJacobianM } from '../../models/index.js';
 import type { Section } from '../../models/types.js';
 import { Rng } from '../../rng.js';
-import { scaled, streamId } from '../context.js';
+import { eye, scaled, streamId } from '../context.js';
 import { gatherCols, groupPatterns, maskedProduct, mm, scatterCols, type EdgeBasis } from './masks.js';
 import type { EdgesShardPayload, MprimeShardPayload, MprimeShardResult, Structure } from './types.js';
 
@@ -50,11 +50,11 @@ export function genericEdgesShard(sec: Section, p: EdgesShardPayload): Float64Ar
 
 /** Identity [n × n] when C is null. */
 export function coutOrEye(C: Float64Array | null, n: number): Float64Array {
-  if (C) return C;
-  const I = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) I[i * n + i] = 1;
-  return I;
+  return C ?? eye(n);
 }
+
+/** Σ_k w_k of an integration rule. */
+export const sumW = (w: readonly number[]): number => w.reduce((a, b) => a + b, 0);
 
 /** Edge-ablated output by one forward per distinct mask row pattern (spec §8.4). */
 export function genericEdgeAblated(sec: Section, x: Float64Array, B: number, eb: EdgeBasis, mask: Uint8Array): Float64Array {

@@ -8,7 +8,7 @@
  */
 import { gemm } from '../../linalg/index.js';
 import type { Section, SectionStructure } from '../../models/types.js';
-import { coutOrEye, genericMprimeShard, genericNodeAblated, shardRows } from './generic.js';
+import { coutOrEye, sumW, genericMprimeShard, genericNodeAblated, shardRows } from './generic.js';
 import { mm, type EdgeBasis } from './masks.js';
 import type { EdgesShardPayload, Structure } from './types.js';
 
@@ -19,8 +19,6 @@ function linOf(sec: Section): Linear {
   if (!st || st.type !== 'linear') throw new Error(`${sec.name}: not a linear section`);
   return st;
 }
-
-const sumW = (w: readonly number[]) => w.reduce((a, b) => a + b, 0);
 
 /** Rows of x [B, P, d] that reach the output: all, or the last position of each sample. */
 function reaching(x: Float64Array, B: number, P: number, d: number, lastPos: boolean | undefined): { rows: number; x: Float64Array } {

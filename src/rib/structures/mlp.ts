@@ -13,7 +13,7 @@ import { actDeriv, actForward } from '../../models/activations.js';
 import { accumulateMlpM } from '../../models/index.js';
 import type { Section, SectionStructure } from '../../models/types.js';
 import { eye } from '../context.js';
-import { coutOrEye, genericNodeAblated, shardRows } from './generic.js';
+import { coutOrEye, sumW, genericNodeAblated, shardRows } from './generic.js';
 import { chainOrder, gatherCols, gatherRows, groupPatterns, maskedProduct, mm, scatterCols, type EdgeBasis } from './masks.js';
 import type { EdgesShardPayload, Structure } from './types.js';
 
@@ -24,8 +24,6 @@ function mlpOf(sec: Section): Mlp {
   if (!st || st.type !== 'mlp') throw new Error(`${sec.name}: not an MLP section`);
   return st;
 }
-
-const sumW = (w: readonly number[]) => w.reduce((a, b) => a + b, 0);
 
 /** The skip path times B [outDim × c]: B itself (residual), skip·B, or null. */
 function skipTimes(st: Mlp, inDim: number, outDim: number, B: Float64Array, c: number): Float64Array | null {
