@@ -19,6 +19,11 @@ import { gemm, groupPairs } from '../../linalg/index.js';
 import { softmaxVjp } from '../../models/modules.js';
 import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention-core.js';
 
+/** dst[d0, d0 + n) = src[s0, s0 + n) (no subarray views: this runs once per atom). */
+function copyRow(src: Float64Array, s0: number, dst: Float64Array, d0: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[d0 + i] = src[s0 + i]!;
+}
+
 /** Sizes of the packed accumulators [S | B | T]. */
 export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: number; nT: number; total: number } {
   const { H, dh, dv } = st;
@@ -95,7 +100,7 @@ export function attnMprimeAcc(
             aGrp[n] = g;
             const vo = ((q * H + h) * P + s) * dv;
             for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vo + e]!;
-            aY.set(f.q.subarray((b * P + t) * HK + h * dh, (b * P + t) * HK + (h + 1) * dh), n * dh);
+            copyRow(f.q, (b * P + t) * HK + h * dh, aY, n * dh, dh);
             n++;
             if (s === t) {
               for (let j = 0; j <= t; j++) {
@@ -103,7 +108,7 @@ export function attnMprimeAcc(
                 aGrp[n] = g;
                 const vj = ((q * H + h) * P + j) * dv;
                 for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vj + e]!;
-                aY.set(f.k.subarray((b * P + j) * HK + h * dh, (b * P + j) * HK + (h + 1) * dh), n * dh);
+                copyRow(f.k, (b * P + j) * HK + h * dh, aY, n * dh, dh);
                 n++;
               }
             }
@@ -120,39 +125,42 @@ export function attnMprimeAcc(
   const OmU = new Float64Array(n * HV);
   {
     // group atoms by head: u lifted into H·dv (zeros outside the head) would waste H×; use per-head GEMMs
+    const idx = new Int32Array(n);
     for (let h = 0; h < H; h++) {
-      const idx: number[] = [];
-      for (let i = 0; i < n; i++) if (aBlk[i]! >> 1 === h) idx.push(i);
-      if (!idx.length) continue;
-      const Uh = new Float64Array(idx.length * dv);
-      idx.forEach((i, k) => Uh.set(aU.subarray(i * dv, (i + 1) * dv), k * dv));
+      let na = 0;
+      for (let i = 0; i < n; i++) if (aBlk[i]! >> 1 === h) idx[na++] = i;
+      if (!na) continue;
+      const Uh = new Float64Array(na * dv);
+      for (let k = 0; k < na; k++) copyRow(aU, idx[k]! * dv, Uh, k * dv, dv);
       const Omh = headBlock(Om, HV, HV, h * dv, dv); // [H·dv × dv] = Ω[:, head h]
-      const R = gemm(false, true, idx.length, HV, dv, Uh, Omh, new Float64Array(idx.length * HV));
-      idx.forEach((i, k) => OmU.set(R.subarray(k * HV, (k + 1) * HV), i * HV));
+      const R = gemm(false, true, na, HV, dv, Uh, Omh, new Float64Array(na * HV));
+      for (let k = 0; k < na; k++) copyRow(R, k * HV, OmU, idx[k]! * HV, HV);
     }
   }
   // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]
   const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, null, W2);
   // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a
   const MV = M1 * dv;
+  const idx = new Int32Array(n);
   for (let a = 0; a < 2 * H; a++) {
-    const idx: number[] = [];
-    for (let i = 0; i < n; i++) if (aBlk[i] === a) idx.push(i);
-    if (!idx.length) continue;
-    const na = idx.length;
+    let na = 0;
+    for (let i = 0; i < n; i++) if (aBlk[i] === a) idx[na++] = i;
+    if (!na) continue;
     const Ya = new Float64Array(na * dh);
     const CU = new Float64Array(na * MV);
     const Za = new Float64Array(na * W2);
-    idx.forEach((i, k) => {
-      Ya.set(aY.subarray(i * dh, (i + 1) * dh), k * dh);
-      Za.set(Z.subarray(i * W2, (i + 1) * W2), k * W2);
+    for (let k = 0; k < na; k++) {
+      const i = idx[k]!;
+      copyRow(aY, i * dh, Ya, k * dh, dh);
+      copyRow(Z, i * W2, Za, k * W2, W2);
       const co = aGrp[i]! * M1;
+      const uo = i * dv;
       for (let m = 0; m < M1; m++) {
         const c = gC[co + m]!;
         const o = k * MV + m * dv;
-        for (let e = 0; e < dv; e++) CU[o + e] = c * aU[i * dv + e]!;
+        for (let e = 0; e < dv; e++) CU[o + e] = c * aU[uo + e]!;
       }
-    });
+    }
     gemm(true, false, dh, MV, na, Ya, CU, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), 1, 1);
     gemm(true, false, dh, W2, na, Ya, Za, Tacc.subarray(a * dh * W2, (a + 1) * dh * W2), 1, 1);
   }
