@@ -18,6 +18,9 @@ import { Act, Add, AttnIn, AttnOut, Identity, Linear, LnOut, LnVar, MlpLayer, Sp
 import { concatTup, splitTup, sum, type Tup } from './tuple.js';
 import type { ActivationName, SectionStructure } from './types.js';
 
+/** Widest section input or output whose linear maps are formed densely. */
+export const MAX_MAP_WIDTH = 8192;
+
 /** True for modules that are linear per position and keep the positions. */
 function isLinear(m: Module): boolean {
   if (m instanceof Identity || m instanceof Split || m instanceof AttnIn) return true;
@@ -81,6 +84,9 @@ function product(A: Float64Array, m: number, k: number, B: Float64Array, n: numb
 export function detectStructure(mods: readonly Module[], inPos: number, inW: readonly number[], outPos: number, outW: readonly number[]): SectionStructure | undefined {
   const inDim = sum(inW);
   const outDim = sum(outW);
+  // the maps are dense [inDim × width] matrices: beyond this width they would cost more memory
+  // than the generic path saves
+  if (Math.max(inDim, outDim) > MAX_MAP_WIDTH) return mods.every(isPositionwise) && inPos === outPos ? { type: 'positionwise' } : undefined;
   const core = mods.filter((m) => !(m instanceof Identity));
   // a single linear module: its own weight
   if (inPos === outPos && core.length === 1 && inW.length === 1 && outW.length === 1) {
