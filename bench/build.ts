@@ -12,14 +12,15 @@ import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
 import { parseBuildConfig } from '../src/rib/config.js';
 import { runBuildFromConfig, datasetFor, loadModelFor } from '../src/rib/build-node.js';
+import { ribBuild } from '../src/rib/build.js';
+import { cpus, loadavg } from 'node:os';
 import { makePool } from '../src/cli/build.js';
 import { loadResults } from '../src/io/results-node.js';
 import { modelToSpec } from '../src/models/index.js';
 import { mapReduceShards, toShared } from '../src/parallel/pool.js';
 import { shardRanges } from '../src/parallel/shards.js';
 import type { MprimeShardPayload, MprimeShardResult } from '../src/rib/mprime.js';
-import { SHARD } from '../src/rib/build.js';
-import { detectAttention } from '../src/rib/attention.js';
+import { structureFor } from '../src/rib/structures/index.js';
 
 const REF_A100 = { total: 0.96, grams: 0.034, Cs: 0.58, edges: 0.36 };
 
@@ -49,6 +50,56 @@ function modaddRaw(rd: string): Record<string, unknown> {
   };
 }
 
+/** The node layers of the general-cut row: a cut inside the attention block and the MLP block. */
+export const GENERAL_CUT = ['ln1.0', 'attn_in.0', 'attn_out.0', 'ln2.0', 'mlp_act.0', 'unembed', 'output'];
+
+/**
+ * The seed-0 build with the general cut at 2 workers, structured (first build of the pool, then
+ * the median of `reps` warm builds) against the generic VJP path (one build), in the same run.
+ */
+async function generalCut(ctx: BenchContext, rd: string): Promise<BenchRow[]> {
+  const c = parseBuildConfig({ ...modaddRaw(rd), exp_name: 'bench_modadd_general_cut', node_layers: GENERAL_CUT });
+  const model = await loadModelFor(c);
+  const ds = await datasetFor(c.dataset!, c, 'dataset', () => undefined);
+  const pool = await makePool(2);
+  const load = () => loadavg()[0]!.toFixed(2);
+  try {
+    const once = async (structured: boolean) => {
+      const r = await ribBuild({ config: c, model, dataset: ds, gramDataset: null, pool, structured });
+      return r.info.times_s as Record<string, number>;
+    };
+    const reps = ctx.quick ? 1 : 3;
+    ctx.log('build bench: general cut, structured, first build of the pool');
+    const cold = await once(true);
+    const warm: Array<Record<string, number>> = [];
+    for (let i = 0; i < reps; i++) {
+      ctx.log(`build bench: general cut, structured, warm build ${i + 1}/${reps}`);
+      warm.push(await once(true));
+    }
+    warm.sort((a, b) => a.total! - b.total!);
+    const med = warm[(warm.length - 1) >> 1]!;
+    ctx.log('build bench: general cut, generic VJP path (slow)');
+    const load0 = load();
+    const gen = await once(false);
+    const size = `${ds.n} samples, f64, ${GENERAL_CUT.join(' ')}`;
+    const stages = (t: Record<string, number>) => `grams ${t.grams!.toFixed(2)} s, Cs ${t.Cs!.toFixed(2)} s, edges ${t.edges!.toFixed(2)} s`;
+    return [
+      { group: 'build/general-cut', name: 'generic VJP path (2 workers)', size, seconds: gen.total!, note: `${stages(gen)}; load average ${load0} at its start (${cpus().length} cores)` },
+      {
+        group: 'build/general-cut',
+        name: `structured (2 workers, median of ${warm.length} warm)`,
+        size,
+        seconds: med.total!,
+        baseline: 'generic VJP path',
+        ratio: gen.total! / med.total!,
+        note: `${stages(med)}; first build of the pool ${cold.total!.toFixed(2)} s; target ≥ 10× the generic path; load average ${load()}`,
+      },
+    ];
+  } finally {
+    await pool.destroy();
+  }
+}
+
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const rd = refdata();
@@ -57,6 +108,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     return [{ group: 'build/modadd-seed0', name: 'skipped', size: '-', seconds: NaN, note: 'refdata not found' }];
   }
   await initKernels();
+  if (!ctx.filter || ctx.filter === 'build' || ctx.filter.startsWith('build/general')) rows.push(...(await generalCut(ctx, rd)));
+  if (ctx.filter?.startsWith('build/general')) return rows;
   const c = parseBuildConfig(modaddRaw(rd));
   // Per worker count: the first build of a fresh pool (cold: the workers' JIT and Wasm tiers warm
   // up during it), then `reps` more builds on the same pool; the stage rows are the median build
@@ -128,10 +181,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         const out = ref.bases[l + 1]!;
         const Cout = out.C ? toShared(out.C.data) : null;
         const r = out.C ? out.C.cols : sm.sections[l]!.outDim;
-        const mlp = sm.sections[l]!.structure?.type === 'mlp';
-        const attn = !mlp && detectAttention(sm.sections[l]!) !== null;
         // the build's shard sizes (attention: accumulators only; the build assembles M′ once after the reduction)
-        const ranges = shardRanges(N, mlp ? SHARD.mprimeMlp : attn ? SHARD.mprimeAttn : SHARD.mprime);
+        const ranges = shardRanges(N, structureFor(sm.sections[l]!, 'mprime', { formula: 'jacobian' }).shards.mprime);
         const ctxM = { id: `bench-${workers}`, spec, nodeLayers: nl, lastPosModuleType: 'add_resid1' as const };
         const payloads: MprimeShardPayload[] = ranges.map(([start, end], shard) => ({ model: ctxM, layer: l, X: acts[l]!, start, end, Cout, r, formula: 'jacobian', alphas: [1], weights: [1], nPos: null, nHidden: null, seed: 0, shard }));
         const once = () => mapReduceShards<MprimeShardPayload, MprimeShardResult, Float64Array>(pool, 'rib.mprime', payloads, (a) => a.M, (acc, b) => acc);

@@ -51,7 +51,7 @@ describe.skipIf(!REFDATA)('refdata models', () => {
       ['mlp_in.0', 258], ['mlp_act.0', 642], ['mlp_out.0', 642], ['add_resid2.0', 258], ['ln_final', 129], ['ln_final_out', 129],
     ]);
     expect(wide.nodeLayers.find((n) => n.name === 'add_resid1.0')!.positions).toBe(3);
-    expect(sm.sections.map((s) => s.structure?.type)).toEqual([undefined, 'mlp', 'linear']);
+    expect(sm.sections.map((s) => s.structure?.type)).toEqual(['attention', 'mlp', 'linear']);
   });
 
   it('mod-add seed 0: train-split means at ln1.0 / ln2.0 / unembed equal the reference mean/*', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { maxAbsRelErr } from './helpers/compare.js';
+import { f64, randn, randomMlp, randomTokens, randomTransformer } from './helpers/random-models.js';
 import { initKernels, normals } from '../src/linalg/index.js';
 import { Rng } from '../src/rng.js';
 import type { Tensor } from '../src/io/tensor.js';
@@ -22,50 +23,6 @@ import {
 } from '../src/models/index.js';
 
 await initKernels();
-
-function randn(rng: Rng, n: number, scale: number): Float64Array {
-  const x = normals(rng, new Float64Array(n));
-  for (let i = 0; i < n; i++) x[i]! *= scale;
-  return x;
-}
-
-function f64(shape: number[], data: Float64Array): Tensor {
-  return { dtype: 'F64', shape, data };
-}
-
-function randomTransformer(cfg: Record<string, unknown>, seed: number): Model {
-  const c = parseTransformerConfig(cfg);
-  const rng = new Rng(seed, 7);
-  const t = new Map<string, Tensor>();
-  for (const [name, shape] of transformerTensorShapes(c)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    let data: Float64Array;
-    if (/ln\d?\.w$|ln_final\.w$/.test(name)) {
-      data = randn(rng, n, 0.2);
-      for (let i = 0; i < n; i++) data[i]! += 1;
-    } else if (name.includes('.b')) data = randn(rng, n, 0.3);
-    else data = randn(rng, n, 1 / Math.sqrt(shape[shape.length - 2] ?? 1));
-    t.set(name, f64(shape, data));
-  }
-  return buildModel('transformer', cfg, t);
-}
-
-function randomMlp(sizes: number[], act: string, seed: number): Model {
-  const rng = new Rng(seed, 3);
-  const t = new Map<string, Tensor>();
-  for (let i = 0; i + 1 < sizes.length; i++) {
-    t.set(`layers.${i}.W`, f64([sizes[i]!, sizes[i + 1]!], randn(rng, sizes[i]! * sizes[i + 1]!, 1 / Math.sqrt(sizes[i]!))));
-    t.set(`layers.${i}.b`, f64([sizes[i + 1]!], randn(rng, sizes[i + 1]!, 0.3)));
-  }
-  return buildModel('mlp', { input_size: sizes[0], hidden_sizes: sizes.slice(1, -1), output_size: sizes[sizes.length - 1], activation_fn: act }, t);
-}
-
-function randomTokens(B: number, S: number, V: number, seed: number): Inputs {
-  const rng = new Rng(seed, 11);
-  const data = new Int32Array(B * S);
-  for (let i = 0; i < data.length; i++) data[i] = rng.int(V);
-  return { kind: 'tokens', data, batch: B, seqLen: S };
-}
 
 /** Central-difference Jacobian [B, nOut, nIn] of a section. */
 function fdJacobian(s: Section, x: Float64Array, B: number, h = 1e-6): Float64Array {
@@ -192,7 +149,7 @@ describe('transformer without LayerNorm (mod-add like)', () => {
       { name: 'unembed', dim: 9, positions: 1 },
       { name: 'output', dim: 7, positions: 1 },
     ]);
-    expect(sm.sections[0]!.structure).toBeUndefined();
+    expect(sm.sections[0]!.structure).toMatchObject({ type: 'attention', residual: null, lastPos: true, H: 2 });
     expect(sm.sections[1]!.structure).toMatchObject({ type: 'mlp', residual: true, hidden: 13 });
     expect(sm.sections[2]!.structure?.type).toBe('linear');
   });
@@ -339,7 +296,7 @@ describe('checkpoint validation', () => {
 });
 
 describe('fused attention backward', () => {
-  it('long sequences (unfused fallback) and LNPre models match finite differences', () => {
+  it('long sequences and LNPre models match finite differences', () => {
     const cfg = { n_layers: 1, d_model: 6, d_head: 2, n_heads: 2, d_mlp: 8, d_vocab: 5, n_ctx: 50, act_fn: 'gelu', normalization_type: 'LNPre' };
     const m = randomTransformer(cfg, 4);
     const inputs = randomTokens(1, 50, 5, 8);

@@ -1,5 +1,5 @@
 /**
- * The low-dimensional attention M′ (src/rib/attention-mprime.ts) against the generic batched-VJP
+ * The low-dimensional attention M′ (src/rib/structures/attention-mprime.ts) against the generic batched-VJP
  * accumulation (models' accumulateJacobianM) on the mod-add seed-0 attention section.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +8,8 @@ import { loadResults } from '../src/io/results-node.js';
 import { accumulateJacobianM } from '../src/models/index.js';
 import { parseBuildConfig } from '../src/rib/config.js';
 import { datasetFor, loadModelFor } from '../src/rib/build-node.js';
-import { cotRows, detectAttention } from '../src/rib/attention.js';
-import { attnMprimeAcc, attnMprimeAssemble } from '../src/rib/attention-mprime.js';
+import { cotRows, detectAttention } from '../src/rib/structures/attention-core.js';
+import { attnMprimeAcc, attnMprimeAssemble } from '../src/rib/structures/attention-mprime.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 import { modaddConfig, relErr } from './rib-helpers.js';
 

@@ -10,9 +10,9 @@ import { sliceInputs } from '../models/sections.js';
 import type { ModelSpec } from '../models/index.js';
 import { modelFromSpec } from '../models/index.js';
 import { registerTask, withContext } from '../parallel/index.js';
-import { gemm, exp, log } from '../linalg/index.js';
-import { edgeAblatedOutput, type EdgeBasis } from './ablation-edge.js';
-import { attnForwardUnique, detectAttnSection, transformUnique, uniqueRowsPerPosition, type AttnSection, type PosUnique } from './ablation-attn.js';
+import { exp, log } from '../linalg/index.js';
+import type { AblationCache } from '../rib/structures/index.js';
+import { edgeAblatedOutput, nodeAblatedOutput, type EdgeBasis } from './ablation-edge.js';
 
 export const ABLATION_TASK = 'analysis.ablationEval';
 
@@ -43,19 +43,16 @@ export interface AblationShardResult {
 interface Cached {
   sm: SectionedModel;
   acts: Map<string, Float64Array[]>;
-  /** attention structure of each section (null: use section.forward) */
-  attn: Array<AttnSection | null>;
-  /** distinct input rows per position, per shard and attention section */
-  uniq: Map<string, PosUnique[]>;
+  /** the section structures' per-shard ablation state (e.g. distinct input rows), per shard and section */
+  caches: Map<string, AblationCache>;
 }
 
-function uniqFor(c: Cached, s: number, e: number, l: number, x: Float64Array): PosUnique[] {
+function cacheFor(c: Cached, s: number, e: number, l: number): AblationCache {
   const key = `${s}:${e}:${l}`;
-  let u = c.uniq.get(key);
+  let u = c.caches.get(key);
   if (!u) {
-    const sec = c.sm.sections[l]!;
-    u = uniqueRowsPerPosition(x, e - s, sec.inPos, sec.inDim);
-    c.uniq.set(key, u);
+    u = new Map();
+    c.caches.set(key, u);
   }
   return u;
 }
@@ -103,7 +100,7 @@ export function ablationEval(p: { ctx: AblationCtx; range: [number, number]; op:
   const { ctx, range, op } = p;
   const c = withContext<Cached>(ctx.id, () => {
     const sm = modelFromSpec(ctx.model).sectioned(ctx.nodeLayers, { lastPosModuleType: ctx.lastPos });
-    return { sm, acts: new Map(), attn: sm.sections.map((sec) => (ctx.genericEdges ? null : detectAttnSection(sec))), uniq: new Map() };
+    return { sm, acts: new Map(), caches: new Map() };
   });
   const [s, e] = range;
   const B = e - s;
@@ -116,20 +113,14 @@ export function ablationEval(p: { ctx: AblationCtx; range: [number, number]; op:
     x = secs[start]!.forward(acts[start]!, B);
   } else if (op.kind === 'node') {
     const l = op.layer;
-    const sec = secs[l]!;
-    const d = sec.inDim;
-    const rows = B * sec.inPos;
     start = l;
-    const at = c.attn[l];
-    if (at) x = attnForwardUnique(at, transformUnique(uniqFor(c, s, e, l, acts[l]!), op.T, d), B);
-    else x = sec.forward(gemm(false, false, rows, d, d, acts[l]!, op.T, new Float64Array(rows * d), 1, 0), B);
+    x = nodeAblatedOutput(secs[l]!, acts[l]!, B, op.T, { generic: ctx.genericEdges, cache: cacheFor(c, s, e, l) });
   } else {
     const l = op.layer;
     const eb = ctx.layers[l];
     if (!eb) throw new Error(`ablationEval: no edge basis for layer ${l}`);
     start = l;
-    const at = c.attn[l];
-    x = edgeAblatedOutput(secs[l]!, acts[l]!, B, eb, op.mask, { generic: ctx.genericEdges, attn: at, uniq: at ? uniqFor(c, s, e, l, acts[l]!) : undefined });
+    x = edgeAblatedOutput(secs[l]!, acts[l]!, B, eb, op.mask, { generic: ctx.genericEdges, cache: cacheFor(c, s, e, l) });
   }
   for (let l = start + 1; l < secs.length; l++) x = secs[l]!.forward(x, B);
   const last = secs[secs.length - 1]!;

@@ -13,7 +13,8 @@ function checkRule(alphas: readonly number[], weights: readonly number[]): void 
   }
 }
 
-function scaled(x: Float64Array, a: number): Float64Array {
+/** x·a (new array; x itself when a = 1). */
+export function scaled(x: Float64Array, a: number): Float64Array {
   if (a === 1) return x;
   const y = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) y[i] = a * x[i]!;
@@ -97,13 +98,13 @@ export function accumulateJacobianM(
  * Closed-form M = Σ_b A_b A_bᵀ [inDim, inDim] for a structured section, with output basis
  * Cout [outDim, r] and integration rule (α_k, w_k), sw = Σ_k w_k:
  *  - linear (y = x W): A_b = sw·W·Cout for every b, so M = N·sw²·(W Cout)(W Cout)ᵀ;
- *  - mlp (y = [x] + act(x Win) Wout): A_b = [residual? sw·Cout] + Win·diag(m_b)·K with K = Wout·Cout
- *    and m_b = Σ_k w_k act'(α_k·x_b Win), so
- *    M = N·sw²·Cout Coutᵀ + sw·(Win diag(Σ_b m_b) K Coutᵀ + transpose) + Win [(K Kᵀ) ⊙ (Σ_b m_b m_bᵀ)] Winᵀ.
+ *  - mlp (y = skip(x) + act(x Win) Wout): A_b = [sw·S] + Win·diag(m_b)·K with K = Wout·Cout,
+ *    S = Cout (residual), skip·Cout (a skip map) or none, and m_b = Σ_k w_k act'(α_k·x_b Win), so
+ *    M = N·sw²·S Sᵀ + sw·(Win diag(Σ_b m_b) K Sᵀ + transpose) + Win [(K Kᵀ) ⊙ (Σ_b m_b m_bᵀ)] Winᵀ.
  * x [N, inDim] (rows = samples × positions); chunked over rows; all products are GEMM/SYRK.
  */
 export function accumulateMlpM(
-  structure: SectionStructure,
+  structure: Extract<SectionStructure, { type: 'linear' | 'mlp' }>,
   x: Float64Array,
   N: number,
   Cout: Float64Array,
@@ -126,13 +127,15 @@ export function accumulateMlpM(
     gemm(false, true, inDim, inDim, r, WC, WC, M, N * sw * sw, 0);
     return M;
   }
-  const { Win, Wout, hidden: H, act, residual } = structure;
+  const { Win, Wout, hidden: H, act, residual, skip } = structure;
   const inDim = Win.length / H;
   const outDim = Wout.length / H;
   const r = Cout.length / outDim;
   if (!Number.isInteger(inDim) || !Number.isInteger(outDim) || !Number.isInteger(r)) {
     throw new UserError(`accumulateMlpM: inconsistent shapes (Win ${Win.length}, Wout ${Wout.length}, hidden ${H}, Cout ${Cout.length})`);
   }
+  // S: the skip path in the output basis [inDim, r]
+  const S = residual ? Cout : skip ? gemm(false, false, inDim, r, outDim, skip, Cout, new Float64Array(inDim * r), 1, 0) : null;
   if (x.length !== N * inDim) throw new UserError(`accumulateMlpM: x has ${x.length} values, expected [${N}, ${inDim}]`);
   if (residual && inDim !== outDim) throw new UserError(`accumulateMlpM: residual section needs inDim = outDim, got ${inDim} and ${outDim}`);
   // Σ_b m_b and G = Σ_b m_b m_bᵀ, in row chunks
@@ -174,17 +177,17 @@ export function accumulateMlpM(
   gemm(false, false, inDim, H, H, Win, T, WT, 1, 0);
   const M = new Float64Array(inDim * inDim);
   gemm(false, true, inDim, inDim, H, WT, Win, M, 1, 0);
-  if (residual) {
-    // X = Win diag(msum) K Coutᵀ ; M += sw (X + Xᵀ) + N sw² Cout Coutᵀ
+  if (S) {
+    // X = Win diag(msum) K Sᵀ ; M += sw (X + Xᵀ) + N sw² S Sᵀ
     const DK = new Float64Array(H * r);
     for (let h = 0; h < H; h++) for (let j = 0; j < r; j++) DK[h * r + j] = msum[h]! * K[h * r + j]!;
     const WDK = new Float64Array(inDim * r);
     gemm(false, false, inDim, r, H, Win, DK, WDK, 1, 0);
     const X = new Float64Array(inDim * inDim);
-    gemm(false, true, inDim, inDim, r, WDK, Cout, X, 1, 0);
+    gemm(false, true, inDim, inDim, r, WDK, S, X, 1, 0);
     for (let i = 0; i < inDim; i++)
       for (let j = 0; j < inDim; j++) M[i * inDim + j]! += sw * (X[i * inDim + j]! + X[j * inDim + i]!);
-    gemm(false, true, inDim, inDim, r, Cout, Cout, M, N * sw * sw, 1);
+    gemm(false, true, inDim, inDim, r, S, S, M, N * sw * sw, 1);
   }
   // exact symmetry
   for (let i = 0; i < inDim; i++)
@@ -208,11 +211,12 @@ export function accumulateMlpMExplicit(
   alphas: readonly number[] = [1],
   weights: readonly number[] = [1],
 ): Float64Array {
-  const { Win, Wout, hidden: H, act, residual } = structure;
+  const { Win, Wout, hidden: H, act, residual, skip } = structure;
   const inDim = Win.length / H;
   const outDim = Wout.length / H;
   const r = Cout.length / outDim;
   const sw = weights.reduce((a, b) => a + b, 0);
+  const S = residual ? Cout : skip ? gemm(false, false, inDim, r, outDim, skip, Cout, new Float64Array(inDim * r), 1, 0) : null;
   const K = new Float64Array(H * r);
   gemm(false, false, H, r, outDim, Wout, Cout, K, 1, 0);
   const M = new Float64Array(inDim * inDim);
@@ -231,8 +235,8 @@ export function accumulateMlpMExplicit(
       for (let h = 0; h < H; h++) mb[h]! += weights[q]! * t[h]!;
     });
     for (let h = 0; h < H; h++) for (let j = 0; j < r; j++) DK[h * r + j] = mb[h]! * K[h * r + j]!;
-    if (residual) for (let i = 0; i < A.length; i++) A[i] = sw * Cout[i]!;
-    gemm(false, false, inDim, r, H, Win, DK, A, 1, residual ? 1 : 0);
+    if (S) for (let i = 0; i < A.length; i++) A[i] = sw * S[i]!;
+    gemm(false, false, inDim, r, H, Win, DK, A, 1, S ? 1 : 0);
     for (let i = 0; i < inDim; i++) for (let j = 0; j < r; j++) At[j * inDim + i] = A[i * r + j]!;
     syrk(At, r, inDim, M, 1);
   }

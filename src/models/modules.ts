@@ -29,7 +29,6 @@ export type ModuleKind =
   | 'act'
   | 'attn_in'
   | 'attn_out'
-  | 'attn_fused'
   | 'mlp_layer';
 
 export interface Module {
@@ -85,8 +84,7 @@ function meanOf(X: Float64Array, o: number, n: number): number {
 
 /**
  * Softmax of row[0, n) in place: max-shifted, Wasm exp, summed in index order, then divided by the
- * sum. The causal attention of AttnOut and the ablation fast path (src/analysis/ablation-attn.ts)
- * both use it, so their outputs agree bit for bit.
+ * sum (part of `attendRow`).
  */
 export function softmaxInPlace(row: Float64Array, n: number): void {
   let mx = -Infinity;
@@ -98,6 +96,56 @@ export function softmaxInPlace(row: Float64Array, n: number): void {
     tot += e;
   }
   for (let j = 0; j < n; j++) row[j] = row[j]! / tot;
+}
+
+/**
+ * The attention score of one (query, key) pair of one head: scale·Σ_c q[qo + c]·k[ko + c].
+ * AttnOut.forward and the attention structure's distinct-row evaluation both call it.
+ */
+export function attnScore(q: Float64Array, qo: number, k: Float64Array, ko: number, dh: number, scale: number): number {
+  let s = 0;
+  for (let c = 0; c < dh; c++) s += q[qo + c]! * k[ko + c]!;
+  return s * scale;
+}
+
+/**
+ * One query row of causal attention, given its scores row[0, n): the pattern a = softmax(row)
+ * (left in `row`), then Z[zo, zo + dv) += Σ_j a_j·vs[j][vo[j], vo[j] + dv). The one attention
+ * forward: AttnOut.forward and the attention structure's distinct-row evaluation both call it.
+ */
+export function attendRow(row: Float64Array, n: number, vs: readonly Float64Array[], vo: Int32Array, dv: number, Z: Float64Array, zo: number): void {
+  softmaxInPlace(row, n);
+  for (let j = 0; j < n; j++) {
+    const a = row[j]!;
+    const v = vs[j]!;
+    const o = vo[j]!;
+    for (let c = 0; c < dv; c++) Z[zo + c]! += a * v[o + c]!;
+  }
+}
+
+/**
+ * The softmax VJP of one pattern row for K-vectors: with ḡ_j = G[go + j·gs, … + K) (j < n) and the
+ * pattern a, out[oo + j·os + k] = (scale·a_j)·(ḡ_j[k] − Σ_j' a_j'·ḡ_j'[k]) (rs: K scratch).
+ * The one attention backward through the pattern: AttnOut.backward (K = 1: ḡ = Ā), the attention
+ * structure's edge cotangents (ḡ = Z̄·v) and its M′ atoms (ḡ = v) all call it.
+ */
+export function softmaxVjp(
+  a: Float64Array, ao: number, n: number, scale: number,
+  G: Float64Array, go: number, gs: number, K: number,
+  out: Float64Array, oo: number, os: number, rs: Float64Array,
+): void {
+  rs.fill(0, 0, K);
+  for (let j = 0; j < n; j++) {
+    const aj = a[ao + j]!;
+    const o = go + j * gs;
+    for (let k = 0; k < K; k++) rs[k]! += G[o + k]! * aj;
+  }
+  for (let j = 0; j < n; j++) {
+    const c = scale * a[ao + j]!;
+    const o = go + j * gs;
+    const d = oo + j * os;
+    for (let k = 0; k < K; k++) out[d + k] = c * (G[o + k]! - rs[k]!);
+  }
 }
 
 // ---- add: (y, residual) → residual + y, optionally last position only -----------------------
@@ -377,7 +425,8 @@ export class AttnIn implements Module {
   }
 }
 
-interface AttnCache {
+/** What AttnOut.forward keeps (and the attention structure reads): q, k, v and the pattern. */
+export interface AttnCache {
   q: Float64Array; // [B, P, H·dh]
   k: Float64Array;
   v: Float64Array; // [B, P, H·dv]
@@ -408,7 +457,7 @@ export class AttnOut implements Module {
     }
     return { P, w: [this.dout, w[3]!] };
   }
-  forward(x: Tup, B: number) {
+  forward(x: Tup, B: number): { y: Tup; cache: AttnCache } {
     const { H, dh, dv } = this;
     const P = x.P;
     const [q, k, v] = x.parts as [Float64Array, Float64Array, Float64Array];
@@ -417,25 +466,17 @@ export class AttnOut implements Module {
     const A = new Float64Array(B * H * P * P);
     const Z = new Float64Array(B * P * dvv);
     const row = new Float64Array(P);
+    const vs = new Array<Float64Array>(P).fill(v);
+    const vo = new Int32Array(P);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const ab = (b * H + h) * P * P;
+        for (let j = 0; j < P; j++) vo[j] = (b * P + j) * dvv + h * dv;
         for (let i = 0; i < P; i++) {
           const qo = (b * P + i) * dqk + h * dh;
-          for (let j = 0; j <= i; j++) {
-            const ko = (b * P + j) * dqk + h * dh;
-            let s = 0;
-            for (let c = 0; c < dh; c++) s += q[qo + c]! * k[ko + c]!;
-            row[j] = s * this.scale;
-          }
-          softmaxInPlace(row, i + 1);
-          const zo = (b * P + i) * dvv + h * dv;
-          for (let j = 0; j <= i; j++) {
-            const a = row[j]!;
-            A[ab + i * P + j] = a;
-            const vo = (b * P + j) * dvv + h * dv;
-            for (let c = 0; c < dv; c++) Z[zo + c]! += a * v[vo + c]!;
-          }
+          for (let j = 0; j <= i; j++) row[j] = attnScore(q, qo, k, (b * P + j) * dqk + h * dh, dh, this.scale);
+          attendRow(row, i + 1, vs, vo, dv, Z, (b * P + i) * dvv + h * dv);
+          A.set(row.subarray(0, i + 1), ab + i * P);
         }
       }
     }
@@ -453,6 +494,8 @@ export class AttnOut implements Module {
     const gk = new Float64Array(R * P * dqk);
     const gv = new Float64Array(R * P * dvv);
     const gA = new Float64Array(P * P);
+    const gS = new Float64Array(P);
+    const rs1 = new Float64Array(1);
     for (let r = 0; r < R; r++) {
       const b = r % B;
       for (let h = 0; h < H; h++) {
@@ -478,14 +521,13 @@ export class AttnOut implements Module {
             gA[i * P + j] = s;
           }
         }
-        // S̄ = A ⊙ (Ā − rowsum(Ā ⊙ A)); q̄_i = s Σ_j S̄_ij k_j; k̄_j = s Σ_i S̄_ij q_i
+        // S̄_i = softmaxVjp(A_i, Ā_i) (scale included); q̄_i = Σ_j S̄_ij k_j; k̄_j = Σ_i S̄_ij q_i
         for (let i = 0; i < P; i++) {
-          let rs = 0;
-          for (let j = 0; j <= i; j++) rs += gA[i * P + j]! * A[ab + i * P + j]!;
+          softmaxVjp(A, ab + i * P, i + 1, scale, gA, i * P, 1, 1, gS, 0, 1, rs1);
           const qo = (b * P + i) * dqk + h * dh;
           const gqo = (r * P + i) * dqk + h * dh;
           for (let j = 0; j <= i; j++) {
-            const gs = A[ab + i * P + j]! * (gA[i * P + j]! - rs) * scale;
+            const gs = gS[j]!;
             if (gs === 0) continue;
             const ko = (b * P + j) * dqk + h * dh;
             const gko = (r * P + j) * dqk + h * dh;
@@ -499,168 +541,4 @@ export class AttnOut implements Module {
     }
     return { P, w: [dqk, dqk, dvv, g.w[1]!], parts: [gq, gk, gv, g.parts[1]!] };
   }
-}
-
-/** Column block [c0, c0+w) of a row-major [rows, cols] matrix, contiguous [rows, w]. */
-function colBlock(W: Float64Array, rows: number, cols: number, c0: number, w: number): Float64Array {
-  const out = new Float64Array(rows * w);
-  for (let i = 0; i < rows; i++) out.set(W.subarray(i * cols + c0, i * cols + c0 + w), i * w);
-  return out;
-}
-
-/** Beyond this many positions the O(P²·(d+1)) fused backward loses to the unfused one. */
-const FUSED_MAX_POS = 48;
-
-interface FusedCache {
-  inCache: unknown;
-  outCache: AttnCache;
-  /** U[b, h, i] = Wk_h·q_{b,h,i} and T[b, h, j] = Wq_h·k_{b,h,j}, each [B, H, P, d+1] (lazy). */
-  U: Float64Array | null;
-  T: Float64Array | null;
-  P: number;
-  B: number;
-}
-
-// ---- attn_in + attn_out fused (used when both lie inside one section) ------------------------
-//   Same function as AttnIn then AttnOut. The backward never forms q̄, k̄, v̄: with
-//   Y_{h,i} = Z̄_{h,i}·Wv_hᵀ, U_{h,i} = q_{h,i}·Wk_hᵀ, T_{h,j} = k_{h,j}·Wq_hᵀ (U, T per sample,
-//   from the forward),  x̄_j += Σ_h Σ_i [A_ij Y_{h,i} + s·S̄_ij U_{h,i}],  x̄_i += Σ_h Σ_j s·S̄_ij T_{h,j}.
-//   Only rows i with a non-zero cotangent are visited (one row after a last-position selection),
-//   so the cost per cotangent is ~2 small GEMM rows instead of P·(2H·dh + H·dv)·(d+1).
-export class AttnFused implements Module {
-  readonly kind = 'attn_fused' as const;
-  readonly id: string;
-  private readonly WqH: Float64Array[];
-  private readonly WkH: Float64Array[];
-  private readonly WvH: Float64Array[];
-  constructor(
-    readonly attnIn: AttnIn,
-    readonly attnOut: AttnOut,
-  ) {
-    this.id = attnIn.id;
-    const { H, dh, dv } = attnOut;
-    const d1 = attnIn.din;
-    this.WqH = Array.from({ length: H }, (_, h) => colBlock(attnIn.Wq, d1, H * dh, h * dh, dh));
-    this.WkH = Array.from({ length: H }, (_, h) => colBlock(attnIn.Wk, d1, H * dh, h * dh, dh));
-    this.WvH = Array.from({ length: H }, (_, h) => colBlock(attnIn.Wv, d1, H * dv, h * dv, dv));
-  }
-  shape(P: number, w: readonly number[]) {
-    const s = this.attnIn.shape(P, w);
-    return this.attnOut.shape(s.P, s.w);
-  }
-  forward(x: Tup, B: number) {
-    const a = this.attnIn.forward(x, B);
-    const o = this.attnOut.forward(a.y, B);
-    const cache: FusedCache = { inCache: a.cache, outCache: o.cache as AttnCache, U: null, T: null, P: x.P, B };
-    return { y: o.y, cache };
-  }
-  /** U and T of the cached forward (computed on the first backward only, so forward() stays cheap). */
-  private projections(c: FusedCache): { U: Float64Array; T: Float64Array } {
-    if (c.U && c.T) return { U: c.U, T: c.T };
-    const { H, dh } = this.attnOut;
-    const d1 = this.attnIn.din;
-    const { P, B } = c;
-    const rows = B * P;
-    const { q, k } = c.outCache;
-    const U = new Float64Array(B * H * P * d1);
-    const T = new Float64Array(B * H * P * d1);
-    const qh = new Float64Array(rows * dh);
-    const kh = new Float64Array(rows * dh);
-    for (let h = 0; h < H; h++) {
-      for (let r = 0; r < rows; r++) {
-        qh.set(q.subarray(r * H * dh + h * dh, r * H * dh + (h + 1) * dh), r * dh);
-        kh.set(k.subarray(r * H * dh + h * dh, r * H * dh + (h + 1) * dh), r * dh);
-      }
-      const tU = matMulT(qh, rows, dh, this.WkH[h]!, d1);
-      const tT = matMulT(kh, rows, dh, this.WqH[h]!, d1);
-      for (let b = 0; b < B; b++)
-        for (let i = 0; i < P; i++) {
-          U.set(tU.subarray((b * P + i) * d1, (b * P + i + 1) * d1), ((b * H + h) * P + i) * d1);
-          T.set(tT.subarray((b * P + i) * d1, (b * P + i + 1) * d1), ((b * H + h) * P + i) * d1);
-        }
-    }
-    c.U = U;
-    c.T = T;
-    return { U, T };
-  }
-  backward(cache: unknown, g: Tup, R: number, B: number) {
-    const fc = cache as FusedCache;
-    const { P, outCache, inCache } = fc;
-    if (P > FUSED_MAX_POS) return this.attnIn.backward(inCache, this.attnOut.backward(outCache, g, R, B), R);
-    const { U, T } = this.projections(fc);
-    const { v, A } = outCache;
-    const { H, dv, scale } = this.attnOut;
-    const d1 = this.attnIn.din;
-    const dvv = H * dv;
-    const gO = g.parts[0]!;
-    // rows (r, i) whose output cotangent is non-zero
-    const nz: number[] = [];
-    const dOut = this.attnOut.dout;
-    for (let ri = 0; ri < R * P; ri++) {
-      for (let c = 0; c < dOut; c++) {
-        if (gO[ri * dOut + c] !== 0) {
-          nz.push(ri);
-          break;
-        }
-      }
-    }
-    const gx = new Float64Array(R * P * d1);
-    const n = nz.length;
-    if (n === 0) return { P, w: [d1, g.w[1]!], parts: [gx, g.parts[1]!] };
-    const gOp = new Float64Array(n * dOut);
-    nz.forEach((ri, t) => gOp.set(gO.subarray(ri * dOut, (ri + 1) * dOut), t * dOut));
-    const gZ = matMulT(gOp, n, dOut, this.attnOut.Wo, dvv); // [n, H·dv]
-    const Zh = new Float64Array(n * dv);
-    const gA = new Float64Array(P);
-    for (let h = 0; h < H; h++) {
-      for (let t = 0; t < n; t++) Zh.set(gZ.subarray(t * dvv + h * dv, t * dvv + (h + 1) * dv), t * dv);
-      const Y = matMulT(Zh, n, dv, this.WvH[h]!, d1); // [n, d+1]
-      for (let t = 0; t < n; t++) {
-        const ri = nz[t]!;
-        const r = (ri / P) | 0;
-        const i = ri - r * P;
-        const b = r % B;
-        const ab = ((b * H + h) * P + i) * P;
-        const zo = t * dv;
-        // Ā_ij = Z̄_i·v_j ; rs = Σ_j Ā_ij A_ij
-        let rs = 0;
-        for (let j = 0; j <= i; j++) {
-          const vo = (b * P + j) * dvv + h * dv;
-          let s = 0;
-          for (let c = 0; c < dv; c++) s += Zh[zo + c]! * v[vo + c]!;
-          gA[j] = s;
-          rs += s * A[ab + j]!;
-        }
-        const yo = t * d1;
-        const xi = (r * P + i) * d1;
-        for (let j = 0; j <= i; j++) {
-          const a = A[ab + j]!;
-          if (a === 0) continue;
-          const sb = a * (gA[j]! - rs) * scale;
-          const xj = (r * P + j) * d1;
-          const uo = ((b * H + h) * P + i) * d1;
-          const to = ((b * H + h) * P + j) * d1;
-          for (let c = 0; c < d1; c++) {
-            gx[xj + c]! += a * Y[yo + c]! + sb * U[uo + c]!;
-            gx[xi + c]! += sb * T[to + c]!;
-          }
-        }
-      }
-    }
-    return { P, w: [d1, g.w[1]!], parts: [gx, g.parts[1]!] };
-  }
-}
-
-/** Replaces every AttnIn directly followed by AttnOut by the fused module (same function). */
-export function fuseAttention(mods: Module[]): Module[] {
-  const out: Module[] = [];
-  for (let i = 0; i < mods.length; i++) {
-    const m = mods[i]!;
-    const nx = mods[i + 1];
-    if (m instanceof AttnIn && nx instanceof AttnOut) {
-      out.push(new AttnFused(m, nx));
-      i++;
-    } else out.push(m);
-  }
-  return out;
 }

@@ -4,7 +4,8 @@
  * next node layer's module; the last section runs to the end of the model (the logits).
  */
 import { UserError } from '../errors.js';
-import { fuseAttention, type Module } from './modules.js';
+import type { Module } from './modules.js';
+import { detectStructure } from './structure.js';
 import { concatTup, splitTup, sum, type Tup } from './tuple.js';
 import type { Inputs, NodeLayerInfo, Section, SectionedModel, SectionStructure } from './types.js';
 
@@ -67,7 +68,7 @@ function propagate(mods: Module[], from: number, to: number, s: { P: number; w: 
   return cur;
 }
 
-function runForward(mods: Module[], x: Tup, B: number): Tup {
+function runForward(mods: readonly Module[], x: Tup, B: number): Tup {
   let t = x;
   for (const m of mods) t = m.forward(t, B).y;
   return t;
@@ -76,19 +77,25 @@ function runForward(mods: Module[], x: Tup, B: number): Tup {
 class SectionImpl implements Section {
   readonly inDim: number;
   readonly outDim: number;
+  private struct: SectionStructure | undefined | null = null;
   constructor(
     readonly name: string,
     readonly inLayer: string,
     readonly outLayer: string,
-    readonly mods: Module[],
+    readonly modules: readonly Module[],
     readonly inPos: number,
-    readonly inW: number[],
+    readonly inWidths: readonly number[],
     readonly outPos: number,
-    readonly outW: number[],
-    readonly structure?: SectionStructure,
+    readonly outWidths: readonly number[],
   ) {
-    this.inDim = sum(inW);
-    this.outDim = sum(outW);
+    this.inDim = sum(inWidths);
+    this.outDim = sum(outWidths);
+  }
+
+  /** Decided on first use (src/models/structure.ts), then kept. */
+  get structure(): SectionStructure | undefined {
+    if (this.struct === null) this.struct = detectStructure(this.modules, this.inPos, this.inWidths, this.outPos, this.outWidths);
+    return this.struct;
   }
 
   private checkX(x: Float64Array, batch: number): void {
@@ -100,7 +107,7 @@ class SectionImpl implements Section {
 
   forward(x: Float64Array, batch: number): Float64Array {
     this.checkX(x, batch);
-    const y = concatTup(runForward(this.mods, splitTup(x, batch, this.inPos, this.inW), batch), batch);
+    const y = concatTup(runForward(this.modules, splitTup(x, batch, this.inPos, this.inWidths), batch), batch);
     return y === x ? new Float64Array(x) : y;
   }
 
@@ -111,45 +118,18 @@ class SectionImpl implements Section {
     }
     // forward once, keep every module's cache; then reverse with all K·B cotangent rows at once
     const caches: unknown[] = [];
-    let t = splitTup(x, batch, this.inPos, this.inW);
-    for (const m of this.mods) {
+    let t = splitTup(x, batch, this.inPos, this.inWidths);
+    for (const m of this.modules) {
       const r = m.forward(t, batch);
       caches.push(r.cache);
       t = r.y;
     }
     const R = K * batch;
-    let g = splitTup(cot, R, this.outPos, this.outW);
-    for (let i = this.mods.length - 1; i >= 0; i--) g = this.mods[i]!.backward(caches[i], g, R, batch);
+    let g = splitTup(cot, R, this.outPos, this.outWidths);
+    for (let i = this.modules.length - 1; i >= 0; i--) g = this.modules[i]!.backward(caches[i], g, R, batch);
     const out = concatTup(g, R);
     return out === cot ? new Float64Array(out) : out;
   }
-}
-
-/** Closed-form structure of a module run, if it is linear or linear-elementwise-linear per position. */
-function detectStructure(mods: Module[], inPos: number, outPos: number): SectionStructure | undefined {
-  if (inPos !== outPos) return undefined;
-  const core = mods.filter((m) => m.kind !== 'identity');
-  const kinds = core.map((m) => m.kind).join(',');
-  if (kinds === 'linear') {
-    const l = core[0] as unknown as { W: Float64Array; lastPos: boolean };
-    if (!l.lastPos) return { type: 'linear', W: l.W };
-  }
-  if (kinds === 'mlp_layer') {
-    const l = core[0] as unknown as { W: Float64Array; dout: number; act: import('./types.js').ActivationName | null };
-    if (!l.act) return { type: 'linear', W: l.W };
-    const I = new Float64Array(l.dout * l.dout);
-    for (let i = 0; i < l.dout; i++) I[i * l.dout + i] = 1;
-    return { type: 'mlp', Win: l.W, Wout: I, hidden: l.dout, act: l.act, residual: false };
-  }
-  if (kinds === 'split,linear,act,linear,add') {
-    const add = core[4] as unknown as { lastPos: boolean };
-    if (add.lastPos) return undefined;
-    const win = core[1] as unknown as { W: Float64Array; dout: number };
-    const act = core[2] as unknown as { act: import('./types.js').ActivationName };
-    const wout = core[3] as unknown as { W: Float64Array };
-    return { type: 'mlp', Win: win.W, Wout: wout.W, hidden: win.dout, act: act.act, residual: true };
-  }
-  return undefined;
 }
 
 const LOGITS_CHUNK = 1024;
@@ -176,9 +156,8 @@ export function buildSectioned(flat: FlatModel, nodeLayers: string[], seqLen: nu
   const sections: Section[] = idx.map((start, l) => {
     const end = l + 1 < idx.length ? idx[l + 1]! : mods.length;
     const outShape = l + 1 < idx.length ? shapes[l + 1]! : finalShape;
-    const sub = fuseAttention(mods.slice(start, end));
     const outLayer = l + 1 < idx.length ? nodeLayers[l + 1]! : 'output';
-    return new SectionImpl(`section_${l}`, nodeLayers[l]!, outLayer, sub, shapes[l]!.P, shapes[l]!.w, outShape.P, outShape.w, detectStructure(sub, shapes[l]!.P, outShape.P));
+    return new SectionImpl(`section_${l}`, nodeLayers[l]!, outLayer, mods.slice(start, end), shapes[l]!.P, shapes[l]!.w, outShape.P, outShape.w);
   });
 
   const preMods = mods.slice(0, idx[0]!);

@@ -3,6 +3,7 @@
  * code (src/analysis). All arrays are row-major float64 with the shape in the comment.
  * B = batch (samples), P = positions, d = node-layer width (after bias folding).
  */
+import type { Module } from './modules.js';
 
 /** A batch of model inputs. Token models get ids [B, seqLen]; vector models get floats [B, width]. */
 export type Inputs =
@@ -19,11 +20,17 @@ export interface NodeLayerInfo {
   positions: number;
 }
 
-/** Closed-form structure of a section, when it has one (lets the build avoid per-output VJPs). */
+/**
+ * Closed-form structure of a section, when it has one (lets the build avoid per-output VJPs).
+ * Decided once from the section's modules by `detectStructure` (src/models/structure.ts).
+ */
 export type SectionStructure =
-  /** y = x·W per position; W [inDim, outDim]. */
-  | { type: 'linear'; W: Float64Array }
-  /** y = x·Win → act → ·Wout (+ x if residual), per position. Win [inDim, hidden], Wout [hidden, outDim]. */
+  /** y = x·W per position; W [inDim, outDim]. lastPos: only the last input position reaches the (single) output position. */
+  | { type: 'linear'; W: Float64Array; lastPos?: boolean }
+  /**
+   * y = act(x·Win)·Wout + skip(x) per position. Win [inDim, hidden], Wout [hidden, outDim];
+   * skip: x itself when `residual`, x·skip when `skip` [inDim, outDim] is given, else none.
+   */
   | {
       type: 'mlp';
       Win: Float64Array;
@@ -31,7 +38,32 @@ export type SectionStructure =
       hidden: number;
       act: ActivationName;
       residual: boolean;
-    };
+      skip?: Float64Array;
+    }
+  /**
+   * y_t = Σ_h softmax_{s≤t}(q_h[t]·k_h[s]·scale) v_h[s]·Wo_h + x_t·R (R = I when `residual` is null),
+   * q = x·Wq, k = x·Wk [dIn, H·dh], v = x·Wv [dIn, H·dv]; Wo [H·dv, dOut]; only t = P−1 when lastPos.
+   * The modules before `attnIndex` (the AttnOut) are linear; the cache of a forward through them
+   * (q, k, v, pattern) is read from that AttnOut.
+   */
+  | {
+      type: 'attention';
+      Wq: Float64Array;
+      Wk: Float64Array;
+      Wv: Float64Array;
+      Wo: Float64Array;
+      residual: Float64Array | null;
+      H: number;
+      dh: number;
+      dv: number;
+      dIn: number;
+      dOut: number;
+      scale: number;
+      lastPos: boolean;
+      attnIndex: number;
+    }
+  /** Every module acts on each position separately (e.g. LayerNorm), no closed form. */
+  | { type: 'positionwise' };
 
 export type ActivationName = 'relu' | 'gelu' | 'gelu_new' | 'identity' | 'tanh' | 'sigmoid';
 
@@ -55,8 +87,13 @@ export interface Section {
    * Implementations run the forward once and reuse it for all K cotangents.
    */
   vjp(x: Float64Array, batch: number, cot: Float64Array, K: number): Float64Array;
-  /** Optional closed form (present when the section is linear, or linear-elementwise-linear). */
-  readonly structure?: SectionStructure;
+  /** The modules the section runs, in order (their forward and backward are the section's). */
+  readonly modules: readonly Module[];
+  /** Widths of the input tuple's parts (their sum is inDim) and of the output tuple's parts. */
+  readonly inWidths: readonly number[];
+  readonly outWidths: readonly number[];
+  /** The section's closed-form structure, if any (src/models/structure.ts; undefined = generic). */
+  readonly structure: SectionStructure | undefined;
 }
 
 /** A model cut at a list of node layers (spec §1.1). */

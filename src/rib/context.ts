@@ -5,6 +5,7 @@
 import { withContext } from '../parallel/context.js';
 import { modelFromSpec, type ModelSpec } from '../models/index.js';
 import type { Inputs, SectionedModel } from '../models/types.js';
+import { sliceInputs as sliceModelInputs } from '../models/sections.js';
 
 export interface ModelCtx {
   /** unique per build (the per-thread cache key) */
@@ -23,21 +24,10 @@ export function sectionedFor(ctx: ModelCtx): SectionedModel {
 
 /** Rows [start, end) of a dataset's inputs (views, no copy). */
 export function sliceInputs(inputs: Inputs, start: number, end: number): Inputs {
-  if (inputs.kind === 'tokens') {
-    const L = inputs.seqLen;
-    return { kind: 'tokens', data: inputs.data.subarray(start * L, end * L), batch: end - start, seqLen: L };
-  }
-  const w = inputs.width;
-  return { kind: 'floats', data: inputs.data.subarray(start * w, end * w), batch: end - start, width: w };
+  return sliceModelInputs(inputs, start, end - start);
 }
 
-/** x·a (new array; x itself when a = 1). */
-export function scaled(x: Float64Array, a: number): Float64Array {
-  if (a === 1) return x;
-  const y = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) y[i] = a * x[i]!;
-  return y;
-}
+export { scaled } from '../models/jacobian.js';
 
 /** Identity matrix n×n. */
 export function eye(n: number): Float64Array {

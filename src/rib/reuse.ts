@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import type { RibResults } from '../io/results.js';
 import type { NodeLayerInfo } from '../models/types.js';
 import type { BuildConfig } from './config.js';
+import type { Activations } from './stages.js';
 
 /** Keys whose values must agree between the saved config and this one. */
 const STATS_KEYS = ['center', 'last_pos_module_type'] as const;
@@ -69,5 +70,56 @@ export function checkReuse(c: BuildConfig, saved: RibResults, infos: NodeLayerIn
   }
   if (!c.center && nl.some((L) => saved.means.has(L) && L !== 'output') && (sc as Record<string, unknown>).center !== false) {
     throw new UserError(`${key}: the saved results are centred but this config has center: false`);
+  }
+}
+
+/** Loaded means/Grams must describe this model and dataset: compare means and Gram diagonals. */
+export function fingerprintCheck(
+  c: BuildConfig,
+  loaded: RibResults,
+  g: Activations,
+  dims: Array<[number, number]>,
+  nl: string[],
+  key: string,
+): void {
+  const nNonOut = nl.filter((x) => x !== 'output').length;
+  for (let l = 0; l < nNonOut; l++) {
+    const L = nl[l]!;
+    const [P, d] = dims[l]!;
+    const np = g.N * P;
+    const mu = Float64Array.from(g.sums[l]!, (s) => s / np);
+    const G = loaded.grams.get(L);
+    if (!G) continue;
+    if (G.rows !== d) throw new UserError(`${key}: node layer ${L} has width ${G.rows} in the saved results but ${d} in this model`);
+    const lm = loaded.means.get(L);
+    if (c.center && lm) {
+      let num = 0;
+      let den = 0;
+      for (let j = 0; j < d; j++) {
+        num += (lm[j]! - mu[j]!) ** 2;
+        den += mu[j]! ** 2;
+      }
+      if (Math.sqrt(num) > 1e-8 * Math.sqrt(den) + 1e-300) {
+        throw new UserError(`${key}: the saved mean of ${L} differs from this model's on this dataset (relative ${(Math.sqrt(num / den)).toExponential(2)}): the results were computed with a different model or dataset`);
+      }
+    }
+    // Gram diagonal
+    const shift = c.center ? Float64Array.from(mu, (m, j) => (j === d - 1 ? 0 : -m)) : new Float64Array(d);
+    const X = g.acts[l]!;
+    const diag = new Float64Array(d);
+    for (let r = 0; r < np; r++) for (let j = 0; j < d; j++) {
+      const v = X[r * d + j]! + shift[j]!;
+      diag[j]! += v * v;
+    }
+    let maxd = 0;
+    let maxdiff = 0;
+    for (let j = 0; j < d; j++) {
+      diag[j]! /= np;
+      maxd = Math.max(maxd, Math.abs(diag[j]!));
+      maxdiff = Math.max(maxdiff, Math.abs(diag[j]! - G.data[j * d + j]!));
+    }
+    if (maxdiff > 1e-8 * maxd) {
+      throw new UserError(`${key}: the saved Gram matrix of ${L} does not match this model and dataset (relative ${(maxdiff / maxd).toExponential(2)}${c.center ? '' : '; check center'}): the results were computed with a different model, dataset or centring`);
+    }
   }
 }

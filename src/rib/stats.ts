@@ -5,7 +5,7 @@
 import { syrk } from '../linalg/index.js';
 import type { Inputs } from '../models/types.js';
 import { sectionedFor, sliceInputs, type ModelCtx } from './context.js';
-import { attnSectionForward, detectAttention, storeAttnForward, type AttnForwardAll } from './attention.js';
+import { attnSectionForward, detectAttention, storeAttnForward, type AttnForwardAll } from './structures/attention-core.js';
 
 export interface ForwardShardPayload {
   model: ModelCtx;

@@ -15,8 +15,14 @@
  * is assembled once from their ordered sum (`attnMprimeAssemble`). This replaces the SYRK over all
  * r×d cotangent blocks (N·P·r rows) by GEMMs over ~N·(P + H·P) short vectors.
  */
-import { gemm, groupPairs } from '../linalg/index.js';
-import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention.js';
+import { gemm, groupPairs } from '../../linalg/index.js';
+import { softmaxVjp } from '../../models/modules.js';
+import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention-core.js';
+
+/** dst[d0, d0 + n) = src[s0, s0 + n) (no subarray views: this runs once per atom). */
+function copyRow(src: Float64Array, s0: number, dst: Float64Array, d0: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[d0 + i] = src[s0 + i]!;
+}
 
 /** Sizes of the packed accumulators [S | B | T]. */
 export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: number; nT: number; total: number } {
@@ -30,8 +36,8 @@ export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: num
 
 /** Ω = Wo Γ Woᵀ [H·dv × H·dv] for cotangent rows U [r × d] (Γ = UᵀU): (U Woᵀ)ᵀ(U Woᵀ). */
 function omegaFor(st: AttnStruct, U: Float64Array, r: number): Float64Array {
-  const { H, dv, d, Wo } = st;
-  const Xi = gemm(false, true, r, H * dv, d, U, Wo, new Float64Array(r * H * dv));
+  const { H, dv, dOut, Wo } = st;
+  const Xi = gemm(false, true, r, H * dv, dOut, U, Wo, new Float64Array(r * H * dv));
   return gemm(true, false, H * dv, H * dv, r, Xi, Xi, new Float64Array(H * dv * H * dv));
 }
 
@@ -75,24 +81,10 @@ export function attnMprimeAcc(
   let g = 0;
   for (let b = 0; b < B; b++) {
     for (const t of T) {
-      // ṽ_{h,j} for every integration point
+      // ṽ_{h,j} = scale·A_h[t,j]·(v_h[j] − Σ_j' A_h[t,j'] v_h[j']) for every integration point
       for (let q = 0; q < nQ; q++) {
         const f = fw[q]!;
-        for (let h = 0; h < H; h++) {
-          const ab = ((b * H + h) * P + t) * P;
-          vbar.fill(0);
-          for (let j = 0; j <= t; j++) {
-            const a = f.A[ab + j]!;
-            const vo = (b * P + j) * HV + h * dv;
-            for (let e = 0; e < dv; e++) vbar[e]! += a * f.v[vo + e]!;
-          }
-          for (let j = 0; j <= t; j++) {
-            const c = scale * f.A[ab + j]!;
-            const vo = (b * P + j) * HV + h * dv;
-            const o = ((q * H + h) * P + j) * dv;
-            for (let e = 0; e < dv; e++) vt[o + e] = c * (f.v[vo + e]! - vbar[e]!);
-          }
-        }
+        for (let h = 0; h < H; h++) softmaxVjp(f.A, ((b * H + h) * P + t) * P, t + 1, scale, f.v, b * P * HV + h * dv, HV, dv, vt, (q * H + h) * P * dv, dv, vbar);
       }
       for (let s = 0; s <= t; s++) {
         gStart[g] = n;
@@ -108,7 +100,7 @@ export function attnMprimeAcc(
             aGrp[n] = g;
             const vo = ((q * H + h) * P + s) * dv;
             for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vo + e]!;
-            aY.set(f.q.subarray((b * P + t) * HK + h * dh, (b * P + t) * HK + (h + 1) * dh), n * dh);
+            copyRow(f.q, (b * P + t) * HK + h * dh, aY, n * dh, dh);
             n++;
             if (s === t) {
               for (let j = 0; j <= t; j++) {
@@ -116,7 +108,7 @@ export function attnMprimeAcc(
                 aGrp[n] = g;
                 const vj = ((q * H + h) * P + j) * dv;
                 for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vj + e]!;
-                aY.set(f.k.subarray((b * P + j) * HK + h * dh, (b * P + j) * HK + (h + 1) * dh), n * dh);
+                copyRow(f.k, (b * P + j) * HK + h * dh, aY, n * dh, dh);
                 n++;
               }
             }
@@ -133,39 +125,42 @@ export function attnMprimeAcc(
   const OmU = new Float64Array(n * HV);
   {
     // group atoms by head: u lifted into H·dv (zeros outside the head) would waste H×; use per-head GEMMs
+    const idx = new Int32Array(n);
     for (let h = 0; h < H; h++) {
-      const idx: number[] = [];
-      for (let i = 0; i < n; i++) if (aBlk[i]! >> 1 === h) idx.push(i);
-      if (!idx.length) continue;
-      const Uh = new Float64Array(idx.length * dv);
-      idx.forEach((i, k) => Uh.set(aU.subarray(i * dv, (i + 1) * dv), k * dv));
+      let na = 0;
+      for (let i = 0; i < n; i++) if (aBlk[i]! >> 1 === h) idx[na++] = i;
+      if (!na) continue;
+      const Uh = new Float64Array(na * dv);
+      for (let k = 0; k < na; k++) copyRow(aU, idx[k]! * dv, Uh, k * dv, dv);
       const Omh = headBlock(Om, HV, HV, h * dv, dv); // [H·dv × dv] = Ω[:, head h]
-      const R = gemm(false, true, idx.length, HV, dv, Uh, Omh, new Float64Array(idx.length * HV));
-      idx.forEach((i, k) => OmU.set(R.subarray(k * HV, (k + 1) * HV), i * HV));
+      const R = gemm(false, true, na, HV, dv, Uh, Omh, new Float64Array(na * HV));
+      for (let k = 0; k < na; k++) copyRow(R, k * HV, OmU, idx[k]! * HV, HV);
     }
   }
   // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]
   const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, null, W2);
   // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a
   const MV = M1 * dv;
+  const idx = new Int32Array(n);
   for (let a = 0; a < 2 * H; a++) {
-    const idx: number[] = [];
-    for (let i = 0; i < n; i++) if (aBlk[i] === a) idx.push(i);
-    if (!idx.length) continue;
-    const na = idx.length;
+    let na = 0;
+    for (let i = 0; i < n; i++) if (aBlk[i] === a) idx[na++] = i;
+    if (!na) continue;
     const Ya = new Float64Array(na * dh);
     const CU = new Float64Array(na * MV);
     const Za = new Float64Array(na * W2);
-    idx.forEach((i, k) => {
-      Ya.set(aY.subarray(i * dh, (i + 1) * dh), k * dh);
-      Za.set(Z.subarray(i * W2, (i + 1) * W2), k * W2);
+    for (let k = 0; k < na; k++) {
+      const i = idx[k]!;
+      copyRow(aY, i * dh, Ya, k * dh, dh);
+      copyRow(Z, i * W2, Za, k * W2, W2);
       const co = aGrp[i]! * M1;
+      const uo = i * dv;
       for (let m = 0; m < M1; m++) {
         const c = gC[co + m]!;
         const o = k * MV + m * dv;
-        for (let e = 0; e < dv; e++) CU[o + e] = c * aU[i * dv + e]!;
+        for (let e = 0; e < dv; e++) CU[o + e] = c * aU[uo + e]!;
       }
-    });
+    }
     gemm(true, false, dh, MV, na, Ya, CU, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), 1, 1);
     gemm(true, false, dh, W2, na, Ya, Za, Tacc.subarray(a * dh * W2, (a + 1) * dh * W2), 1, 1);
   }
@@ -174,33 +169,35 @@ export function attnMprimeAcc(
 
 /** M′ [d × d] (unnormalised) from the ordered sum of the packed accumulators. */
 export function attnMprimeAssemble(st: AttnStruct, acc: Float64Array, U: Float64Array, r: number): Float64Array {
-  const { H, dh, dv, d, Wo, Wv, Wq, Wk } = st;
+  const { H, dh, dv, dIn: d, dOut: e, Wo, Wv, Wq, Wk } = st;
   const lay = attnAccLayout(st);
   const { M1 } = lay;
   const S = acc.subarray(0, lay.nS);
   const Bacc = acc.subarray(lay.nS, lay.nS + lay.nB);
   const Tacc = acc.subarray(lay.nS + lay.nB);
   const dd = d * d;
-  const Gam = gemm(true, false, d, d, r, U, U, new Float64Array(dd));
-  // F_0 = I, F_h = Wo_hᵀ Wv_hᵀ
+  const de = d * e;
+  const Gam = gemm(true, false, e, e, r, U, U, new Float64Array(e * e));
+  // F_0 = Rᵀ (I for an identity residual), F_h = Wo_hᵀ Wv_hᵀ [e × d]
   const Wvh = (h: number) => headBlock(Wv, d, H * dv, h * dv, dv); // d × dv
-  const Woh = (h: number) => Wo.subarray(h * dv * d, (h + 1) * dv * d); // dv × d
-  const F: Float64Array[] = [new Float64Array(dd)];
-  for (let i = 0; i < d; i++) F[0]![i * d + i] = 1;
-  for (let h = 0; h < H; h++) F.push(gemm(true, true, d, d, dv, Woh(h), Wvh(h), new Float64Array(dd)));
-  const GF = F.map((Fm) => gemm(false, false, d, d, d, Gam, Fm, new Float64Array(dd)));
+  const Woh = (h: number) => Wo.subarray(h * dv * e, (h + 1) * dv * e); // dv × e
+  const F: Float64Array[] = [new Float64Array(de)];
+  if (st.residual) for (let i = 0; i < d; i++) for (let j = 0; j < e; j++) F[0]![j * d + i] = st.residual[i * e + j]!;
+  else for (let i = 0; i < d; i++) F[0]![i * d + i] = 1;
+  for (let h = 0; h < H; h++) F.push(gemm(true, true, e, d, dv, Woh(h), Wvh(h), new Float64Array(de)));
+  const GF = F.map((Fm) => gemm(false, false, e, d, e, Gam, Fm, new Float64Array(de)));
   const M = new Float64Array(dd);
   // Σ_m F_mᵀ (Σ_m' S_mm' Γ F_m')
-  const Ym = new Float64Array(dd);
+  const Ym = new Float64Array(de);
   for (let m = 0; m < M1; m++) {
     Ym.fill(0);
     for (let m2 = 0; m2 < M1; m2++) {
       const sv = S[m * M1 + m2]!;
       if (sv === 0) continue;
       const G2 = GF[m2]!;
-      for (let i = 0; i < dd; i++) Ym[i]! += sv * G2[i]!;
+      for (let i = 0; i < de; i++) Ym[i]! += sv * G2[i]!;
     }
-    gemm(true, false, d, d, d, F[m]!, Ym, M, 1, 1);
+    gemm(true, false, d, d, e, F[m]!, Ym, M, 1, 1);
   }
   // X = Σ_a W_a Σ_m B_{a,m} Θ_{h,m}, Θ_{h,m} = Wo_h Γ F_m = Wo_h (Γ F_m)
   const MV = M1 * dv;
@@ -209,7 +206,7 @@ export function attnMprimeAssemble(st: AttnStruct, acc: Float64Array, U: Float64
   for (let h = 0; h < H; h++) {
     // Θ_h stacked [M1·dv × d]
     const Th = new Float64Array(MV * d);
-    for (let m = 0; m < M1; m++) gemm(false, false, dv, d, d, Woh(h), GF[m]!, Th.subarray(m * dv * d, (m + 1) * dv * d));
+    for (let m = 0; m < M1; m++) gemm(false, false, dv, d, e, Woh(h), GF[m]!, Th.subarray(m * dv * d, (m + 1) * dv * d));
     for (const a of [2 * h, 2 * h + 1]) {
       const BT = gemm(false, false, dh, d, MV, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), Th, new Float64Array(dh * d));
       gemm(false, false, d, d, dh, Wa(a), BT, X, 1, 1);
