@@ -10,6 +10,9 @@ import { register as registerCluster } from './cluster.js';
 import { register as registerLabels } from './labels.js';
 import { register as registerReport } from './report.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerPlan } from './plan.js';
+import { register as registerShard } from './shard.js';
+import { register as registerMerge } from './merge.js';
 import { UserError } from '../errors.js';
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.
@@ -33,6 +36,9 @@ registerCluster(program);
 registerLabels(program);
 registerReport(program);
 registerDemo(program);
+registerPlan(program);
+registerShard(program);
+registerMerge(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof UserError) {
