@@ -13,6 +13,7 @@ import { register as registerDemo } from './demo.js';
 import { register as registerPlan } from './plan.js';
 import { register as registerShard } from './shard.js';
 import { register as registerMerge } from './merge.js';
+import { register as registerSlurm } from './slurm.js';
 import { UserError } from '../errors.js';
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.
@@ -39,6 +40,7 @@ registerDemo(program);
 registerPlan(program);
 registerShard(program);
 registerMerge(program);
+registerSlurm(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof UserError) {
