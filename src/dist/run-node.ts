@@ -32,9 +32,10 @@ function parseIndex(v: string | number, stage: PlanStage): number {
   return i;
 }
 
-/** Fails early (before any work) when `dir` cannot take new files. */
-async function checkWritable(dir: string): Promise<void> {
+/** Fails early (before any work) when `dir` (inside plan directory `root`) cannot take new files. */
+async function checkWritable(root: string, dir: string): Promise<void> {
   try {
+    await access(root, constants.W_OK);
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
     const probe = tempPathFor(join(dir, 'probe'));
@@ -56,13 +57,14 @@ export async function runShard(dir: string, stageName: string, indexArg: string 
   const plan = await readPlan(dir);
   const { stage, index: s } = stageOf(plan, stageName);
   const index = parseIndex(indexArg, stage);
+  const pdir = partialsDir(dir, stage.name);
+  await checkWritable(resolve(dir), pdir);
   const { up } = await loadUpstream(dir, plan, s, { writeMerged: true }).catch((e: unknown) => {
     if (e instanceof UserError) throw new UserError(`stage ${stage.name} needs the earlier stages complete: ${e.message}`);
     throw e;
   });
   const inSha = inputsSha(plan.planId, up.digests);
   const key = partialKey(plan.planId, stage.name, index, inSha);
-  const pdir = partialsDir(dir, stage.name);
   const file = join(pdir, partialName(index, key));
   try {
     const old = await readPartial(file);
@@ -73,7 +75,6 @@ export async function runShard(dir: string, stageName: string, indexArg: string 
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(`${relative(resolve(dir), file)} is not valid (${(e as Error).message}): computing it again`);
   }
-  await checkWritable(pdir);
   const inputs = await loadPlanInputs(plan, () => undefined);
   const range = ownedRange(plan, stage, index);
   const t0 = performance.now();
