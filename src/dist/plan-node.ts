@@ -8,6 +8,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/files-node.js';
+import { initKernels } from '../linalg/index.js';
 import type { Dataset } from '../data/types.js';
 import { findConfig } from '../models/load-node.js';
 import { VERSION } from '../rib/build.js';
@@ -111,6 +112,7 @@ export function parseShardCount(v: string | number | undefined): number {
 export async function makePlan(configPath: string, shards: number, warn: (m: string) => void): Promise<{ plan: Plan; inputs: LoadedInputs }> {
   const c = await loadBuildConfig(configPath);
   checkInputFiles(c);
+  await initKernels();
   const stages = stageGraph(c, shards);
   const files = await Promise.all((await inputFiles(c)).map(([r, p]) => hashFile(r, p)));
   const inputs = await loadInputs(c, warn);
