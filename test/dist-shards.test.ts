@@ -9,7 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
 import { decodeValue, encodeValue } from '../src/dist/codec.js';
 import { makePlan, readPlan, writePlan } from '../src/dist/plan-node.js';
-import { planStatus, runShard } from '../src/dist/run-node.js';
+import { planStatus, runPlanLocally, runShard } from '../src/dist/run-node.js';
+import { statSync } from 'node:fs';
 import { sampleRange } from '../src/dist/stages.js';
 import { InlinePool } from '../src/parallel/pool.js';
 import { REFDATA } from './helpers/refdata.js';
@@ -128,6 +129,24 @@ describe('shards', () => {
     const st = await planStatus(dir);
     expect(st.stages[0]).toMatchObject({ stage: 'sums', done: [1], missing: [0], ready: true });
     expect(st.stages[1]).toMatchObject({ stage: 'grams', ready: false });
+  });
+
+  it('interbasis run: a local run on one shard per stage resumes from the partials on disk', async () => {
+    const cfg = writeTmpConfig(tinyMlpConfig());
+    const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
+    const { plan } = await makePlan(cfg, 1, () => undefined);
+    const dir = join(tmpDir(), 'p');
+    await writePlan(dir, plan);
+    const pool = new InlinePool();
+    // "interrupted" after three stages
+    const done = [];
+    for (const s of plan.stages.slice(0, 3)) done.push((await runShard(dir, s.name, 0, pool, quietLog)).file);
+    const mtimes = done.map((f) => statSync(f).mtimeMs);
+    const seen: string[] = [];
+    await runPlanLocally(dir, pool, { info: (m) => seen.push(m), warn: () => undefined });
+    expect(seen.filter((m) => m.includes('already done'))).toHaveLength(3);
+    expect(done.map((f) => statSync(f).mtimeMs)).toEqual(mtimes);
+    expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
   });
 
   it('sample ranges cover the data once', () => {

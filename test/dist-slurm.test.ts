@@ -19,10 +19,14 @@ const BIN = join(REPO_ROOT, 'bin', 'interbasis.js');
 const SCRIPT = join(REPO_ROOT, 'scripts', 'slurm-local.sh');
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 
+/** A cluster that was already running (started by hand) is left running afterwards. */
+let startedHere = false;
+
 /** Starts the local cluster when we can; returns why not otherwise. */
 function startSlurm(): string | null {
   if (process.getuid?.() !== 0) return 'not root';
   if (!existsSync('/etc/debian_version')) return 'not Debian';
+  startedHere = spawnSync('bash', [SCRIPT, 'status'], { encoding: 'utf8' }).status !== 0;
   const r = spawnSync('bash', [SCRIPT, 'start'], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) return `scripts/slurm-local.sh start failed: ${r.stderr}`;
   return null;
@@ -33,7 +37,7 @@ if (why && CI) throw new Error(`a local Slurm is required under CI=true: ${why}`
 if (why) console.warn(`[skip] Slurm tests: ${why}`);
 
 afterAll(() => {
-  if (!why) spawnSync('bash', [SCRIPT, 'stop'], { encoding: 'utf8', timeout: 120_000 });
+  if (!why && startedHere) spawnSync('bash', [SCRIPT, 'stop'], { encoding: 'utf8', timeout: 120_000 });
 });
 
 interface Run {

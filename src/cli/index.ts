@@ -14,6 +14,7 @@ import { register as registerPlan } from './plan.js';
 import { register as registerShard } from './shard.js';
 import { register as registerMerge } from './merge.js';
 import { register as registerSlurm } from './slurm.js';
+import { register as registerRun } from './run.js';
 import { UserError } from '../errors.js';
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.
@@ -41,6 +42,7 @@ registerPlan(program);
 registerShard(program);
 registerMerge(program);
 registerSlurm(program);
+registerRun(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof UserError) {

@@ -196,3 +196,15 @@ export async function planStatus(dir: string): Promise<{ plan: Plan; stages: Sta
   return { plan, stages, results };
 }
 
+
+/**
+ * Runs every missing shard of every stage here (stage by stage, on `pool`), then the final merge:
+ * the local engine of a plan. An interrupted run continues from the partials on disk.
+ */
+export async function runPlanLocally(dir: string, pool: TaskPool, log: Log, o: { force?: boolean } = {}): Promise<MergeResult> {
+  const plan = await readPlan(dir);
+  for (const stage of plan.stages) {
+    for (let i = 0; i < stage.shards; i++) await runShard(dir, stage.name, i, pool, log);
+  }
+  return runMerge(dir, undefined, pool, log, o);
+}
