@@ -45,6 +45,25 @@ describe('distributed build = one build, bit for bit', () => {
     expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
   }, 60_000);
 
+  it('separate gram_dataset, 3 shards', async () => {
+    const cfg = writeTmpConfig(tinyMlpConfig({ gram_dataset: { dataset_type: 'block_vector', size: 900, length: 8, data_variances: [1, 2], seed: 8 } }));
+    const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
+    const dir = await runPlanInProcess(cfg, 3);
+    expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
+  }, 60_000);
+
+  it.skipIf(!REFDATA)('mod-add with stochastic edge sources (seeded per block) on 140 samples (2 blocks), 2 shards', async () => {
+    const cfg = writeTmpConfig(
+      modaddConfig(0, 'rib', {
+        n_stochastic_sources_edges: 1,
+        dataset: { dataset_type: 'modular_arithmetic', return_set: 'train', fn_name: 'add', modulus: 113, frac_train: 0.3, n_samples: 140 },
+      }),
+    );
+    const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
+    const dir = await runPlanInProcess(cfg, 2);
+    expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
+  }, 120_000);
+
   it.skipIf(!REFDATA).each([5])('mod-add transformer on 700 samples, %i shards', async (n) => {
     const cfg = writeTmpConfig(modaddConfig(0, 'rib', { dataset: { dataset_type: 'modular_arithmetic', return_set: 'train', fn_name: 'add', modulus: 113, frac_train: 0.3, n_samples: 700 } }));
     const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
