@@ -120,6 +120,7 @@ describe.skipIf(!!why)('interbasis slurm (real single-node Slurm)', () => {
     for (const s of st.stages) expect(s.corrupt, s.stage).toEqual([]);
     expect(st.results).toBe(false);
     const sumsDone = st.stages[0]!.missing.length === 0;
+    for (let k = 0; k < 300 && /ib-\S+ (PENDING|RUNNING|CONFIGURING)/.test(squeue()); k++) await new Promise((r) => setTimeout(r, 100));
     const r2 = await cli(['slurm', 'submit', cfg, '--shards', '3', '--out', dir, '--wait', '--json']);
     expect(r2.status, r2.stderr).toBe(0);
     const jobs = (JSON.parse(r2.stdout) as { jobs: Array<{ stage: string }> }).jobs.map((j) => j.stage);
@@ -132,4 +133,21 @@ describe.skipIf(!!why)('interbasis slurm (real single-node Slurm)', () => {
     expect(r3.status, r3.stderr).toBe(0);
     expect(JSON.parse(r3.stdout).jobs).toEqual([]);
   }, 240_000);
+
+  it('submitting while jobs of the plan are queued is refused; --sbatch-arg reaches sbatch and the scripts', async () => {
+    const cfg = writeTmpConfig(tinyMlpConfig());
+    const dir = join(tmpDir('dist-slurm-'), 'p');
+    const r1 = await cli(['slurm', 'submit', cfg, '--shards', '2', '--out', dir, '--sbatch-arg=--begin=now+600', '--json']);
+    expect(r1.status, r1.stderr).toBe(0);
+    const ids = (JSON.parse(r1.stdout) as { jobs: Array<{ jobId: string }> }).jobs.map((j) => j.jobId);
+    try {
+      expect(ids.length).toBe(8);
+      expect(readFileSync(join(dir, 'slurm', 'sums.sh'), 'utf8')).toMatch(/^#SBATCH --begin=now\+600$/m);
+      const r2 = await cli(['slurm', 'submit', cfg, '--shards', '2', '--out', dir]);
+      expect(r2.status).toBe(2);
+      expect(r2.stderr).toMatch(new RegExp(`jobs of this plan are still in the queue: ${ids[0]}`));
+    } finally {
+      spawnSync('scancel', ids);
+    }
+  }, 120_000);
 });

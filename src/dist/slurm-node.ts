@@ -150,6 +150,13 @@ export async function slurmSubmit(config: string, o: SubmitOptions): Promise<Sub
     log(`${join(resolve(o.out), 'results.safetensors')} exists: nothing to submit`);
     return { plan, jobs: [], results: resolve(o.out) };
   }
+  // jobs of this plan still queued or running would race with a new chain
+  const active = (await run('squeue', ['-h', '-o', '%i %j %T'])).stdout
+    .split('\n')
+    .filter((l) => l.split(' ')[1]?.startsWith(`ib-${plan.planId.slice(0, 8)}-`) && l.split(' ')[2] !== 'COMPLETING');
+  if (active.length) {
+    throw new UserError(`jobs of this plan are still in the queue: ${active.map((l) => l.split(' ').slice(0, 1).join('')).join(', ')}; wait for them (interbasis slurm status ${resolve(o.out)}) or scancel them, then submit again`);
+  }
   const common = ['--parsable', '--kill-on-invalid-dep=yes', ...(o.partition ? ['--partition', o.partition] : []), ...(o.sbatchArgs ?? [])];
   const jobs: SubmittedJob[] = [];
   let dep: string | null = null;
