@@ -25,7 +25,8 @@ export interface PartialHeader {
   range: [number, number] | null;
   /** every block of the stage, as the build asked for them */
   observed: BlockRef[];
-  blocks: Array<BlockRef & { value: unknown }>;
+  /** per owned block: its samples (the count behind its raw sums) and the value's layout */
+  blocks: Array<BlockRef & { samples: number; value: unknown }>;
 }
 
 export const partialsDir = (dir: string, stage: string): string => join(resolve(dir), 'partials', stage);
@@ -48,7 +49,7 @@ export function encodePartial(h: Omit<PartialHeader, 'blocks'>, blocks: StoredBl
   const enc = encodeValue(blocks.map((b) => b.value.data));
   const header: PartialHeader = {
     ...h,
-    blocks: blocks.map((b, i) => ({ job: b.job, block: b.block, start: b.start, end: b.end, value: { json: b.value.json, data: (enc.json as unknown[])[i] } })),
+    blocks: blocks.map((b, i) => ({ job: b.job, block: b.block, start: b.start, end: b.end, samples: b.end - b.start, value: { json: b.value.json, data: (enc.json as unknown[])[i] } })),
   };
   return packPartial(header as unknown as Record<string, unknown>, enc.data, sha256Bytes);
 }
