@@ -30,6 +30,15 @@ describe('distributed build = one build, bit for bit', () => {
     expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
   }, 60_000);
 
+  it.each([3, 5])('tiny MLP, edges split over output dimensions (dist_split_over: out_dim), %i shards', async (n) => {
+    const cfg = writeTmpConfig(tinyMlpConfig({ dist_split_over: 'out_dim' }));
+    const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
+    const dir = await runPlanInProcess(cfg, n);
+    expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
+    const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8'));
+    expect(plan.stages.at(-1)).toMatchObject({ name: 'edges', split: 'out_dim', samples: null });
+  }, 60_000);
+
   it('final-layer PCA and trapezoidal (1-0)*alpha integration, 3 shards', async () => {
     const cfg = writeTmpConfig(
       tinyMlpConfig({
@@ -65,7 +74,7 @@ describe('distributed build = one build, bit for bit', () => {
     expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
   }, 120_000);
 
-  it.skipIf(!REFDATA).each([2])('mod-add transformer on 700 samples, %i shards', async (n) => {
+  it.skipIf(!REFDATA).each([2])('mod-add transformer on 700 samples (edges split over out_dim, as the reference config says), %i shards', async (n) => {
     const cfg = writeTmpConfig(modaddConfig(0, 'rib', { dataset: { dataset_type: 'modular_arithmetic', return_set: 'train', fn_name: 'add', modulus: 113, frac_train: 0.3, n_samples: 700 } }));
     const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
     const dir = await runPlanInProcess(cfg, n);

@@ -26,7 +26,7 @@ export interface PartialHeader {
   /** every block of the stage, as the build asked for them */
   observed: BlockRef[];
   /** per owned block: its samples (the count behind its raw sums) and the value's layout */
-  blocks: Array<BlockRef & { samples: number; value: unknown }>;
+  blocks: Array<BlockRef & { samples: number; rows?: [number, number, number]; value: unknown }>;
 }
 
 export const partialsDir = (dir: string, stage: string): string => join(resolve(dir), 'partials', stage);
@@ -49,7 +49,7 @@ export function encodePartial(h: Omit<PartialHeader, 'blocks'>, blocks: StoredBl
   const enc = encodeValue(blocks.map((b) => b.value.data));
   const header: PartialHeader = {
     ...h,
-    blocks: blocks.map((b, i) => ({ job: b.job, block: b.block, start: b.start, end: b.end, samples: b.end - b.start, value: { json: b.value.json, data: (enc.json as unknown[])[i] } })),
+    blocks: blocks.map((b, i) => ({ job: b.job, block: b.block, start: b.start, end: b.end, samples: b.end - b.start, ...(b.rows ? { rows: b.rows } : {}), value: { json: b.value.json, data: (enc.json as unknown[])[i] } })),
   };
   return packPartial(header as unknown as Record<string, unknown>, enc.data, sha256Bytes);
 }
@@ -72,7 +72,7 @@ export async function readPartial(file: string): Promise<ReadPartial> {
     const d = v.data;
     if (!d || d.$ta !== 'u8' || d.off < 0 || d.off + d.len > u.data.length) throw new RangeError('block data outside the data block');
     const value: Encoded = { json: v.json, data: u.data.subarray(d.off, d.off + d.len) };
-    return { job: b.job, block: b.block, start: b.start, end: b.end, value };
+    return { job: b.job, block: b.block, start: b.start, end: b.end, ...(b.rows ? { rows: b.rows } : {}), value };
   });
   return { file, sha256: u.sha256, header: h, blocks };
 }
@@ -129,18 +129,29 @@ export async function checkStage(dir: string, plan: Plan, stage: PlanStage, inpu
   }
   for (let i = 0; i < stage.shards; i++) if (!res.valid.has(i)) res.missing.push(i);
   if (res.missing.length === 0) {
-    // every shard saw the same blocks, and together they own each block exactly once
+    // every shard saw the same blocks, and together they own each block exactly once (out_dim:
+    // each block's output-row slices tile its rows)
     const ref = canonicalJson(res.valid.get(0)!.header.observed);
-    const owned = new Map<string, number>();
+    const owned = new Map<string, Array<{ shard: number; rows?: [number, number, number] }>>();
     for (const [i, p] of res.valid) {
       if (canonicalJson(p.header.observed) !== ref) res.problems.push(`shard ${i} saw other blocks than shard 0 (${relative(resolve(dir), p.file)})`);
       for (const b of p.blocks) {
         const k = blockKey(b);
-        if (owned.has(k)) res.problems.push(`block ${k} is in shards ${owned.get(k)} and ${i}`);
-        owned.set(k, i);
+        if (!owned.has(k)) owned.set(k, []);
+        owned.get(k)!.push({ shard: i, rows: b.rows });
       }
     }
-    for (const b of res.valid.get(0)!.header.observed) if (!owned.has(blockKey(b))) res.problems.push(`block ${blockKey(b)} (samples ${b.start}–${b.end}) is in no shard`);
+    for (const b of res.valid.get(0)!.header.observed) {
+      const k = blockKey(b);
+      const o = owned.get(k);
+      if (!o) res.problems.push(`block ${k} (samples ${b.start}–${b.end}) is in no shard`);
+      else if (stage.split === 'out_dim') {
+        let next = 0;
+        const sl = o.filter((x) => x.rows).sort((x, y) => x.rows![0] - y.rows![0]);
+        for (const x of sl) if (x.rows![0] === next) next = x.rows![1];
+        if (sl.length !== o.length || sl.length !== stage.shards || next !== sl[0]?.rows![2]) res.problems.push(`block ${k}: the shards' output rows do not cover it once`);
+      } else if (o.length > 1) res.problems.push(`block ${k} is in shards ${o.map((x) => x.shard).join(' and ')}`);
+    }
     if (owned.size !== res.valid.get(0)!.header.observed.length) res.problems.push('shards hold blocks the stage does not have');
     if (res.problems.length === 0) res.digest = sha256Hex([...res.valid.values()].map((p) => `${p.header.index}:${p.sha256}`).join('\n'));
   }
@@ -221,8 +232,14 @@ export async function loadUpstream(dir: string, plan: Plan, upTo: number, opts: 
     const err = stageError(dir, c);
     if (err) throw err;
     if (opts.writeMerged) await writeMerged(dir, plan, c);
-    const m = new Map<string, StoredBlock>();
-    for (const p of c.valid.values()) for (const b of p.blocks) m.set(blockKey(b), b);
+    const m = new Map<string, StoredBlock[]>();
+    for (const p of c.valid.values()) {
+      for (const b of p.blocks) {
+        const k = blockKey(b);
+        if (!m.has(k)) m.set(k, []);
+        m.get(k)!.push(b);
+      }
+    }
     store.set(stage.name, m);
     digests.push(c.digest!);
   }

@@ -48,7 +48,7 @@ export interface Plan {
   /** samples [start, end) of each shard index, per divided dataset */
   shard_ranges: { dataset: Array<[number, number]> | null; gram_dataset: Array<[number, number]> | null };
   block_rule: string;
-  edges_split: { requested: string; used: 'dataset'; note: string };
+  edges_split: { requested: string; used: 'dataset' | 'out_dim'; note: string };
   stages: PlanStage[];
 }
 
@@ -133,8 +133,11 @@ export async function makePlan(configPath: string, shards: number, warn: (m: str
       'partials hold every owned block\'s raw sums, and merges fold all blocks in ascending block order',
     edges_split: {
       requested: c.dist_split_over,
-      used: 'dataset',
-      note: 'edges are summed over data shards; the result does not depend on the split',
+      used: c.dist_split_over === 'out_dim' ? 'out_dim' : 'dataset',
+      note:
+        c.dist_split_over === 'out_dim'
+          ? 'each edges shard computes every sample block for its slice of the output dimensions; the merge joins the slices row-wise'
+          : 'edges are summed over data shards',
     },
     stages,
   };
@@ -219,9 +222,9 @@ export async function loadPlanInputs(plan: Plan, warn: (m: string) => void): Pro
   return inputs;
 }
 
-/** Samples owned by shard `index` of `stage`: null for one-node stages. */
+/** Samples owned by shard `index` of `stage`: null for one-node and out_dim stages (all blocks). */
 export function ownedRange(plan: Plan, stage: PlanStage, index: number): [number, number] | null {
-  if (stage.split === 'one-node') return null;
+  if (stage.split !== 'dataset') return null;
   const key = stage.samples === 'gram_dataset' && plan.shard_ranges.gram_dataset ? 'gram_dataset' : 'dataset';
   const r = plan.shard_ranges[key];
   if (!r) throw new UserError(`stage ${stage.name}: the plan has no ${key} to divide`);

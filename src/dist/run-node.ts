@@ -83,6 +83,7 @@ export async function runShard(dir: string, stageName: string, indexArg: string 
     stages: plan.stages,
     target: stage.name,
     range,
+    outDim: stage.split === 'out_dim' ? { index, shards: stage.shards } : null,
     store: up.store,
     pool,
     buildId: `${plan.planId.slice(0, 12)}-${stage.name}-${index}`,

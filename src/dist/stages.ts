@@ -39,8 +39,8 @@ export interface PlanStage {
   shards: number;
   /** stages whose merged partials this stage reads */
   needs: string[];
-  /** how the stage's work is divided */
-  split: 'dataset' | 'one-node';
+  /** how the stage's work is divided: sample blocks, output dimensions (edges), or not at all */
+  split: 'dataset' | 'out_dim' | 'one-node';
   /** which dataset's samples are divided ('gram_dataset' falls back to 'dataset') */
   samples: 'gram_dataset' | 'dataset' | null;
   what: string;
@@ -75,7 +75,18 @@ export function stageGraph(c: BuildConfig, n: number): PlanStage[] {
     }
   }
   if (c.calculate_edges) {
-    add({ name: 'edges', kind: 'edges', layer: null, shards: n, split: 'dataset', samples: 'dataset', what: 'edge sums of every adjacent node-layer pair' });
+    const outDim = c.dist_split_over === 'out_dim';
+    add({
+      name: 'edges',
+      kind: 'edges',
+      layer: null,
+      shards: n,
+      split: outDim ? 'out_dim' : 'dataset',
+      samples: outDim ? null : 'dataset',
+      what: outDim
+        ? 'edge sums of every adjacent node-layer pair, each shard over all samples for its slice of the output dimensions'
+        : 'edge sums of every adjacent node-layer pair',
+    });
   }
   return stages;
 }
@@ -93,11 +104,18 @@ export interface BlockRef {
 }
 
 export interface StoredBlock extends BlockRef {
+  /** out_dim split: this block holds output rows [rows[0], rows[1]) of rows[2] */
+  rows?: [number, number, number];
   value: Encoded;
 }
 
-/** Replay data: stage → `job#block` → stored block. */
-export type Store = Map<string, Map<string, StoredBlock>>;
+/** Replay data: stage → `job#block` → stored block (out_dim split: one per output slice). */
+export type Store = Map<string, Map<string, StoredBlock[]>>;
+
+/** Output rows [start, end) of `rout` owned by shard `index` of `shards` (out_dim split). */
+export function outDimRange(rout: number, shards: number, index: number): [number, number] {
+  return [Math.floor((index * rout) / shards), Math.floor(((index + 1) * rout) / shards)];
+}
 
 export const blockKey = (b: { job: string; block: number }): string => `${b.job}#${b.block}`;
 
@@ -115,8 +133,10 @@ interface Mode {
   kind: 'shard' | 'replay';
   /** target stage index (shard mode) */
   target: number;
-  /** owned samples of the target stage (null: every block, for one-node stages) */
+  /** owned samples of the target stage (null: every block, for one-node and out_dim stages) */
   range: [number, number] | null;
+  /** out_dim split of the target stage: this shard's index among `shards` */
+  outDim: { index: number; shards: number } | null;
 }
 
 class StagePool implements TaskPool {
@@ -205,20 +225,32 @@ class StagePool implements TaskPool {
     }
   }
 
-  private replay(stage: number, c: BlockRef): unknown {
+  private replay(stage: number, c: BlockRef, p: Record<string, unknown>): unknown {
     const name = this.stages[stage]!.name;
-    const b = this.store.get(name)?.get(blockKey(c));
-    if (!b) {
-      const e = new Error(`distributed build: no stored result for stage ${name} block ${blockKey(c)} (samples ${c.start}–${c.end})`);
+    const fail = (msg: string) => {
+      const e = new Error(`distributed build: ${msg}`);
       this.replayError ??= e;
       throw e;
+    };
+    const bs = this.store.get(name)?.get(blockKey(c));
+    if (!bs || bs.length === 0) fail(`no stored result for stage ${name} block ${blockKey(c)} (samples ${c.start}–${c.end})`);
+    for (const b of bs!) {
+      if (b.start !== c.start || b.end !== c.end) fail(`stored block ${name} ${blockKey(c)} covers samples ${b.start}–${b.end}, the build asks for ${c.start}–${c.end}`);
     }
-    if (b.start !== c.start || b.end !== c.end) {
-      const e = new Error(`distributed build: stored block ${name} ${blockKey(c)} covers samples ${b.start}–${b.end}, the build asks for ${c.start}–${c.end}`);
-      this.replayError ??= e;
-      throw e;
+    if (this.stages[stage]!.split !== 'out_dim') return decodeValue(bs![0]!.value.json, bs![0]!.value.data);
+    // out_dim: the output-row slices of all shards, in row order, make the block's rout × rin sums
+    const rout = p.rout as number;
+    const rin = p.rin as number;
+    const out = new Float64Array(rout * rin);
+    let next = 0;
+    for (const b of [...bs!].sort((x, y) => x.rows![0] - y.rows![0])) {
+      const [r0, r1, rr] = b.rows!;
+      if (rr !== rout || r0 !== next) fail(`stage ${name} block ${blockKey(c)}: output rows ${r0}–${r1} of ${rr} do not continue at row ${next} of ${rout}`);
+      out.set(decodeValue(b.value.json, b.value.data) as Float64Array, r0 * rin);
+      next = r1;
     }
-    return decodeValue(b.value.json, b.value.data);
+    if (next !== rout) fail(`stage ${name} block ${blockKey(c)}: output rows ${next}–${rout} are in no shard`);
+    return out;
   }
 
   private scheduleClose(): void {
@@ -247,7 +279,7 @@ class StagePool implements TaskPool {
     await Promise.all(runs);
   }
 
-  private runOwned(task: string, p: Record<string, unknown>, c: Classified): Promise<unknown> {
+  private runOwned(task: string, p: Record<string, unknown>, c: Classified, rows: [number, number, number] | null = null): Promise<unknown> {
     const res = (async () => {
       if (task !== 'rib.forward') await this.ensureForward(p.X, c.start, c.end);
       return this.inner.run(task, p);
@@ -255,10 +287,30 @@ class StagePool implements TaskPool {
     this.owned.push(
       res.then((v) => {
         this.onOwnedDone();
-        return { job: c.job, block: c.block, start: c.start, end: c.end, value: encodeValue(v) };
+        return { job: c.job, block: c.block, start: c.start, end: c.end, ...(rows ? { rows } : {}), value: encodeValue(v) };
       }),
     );
     return res;
+  }
+
+  /**
+   * out_dim split: the edge block for this shard's output rows only — the same task with the
+   * matching columns of C_out (each output row of the edges depends on its column alone, so the
+   * rows are bit-identical to the full block's). The build gets zeros (its fold is discarded).
+   */
+  private runOutDimSlice(p: Record<string, unknown>, c: Classified, od: { index: number; shards: number }): unknown {
+    const rout = p.rout as number;
+    const rin = p.rin as number;
+    const [j0, j1] = outDimRange(rout, od.shards, od.index);
+    const w = j1 - j0;
+    const Cout = p.Cout as Float64Array | null;
+    const d = Cout ? Cout.length / rout : rout;
+    const Cs = new Float64Array(d * w);
+    if (Cout) for (let a = 0; a < d; a++) for (let b = j0; b < j1; b++) Cs[a * w + b - j0] = Cout[a * rout + b]!;
+    else for (let b = j0; b < j1; b++) Cs[b * w + b - j0] = 1;
+    if (w > 0) void this.runOwned('rib.edges', { ...p, Cout: Cs, rout: w }, c, [j0, j1, rout]).catch(() => undefined);
+    else this.owned.push(Promise.resolve({ job: c.job, block: c.block, start: c.start, end: c.end, rows: [j0, j1, rout] as [number, number, number], value: encodeValue(new Float64Array(0)) }));
+    return new Float64Array(rout * rin);
   }
 
   async run<R>(task: string, payload: unknown): Promise<R> {
@@ -269,7 +321,7 @@ class StagePool implements TaskPool {
       // forward over `dataset` (beside `gram_dataset`): only its activations are used, lazily
       return (p.dims as Array<[number, number]>).map(([, d]) => new Float64Array(d)) as R;
     }
-    if (m.kind === 'replay' || c.stage < m.target) return this.replay(c.stage, c) as R;
+    if (m.kind === 'replay' || c.stage < m.target) return this.replay(c.stage, c, p) as R;
     if (c.stage > m.target) {
       this.scheduleClose();
       return NEVER;
@@ -279,6 +331,7 @@ class StagePool implements TaskPool {
     this.observed.push({ job: c.job, block: c.block, start: c.start, end: c.end });
     const kind = this.stages[c.stage]!.kind;
     if (kind === 'sums' || kind === 'eig' || kind === 'mprime') this.scheduleClose();
+    if (m.outDim) return this.runOutDimSlice(p, c, m.outDim) as R;
     const mine = m.range === null || (c.start >= m.range[0] && c.start < m.range[1]);
     if (mine) return this.runOwned(task, p, c) as Promise<R>;
     // other shards' blocks: Grams and edges are asked layer by layer, so the build is let through
@@ -309,6 +362,8 @@ export async function runStageShard(o: {
   stages: PlanStage[];
   target: string;
   range: [number, number] | null;
+  /** out_dim split of the target stage (edges): this shard's index among `shards` */
+  outDim?: { index: number; shards: number } | null;
   store: Store;
   pool: TaskPool;
   buildId: string;
@@ -317,7 +372,7 @@ export async function runStageShard(o: {
   const t = o.stages.findIndex((s) => s.name === o.target);
   if (t < 0) throw new UserError(`unknown stage ${o.target}`);
   let done = 0;
-  const sp: StagePool = new StagePool(o.pool, o.stages, o.data.config.node_layers, o.store, { kind: 'shard', target: t, range: o.range }, () => o.onProgress?.(++done, sp.owned.length));
+  const sp: StagePool = new StagePool(o.pool, o.stages, o.data.config.node_layers, o.store, { kind: 'shard', target: t, range: o.range, outDim: o.outDim ?? null }, () => o.onProgress?.(++done, sp.owned.length));
   let buildError: unknown = null;
   let settled = false;
   const build = ribBuild({ ...o.data, loadedGrams: null, loadedCs: null, pool: sp, buildId: o.buildId, warn: () => undefined, progress: () => undefined });
@@ -341,7 +396,7 @@ export async function runStageShard(o: {
 
 /** Runs the whole build with every block task answered from `store` (the final merge). */
 export async function replayBuild(o: { data: BuildData; stages: PlanStage[]; store: Store; pool: TaskPool; buildId: string; warn?: (m: string) => void }): Promise<RibResults> {
-  const sp = new StagePool(o.pool, o.stages, o.data.config.node_layers, o.store, { kind: 'replay', target: o.stages.length, range: null }, () => undefined);
+  const sp = new StagePool(o.pool, o.stages, o.data.config.node_layers, o.store, { kind: 'replay', target: o.stages.length, range: null, outDim: null }, () => undefined);
   try {
     return await ribBuild({ ...o.data, loadedGrams: null, loadedCs: null, pool: sp, buildId: o.buildId, warn: o.warn, progress: () => undefined });
   } catch (e) {
