@@ -16,6 +16,7 @@ const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['build', () => import('./build.js')],
   ['ablation', () => import('./ablation.js')],
   ['cli', () => import('./cli.js')],
+  ['dist', () => import('./dist.js')],
 ];
 
 function parseArgs(argv: string[]): BenchContext {

@@ -24,6 +24,11 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   labels: () => import('./labels.js'),
   report: () => import('./report.js'),
   demo: () => import('./demo.js'),
+  plan: () => import('./plan.js'),
+  shard: () => import('./shard.js'),
+  merge: () => import('./merge.js'),
+  slurm: () => import('./slurm.js'),
+  run: () => import('./run.js'),
 };
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.
