@@ -75,7 +75,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const size = '3830 samples, 3 shards';
   const rows: BenchRow[] = [];
   try {
-    const build = await best((k) => runBuildCli(cfg, { out: join(root, `b${k}`), workers: '1' }, quiet.io).then(() => undefined));
+    const build = await best((k) => runBuildCli(cfg, { out: join(root, `b${k}`), workers: 1 }, quiet.io).then(() => undefined));
     rows.push({ group: 'dist/modadd-seed0', name: 'build (1 process, 1 worker)', size, seconds: build });
     const pool = new InlinePool();
     const inproc = await best(async (k) => {
