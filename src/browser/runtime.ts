@@ -79,18 +79,38 @@ function stopOnAbort(pool: TaskPool, signal?: AbortSignal): TaskPool {
   };
 }
 
+/**
+ * Tasks that write their results into output arrays passed in the payload (shared memory) rather
+ * than returning them: `rib.forward` fills the activation buffers and the attention cache. On a
+ * page that is not cross-origin isolated a worker would write into a copy, so these run in the
+ * page's thread there; every other task runs on the workers with copied inputs.
+ */
+export const TASKS_WRITING_OUTPUTS: ReadonlySet<string> = new Set(['rib.forward']);
+
+/** A pool for pages without SharedArrayBuffer: output-writing tasks inline, the rest on the workers. */
+function copyModePool(pool: TaskPool): TaskPool {
+  const inline = new InlinePool();
+  return {
+    size: pool.size,
+    run: <R>(task: string, payload: unknown, transfer?: Transferable[]) =>
+      TASKS_WRITING_OUTPUTS.has(task) ? inline.run<R>(task, payload) : pool.run<R>(task, payload, transfer),
+    destroy: () => pool.destroy(),
+  };
+}
+
 /** The pool for one call: the caller's, or a fresh one whose workers stop on release or abort. */
 export async function acquirePool(o: PoolOptions, signal?: AbortSignal): Promise<{ pool: TaskPool; release: () => Promise<void>; shared: boolean }> {
   const mod = await abortable(loadKernels(o.wasm), signal);
   const shared = sharedMemoryAvailable();
-  if (o.pool) return { pool: stopOnAbort(o.pool, signal), release: async () => undefined, shared };
+  const wrap = (p: TaskPool) => (shared || p instanceof InlinePool ? p : copyModePool(p));
+  if (o.pool) return { pool: stopOnAbort(wrap(o.pool), signal), release: async () => undefined, shared };
   const canWork = typeof Worker === 'function';
   const pool = o.workers === 0 || !canWork ? new InlinePool() : await createBrowserPool({ wasm: mod, workers: o.workers });
   // terminate the workers at once on abort: in-flight tasks stop, the call rejects
   const onAbort = () => void pool.destroy();
   signal?.addEventListener('abort', onAbort, { once: true });
   return {
-    pool: stopOnAbort(pool, signal),
+    pool: stopOnAbort(wrap(pool), signal),
     shared,
     release: async () => {
       signal?.removeEventListener('abort', onAbort);
@@ -102,5 +122,7 @@ export async function acquirePool(o: PoolOptions, signal?: AbortSignal): Promise
 /** A worker pool for repeated calls (builds, ablations): `await pool.destroy()` when done. */
 export async function createPool(o: Omit<PoolOptions, 'pool'> = {}): Promise<TaskPool> {
   const mod = await loadKernels(o.wasm);
-  return o.workers === 0 || typeof Worker !== 'function' ? new InlinePool() : createBrowserPool({ wasm: mod, workers: o.workers });
+  if (o.workers === 0 || typeof Worker !== 'function') return new InlinePool();
+  const pool = await createBrowserPool({ wasm: mod, workers: o.workers });
+  return sharedMemoryAvailable() ? pool : copyModePool(pool);
 }

@@ -33,6 +33,7 @@ registerCluster(program);
 registerLabels(program);
 registerReport(program);
 registerDemo(program);
+(await import('./serve.js')).register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof UserError) {
