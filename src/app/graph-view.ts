@@ -13,7 +13,7 @@ import { attachHover, clusterColour, drawSvg, SVG_STYLE } from '../browser/explo
 export const SVG_MAX_EDGES = 6000;
 export const SVG_MAX_NODES = 1500;
 /** Edges handed to WebGL at most (the strongest per layer pair). */
-export const MAX_DRAWN = 120_000;
+export const MAX_DRAWN = 60_000;
 
 export interface Pin {
   layer: number;
@@ -60,8 +60,21 @@ export class GraphView {
     this.filter = f;
     if (this.mode === 'svg') this.drawSvg();
     else {
+      const old = this.cuts;
+      const oldK = this.shownTopK;
       this.updateCuts();
-      this.sigma!.refresh();
+      if (oldK !== f.topK) this.sigma!.refresh();
+      else {
+        // only the edges between the old and the new cut change visibility
+        const edges: string[] = [];
+        for (let l = 0; l < this.cuts.length; l++) {
+          const lo = Math.min(old[l]!, this.cuts[l]!);
+          const hi = Math.min(Math.max(old[l]!, this.cuts[l]!), this.drawnPerPair[l]!);
+          for (let k = lo; k < hi; k++) edges.push(`${l}:${k}`);
+        }
+        this.sigma!.refresh({ partialGraph: { edges }, skipIndexation: true });
+      }
+      this.shownTopK = f.topK;
     }
     return performance.now() - t0;
   }
@@ -156,6 +169,7 @@ export class GraphView {
 
   // ---- WebGL ----
   private drawnPerPair: number[] = [];
+  private shownTopK = 0;
 
   private updateCuts(): void {
     const g = this.g!;
@@ -189,6 +203,7 @@ export class GraphView {
     }
     this.sgraph = graph;
     this.updateCuts();
+    this.shownTopK = this.filter.topK;
     const pairs = Array.from({ length: g.pairCount }, (_, l) => g.pair(l));
     this.sigma = new Sigma(graph, this.el, {
       renderEdgeLabels: false,

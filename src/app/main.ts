@@ -374,7 +374,9 @@ class App {
       this.applyFilter();
     });
     tk.addEventListener('change', () => {
-      this.state.k = Math.max(0, Math.floor(Number(tk.value) || 0));
+      const k = Math.max(0, Math.floor(Number(tk.value) || 0));
+      if (k === this.state.k) return; // (a change event on blur after an input one redraws nothing)
+      this.state.k = k;
       this.applyFilter();
     });
     const gm = $<HTMLInputElement>('gamma');

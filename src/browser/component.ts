@@ -43,7 +43,7 @@ export class InterbasisGraph extends LitElement {
     css`
       :host { display: block; font: 13px system-ui, sans-serif; }
       .bar { display: flex; gap: 12px; align-items: center; margin: 4px 0; flex-wrap: wrap; }
-      .info { min-height: 1.4em; color: #333; }
+      .info, .hover { min-height: 1.4em; color: #333; }
       .err { color: #b00020; }
     `,
   ];
@@ -139,8 +139,9 @@ export class InterbasisGraph extends LitElement {
     const g = this.graph;
     const svg = drawSvg(g, { threshold: this.threshold, topK: this.topK, width: this.width, height: this.height, maxNodes: this.maxNodes, pinned: this.pinned });
     attachHover(svg, (t) => {
-      const i = this.renderRoot.querySelector('.info');
-      if (i) i.textContent = t ?? this.info;
+      // .hover has no template parts, so writing into it directly is safe
+      const i = this.renderRoot.querySelector('.hover');
+      if (i) i.textContent = t ?? '';
     });
     svg.addEventListener('click', (ev) => {
       const t = ev.target as SVGElement;
@@ -168,7 +169,7 @@ export class InterbasisGraph extends LitElement {
             <label>threshold <input type="range" min="-6" max="0" step="0.05" .value=${String(Math.log10(this.threshold))} @input=${(e: Event) => (this.threshold = 10 ** Number((e.target as HTMLInputElement).value))} /></label>
             <label>top-k <input type="number" min="0" .value=${String(this.topK)} @change=${(e: Event) => (this.topK = Math.max(0, Number((e.target as HTMLInputElement).value) || 0))} style="width:4em" /></label>
           </div>`;
-    return html`<style>${SVG_STYLE}</style>${bar}<div class="graph"></div><div class="info ${this.getAttribute('state') === 'error' ? 'err' : ''}">${this.info}</div>`;
+    return html`<style>${SVG_STYLE}</style>${bar}<div class="graph"></div><div class="hover"></div><div class="info ${this.getAttribute('state') === 'error' ? 'err' : ''}">${this.info}</div>`;
   }
 }
 
