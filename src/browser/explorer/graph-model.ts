@@ -36,18 +36,22 @@ export interface EdgeSource {
   cols: number;
   /** E[out, in] row-major (rows = out nodes) */
   data: ArrayLike<number>;
+  /** centred builds: leave out the constant direction's edges (row 0 of a rotated out layer, column 0), as the clustering graph does */
+  skipRow0?: boolean;
+  skipCol0?: boolean;
 }
 
 /** Columnar, sorted edges of one matrix (rows = out nodes, cols = in nodes); zero entries dropped. */
 export function pairEdges(e: EdgeSource): PairEdges {
   const { rows, cols, data } = e;
+  const keep = (i: number) => data[i] !== 0 && !(e.skipRow0 && i < cols) && !(e.skipCol0 && i % cols === 0);
   let nz = 0;
-  for (let i = 0; i < data.length; i++) if (data[i] !== 0) nz++;
+  for (let i = 0; i < data.length; i++) if (keep(i)) nz++;
   const idx = new Int32Array(nz);
   const absw = new Float64Array(nz);
   for (let i = 0, k = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (v !== 0) {
+    if (keep(i)) {
       if (!Number.isFinite(v)) throw new UserError(`edges ${e.from}->${e.to}: entry ${i} is not finite`);
       idx[k] = i;
       absw[k++] = Math.abs(v);
@@ -140,7 +144,12 @@ export class ExplorerGraph {
       layers.push(e.outLayer);
     }
     const widths = layers.map((_, i) => (i < r.edges.length ? r.edges[i]!.E.cols : r.edges[i - 1]!.E.rows));
-    const sources = r.edges.map((e) => ({ from: e.inLayer, to: e.outLayer, rows: e.E.rows, cols: e.E.cols, data: e.E.data }));
+    const centred = r.config?.center === true;
+    // an unrotated final layer (output) has no constant direction: keep its rows
+    const sources = r.edges.map((e) => {
+      const rotatedOut = !!r.bases.find((b) => b.nodeLayer === e.outLayer)?.C;
+      return { from: e.inLayer, to: e.outLayer, rows: e.E.rows, cols: e.E.cols, data: e.E.data, skipRow0: centred && rotatedOut, skipCol0: centred };
+    });
     return new ExplorerGraph(layers, widths, sources, r);
   }
 
