@@ -151,6 +151,25 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer app (chromium)', () => {
     await page.close();
   });
 
+  it.skipIf(!REFDATA)('interbasis serve preloads results (the second as the diff); ablation JSON draws curves', async () => {
+    const served = await h.serve({ results: [join(caseDir, 'demo', 'rib'), join(caseDir, 'demo', 'pca', 'results.safetensors')], mounts: { '/refdata/': REFDATA! } });
+    expect(served.appUrl).toMatch(/\?results=results%2F0%2Fresults\.safetensors&results=results%2F1%2Fresults\.safetensors$/);
+    const { page, errors } = await h.page();
+    await page.goto(`${served.appUrl}&ablation=/refdata/modadd/seed0/node_ablation_results_rib.json&ablation=/refdata/modadd/seed0/edge_ablation_results_rib.json`);
+    expect(await waitDone(page)).toEqual({ state: 'done', error: null });
+    await page.waitForSelector('table.diff');
+    expect(await page.locator('table.diff tr').count()).toBe(6);
+    await page.waitForFunction(() => document.querySelectorAll('svg.ablation-curve').length === 2);
+    await page.click('#tabs button[data-tab="ablations"]');
+    expect(await page.textContent('#ablations')).toMatch(/edges required: ln1\.0: 133/);
+    await page.click('#tabs button[data-tab="spectra"]');
+    expect(await page.locator('svg.spectra polyline.spectrum').count()).toBe(4);
+    expect(await shot(page, 'explorer-ablations.png')).toBeGreaterThan(5);
+    expect(errors).toEqual([]);
+    await page.close();
+    await expect(h.serve({ results: [join(caseDir, 'nope')] })).rejects.toThrow(/not found/);
+  });
+
   it('the 1M-edge graph (12 layers × 1000 nodes): interactive threshold changes', async () => {
     const g = syntheticGraph(12, 1000, 1_000_000);
     const { page, errors } = await h.page();

@@ -74,6 +74,11 @@ describe.skipIf(!HAVE_CHROMIUM)('in-browser build (chromium)', () => {
     const want = serializeSafetensors(resultsToSafetensors(node.results), resultsMetadata(node.results));
     const server = await h.serve({ mounts: { '/case/': caseDir, '/refdata/': REFDATA! } });
     const { page, errors } = await h.page();
+    // cancel: the build stops with an error naming the cancellation
+    await page.goto(`${server.url}?config=/case/modadd.json&workers=2`);
+    await page.waitForFunction(() => /building: (forward|grams|Cs)/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 60_000 });
+    await page.click('#cancel');
+    expect(await waitDone(page)).toEqual({ state: 'error', error: 'cancelled' });
     await page.goto(`${server.url}?config=/case/modadd.json&workers=2`);
     expect(await waitDone(page, 180_000)).toEqual({ state: 'done', error: null });
     expect(sha(await resultsBytes(page))).toBe(sha(want));

@@ -198,7 +198,7 @@ export class GraphView {
       this.drawnPerPair.push(n);
       for (let k = 0; k < n; k++) {
         const rel = p.max ? p.w[k]! / p.max : 0;
-        graph.addDirectedEdgeWithKey(`${l}:${k}`, `${l}:${p.src[k]}`, `${l + 1}:${p.dst[k]}`, { size: 0.3 + 2.5 * rel, color: `rgba(70,90,110,${(0.1 + 0.7 * rel).toFixed(2)})`, l, k });
+        graph.addDirectedEdgeWithKey(`${l}:${k}`, `${l}:${p.src[k]}`, `${l + 1}:${p.dst[k]}`, { size: 0.3 + 2.5 * rel, color: greyFor(rel), l, k });
       }
     }
     this.sgraph = graph;
@@ -230,6 +230,20 @@ export class GraphView {
         return a;
       },
     });
+    const labels = g.layers.map((L, l) => {
+      const d = document.createElement('div');
+      d.className = 'layer-label';
+      d.textContent = `${L} (${g.widths[l]})`;
+      d.style.cssText = 'position:absolute;top:4px;transform:translateX(-50%);font:12px sans-serif;color:#222;pointer-events:none;white-space:nowrap';
+      this.el.appendChild(d);
+      return d;
+    });
+    const place = () =>
+      labels.forEach((d, l) => {
+        d.style.left = `${this.sigma!.graphToViewport({ x: l * maxW * 0.6, y: 0 }).x}px`;
+      });
+    this.sigma.on('afterRender', place);
+    place();
     this.sigma.on('clickNode', ({ node }) => {
       const a = graph.getNodeAttributes(node);
       this.onPin({ layer: a.l as number, index: a.i as number });
@@ -249,6 +263,13 @@ export class GraphView {
       this.sigma!.refresh({ skipIndexation: true });
     });
   }
+}
+
+/** Edge colour from white-ish (weak) to slate (strong), as opaque hex (sigma's WebGL programs blend no alpha). */
+function greyFor(rel: number): string {
+  const t = Math.min(1, Math.max(0, 0.15 + 0.85 * Math.sqrt(rel)));
+  const c = (a: number, b: number) => Math.round(a + (b - a) * t).toString(16).padStart(2, '0');
+  return `#${c(225, 60)}${c(230, 80)}${c(236, 100)}`;
 }
 
 function webglAvailable(): boolean {
