@@ -15,6 +15,7 @@ const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['pool', () => import('./pool.js')],
   ['build', () => import('./build.js')],
   ['ablation', () => import('./ablation.js')],
+  ['browser', () => import('./browser.js')],
 ];
 
 function parseArgs(argv: string[]): BenchContext {

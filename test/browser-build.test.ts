@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
-import { InlinePool } from '../src/parallel/pool.js';
+import { createNodePool } from '../workers/pool-node.js';
 import { runDemoCli } from '../src/cli/demo.js';
 import { resolveConfigPaths } from '../src/rib/config-node.js';
 import { parseBuildConfig } from '../src/rib/config.js';
@@ -70,7 +70,8 @@ describe.skipIf(!HAVE_CHROMIUM)('in-browser build (chromium)', () => {
     writeFileSync(join(caseDir, 'modadd.json'), JSON.stringify(cfg));
     // Node: the same config with the file path
     const c = resolveConfigPaths(parseBuildConfig({ ...raw, tlens_model_path: ref('modadd', 'seed0', 'model.safetensors'), out_dir: null }), caseDir);
-    const node = await runBuildFromConfig(c, { pool: new InlinePool() });
+    const pool = await createNodePool({ workers: 2 });
+    const node = await runBuildFromConfig(c, { pool }).finally(() => pool.destroy());
     const want = serializeSafetensors(resultsToSafetensors(node.results), resultsMetadata(node.results));
     const server = await h.serve({ mounts: { '/case/': caseDir, '/refdata/': REFDATA! } });
     const { page, errors } = await h.page();

@@ -20,6 +20,7 @@ import { parseBuildConfig } from '../rib/config.js';
 import { DEMO_DEFAULTS, demoConfig, demoDataset, demoModel, demoRecovery, formatRecovery } from '../rib/demo.js';
 import type { RibResults } from '../io/results.js';
 import type { Model } from '../models/types.js';
+import type { TaskPool } from '../parallel/pool.js';
 import { GraphView, type Pin } from './graph-view.js';
 import { ablationSvg, diffTable, pianoSvg, spectraSvg } from './plots.js';
 import { readState, writeState, type ViewState } from './state.js';
@@ -169,13 +170,12 @@ class App {
     this.setState('building');
     this.abort = new AbortController();
     $('cancel').hidden = false;
-    const workers = Number(new URL(location.href).searchParams.get('workers') ?? '') || undefined;
     try {
       const res = await build({
         config,
         files: files ?? undefined,
         baseUrl: baseUrl ?? undefined,
-        workers,
+        pool: await this.pool(),
         signal: this.abort.signal,
         onProgress: (e) => this.progress(e.stage, e.done, e.total),
       });
@@ -194,6 +194,14 @@ class App {
   }
 
   lastBuild: BrowserBuildResult | null = null;
+  private poolPromise: Promise<TaskPool> | null = null;
+
+  /** One worker pool for every build and ablation of the tab (?workers=N, default: all cores). */
+  pool(): Promise<TaskPool> {
+    const workers = Number(new URL(location.href).searchParams.get('workers') ?? '') || undefined;
+    this.poolPromise ??= createPool({ workers });
+    return this.poolPromise;
+  }
 
   private async modelOf(res: BrowserBuildResult, files: File[] | null, baseUrl: string | null): Promise<Model | null> {
     try {
@@ -210,15 +218,11 @@ class App {
     const o = DEMO_DEFAULTS;
     const { model, Q0 } = demoModel(o);
     const data = demoDataset(Q0, o);
-    const pool = await createPool();
+    const pool = await this.pool();
     const out: Record<string, RibResults> = {};
-    try {
-      for (const basis of ['jacobian', 'svd'] as const) {
-        const c = parseBuildConfig({ ...demoConfig(basis, o), modular_mlp_config: null, model: { type: 'mlp', path: 'model.safetensors' }, dataset: { dataset_type: 'file', path: 'data.safetensors' } });
-        out[basis] = await ribBuild({ config: c, model, dataset: data, gramDataset: null, pool, progress: (e) => this.progress(`${basis === 'svd' ? 'pca' : 'rib'} ${e.stage}`, e.done, e.total) });
-      }
-    } finally {
-      await pool.destroy();
+    for (const basis of ['jacobian', 'svd'] as const) {
+      const c = parseBuildConfig({ ...demoConfig(basis, o), modular_mlp_config: null, model: { type: 'mlp', path: 'model.safetensors' }, dataset: { dataset_type: 'file', path: 'data.safetensors' } });
+      out[basis] = await ribBuild({ config: c, model, dataset: data, gramDataset: null, pool, progress: (e) => this.progress(`${basis === 'svd' ? 'pca' : 'rib'} ${e.stage}`, e.done, e.total) });
     }
     const rec = [demoRecovery(out.jacobian!, 'rib', o), demoRecovery(out.svd!, 'pca', o)];
     $('demo-out').textContent =
@@ -452,6 +456,7 @@ class App {
       },
       results: m.results,
       model: m.model,
+      pool: await this.pool(),
       onProgress: (p) => this.status(`ablating ${p.layer}: ${p.done}/${p.total}`),
     });
     this.addAblation('in-tab node ablation', JSON.parse(ablationJson(out)));
