@@ -170,6 +170,18 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer app (chromium)', () => {
     await expect(h.serve({ results: [join(caseDir, 'nope')] })).rejects.toThrow(/not found/);
   });
 
+  it("the default page runs the demo in the tab and prints the ARI of RIB and PCA clusters", async () => {
+    const { page, errors } = await h.page();
+    await page.goto(`${url}?workers=2`);
+    expect(await waitDone(page)).toEqual({ state: 'done', error: null });
+    const text = await page.textContent('#demo-out');
+    expect(text).toMatch(/rib\s+ARI 1\.000/);
+    expect(text).toMatch(/pca\s+ARI \d\.\d{3}/);
+    expect(await page.locator('table.diff tr').count()).toBe(6);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('the 1M-edge graph (12 layers × 1000 nodes): interactive threshold changes', async () => {
     const g = syntheticGraph(12, 1000, 1_000_000);
     const { page, errors } = await h.page();

@@ -159,6 +159,8 @@ export class GraphView {
     const g = this.g!;
     const rect = this.el.getBoundingClientRect();
     const svg = drawSvg(g, { ...this.filter, width: Math.max(600, rect.width), height: Math.max(400, rect.height), clusters: this.clusters, pinned: this.pinned });
+    svg.style.width = '100%';
+    svg.style.height = '100%';
     attachHover(svg, (t) => this.onHover(t));
     svg.addEventListener('click', (ev) => {
       const t = ev.target as SVGElement;

@@ -216,9 +216,9 @@ class App {
     this.setState('building');
     this.status('demo: building RIB and PCA bases…');
     const o = DEMO_DEFAULTS;
+    const pool = await this.pool(); // loads the kernels on this thread too
     const { model, Q0 } = demoModel(o);
     const data = demoDataset(Q0, o);
-    const pool = await this.pool();
     const out: Record<string, RibResults> = {};
     for (const basis of ['jacobian', 'svd'] as const) {
       const c = parseBuildConfig({ ...demoConfig(basis, o), modular_mlp_config: null, model: { type: 'mlp', path: 'model.safetensors' }, dataset: { dataset_type: 'file', path: 'data.safetensors' } });
@@ -266,11 +266,11 @@ class App {
   pin(p: Pin | null): void {
     this.state.pin = p;
     writeState(this.state);
-    this.view.setPinned(p);
     const d = $('details');
     const g = this.main?.graph;
     if (!p || !g || p.layer >= g.layers.length || p.index >= g.widths[p.layer]!) {
       d.hidden = true;
+      this.view.setPinned(null);
       return;
     }
     const L = g.layers[p.layer]!;
@@ -286,6 +286,7 @@ class App {
       `<h4>edges</h4><table>${nb.map((x) => `<tr><td>${g.layers[x.layer]}[${x.index}]</td><td>${x.w.toPrecision(4)}</td></tr>`).join('') || '<tr><td>none visible</td></tr>'}</table>` +
       `<button id="unpin" type="button">unpin</button>`;
     d.hidden = false;
+    this.view.setPinned(p); // after the panel opened, so the graph is drawn at its new width
     $('unpin').onclick = () => this.pin(null);
     void this.fourier(L, p.index);
   }
