@@ -59,6 +59,16 @@ describe.skipIf(!HAVE_CHROMIUM)('in-browser build (chromium)', () => {
       expect(external).toEqual([]);
       await page.close();
     }
+    // the same build from dropped/picked files: config YAML + checkpoint + model config + data
+    {
+      const { page, errors } = await h.page();
+      await page.goto(`${iso.url}?empty&workers=2`);
+      await page.setInputFiles('#file-input', ['rib.yaml', 'model.safetensors', 'config.json', 'data.safetensors'].map((f) => join(caseDir, 'demo', f)));
+      expect(await waitDone(page)).toEqual({ state: 'done', error: null });
+      expect(sha(await resultsBytes(page))).toBe(sha(want));
+      expect(errors).toEqual([]);
+      await page.close();
+    }
     // item 4 of the issue: RIB recovers the planted blocks at the demo's γ
     expect(demo.recovery[0]!.basis).toBe('rib');
     expect(demo.recovery[0]!.ari).toBeGreaterThanOrEqual(0.95);
@@ -83,6 +93,10 @@ describe.skipIf(!HAVE_CHROMIUM)('in-browser build (chromium)', () => {
     await page.goto(`${server.url}?config=/case/modadd.json&workers=2`);
     expect(await waitDone(page, 180_000)).toEqual({ state: 'done', error: null });
     expect(sha(await resultsBytes(page))).toBe(sha(want));
+    // a pinned node of the build shows its Fourier label (the model is in the tab)
+    await page.evaluate(() => (window as unknown as { __interbasis: { app: { pin(p: unknown): void } } }).__interbasis.app.pin({ layer: 1, index: 1 }));
+    await page.waitForFunction(() => !/…/.test(document.getElementById('fourier')?.textContent ?? '…'), null, { timeout: 60_000 });
+    expect(await page.textContent('#fourier')).toMatch(/\d/);
     expect(errors).toEqual([]);
     await page.close();
   }, 240_000);
