@@ -105,6 +105,17 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer app (chromium)', () => {
     const after = await page.evaluate(() => Number(document.getElementById('cluster-info')!.dataset.clusters));
     expect(after).toBeGreaterThan(Number(before.n));
     expect(await page.locator('#piano rect.cell').count()).toBeGreaterThan(0);
+    // target number of clusters: γ is searched in the worker
+    const sig2 = await page.evaluate(() => document.getElementById('cluster-info')!.dataset.signature);
+    await page.fill('#target-n', '3');
+    await page.dispatchEvent('#target-n', 'change');
+    await page.waitForFunction((sig) => document.getElementById('cluster-info')!.dataset.signature !== sig, sig2, { timeout: 30_000 });
+    expect(await page.evaluate(() => document.getElementById('cluster-info')!.dataset.clusters)).toBe('3');
+    expect(await page.textContent('#cluster-info')).toMatch(/searched: \d+ draws/);
+    const sig3 = await page.evaluate(() => document.getElementById('cluster-info')!.dataset.signature);
+    await page.fill('#target-n', '0');
+    await page.dispatchEvent('#target-n', 'change');
+    await page.waitForFunction((sig) => document.getElementById('cluster-info')!.dataset.signature !== sig, sig3, { timeout: 30_000 });
     // click pins a node and opens the details panel
     expect(await page.isHidden('#details')).toBe(true);
     await page.click('#graph circle.node[data-l="1"][data-index="1"]');
