@@ -97,6 +97,11 @@ describe.skipIf(!HAVE_CHROMIUM)('in-browser build (chromium)', () => {
     await page.evaluate(() => (window as unknown as { __interbasis: { app: { pin(p: unknown): void } } }).__interbasis.app.pin({ layer: 1, index: 1 }));
     await page.waitForFunction(() => !/…/.test(document.getElementById('fourier')?.textContent ?? '…'), null, { timeout: 60_000 });
     expect(await page.textContent('#fourier')).toMatch(/\d/);
+    // a node ablation of the build, run in the tab on its worker pool
+    await page.click('#tabs button[data-tab="ablations"]');
+    await page.click('#run-ablation');
+    await page.waitForFunction(() => document.querySelectorAll('svg.ablation-curve polyline').length === 3 || document.body.dataset.state === 'error', null, { timeout: 120_000 });
+    expect(await page.textContent('#status')).toBe('ablation done');
     expect(errors).toEqual([]);
     await page.close();
   }, 240_000);

@@ -440,7 +440,7 @@ class App {
     });
   }
 
-  /** Node ablation (linear schedule, 8 points per layer) of the build on the page's model, on the worker pool. */
+  /** Node ablation (linear schedule, 6 points per layer) of the build on the page's model, on the worker pool. */
   async runAblationInTab(): Promise<void> {
     const m = this.main;
     if (!m?.results || !m.model) throw new Error('running an ablation needs the model: build in the tab first');
@@ -451,7 +451,7 @@ class App {
     const out = await ablate({
       config: {
         ablation_type: 'rib', rib_results_path: m.name,
-        schedule: { schedule_type: 'linear', n_points: 8 },
+        schedule: { schedule_type: 'linear', n_points: 6 },
         dataset: { ...ds, return_set: 'test' }, ablation_node_layers: layers,
         eval_type: c.eval_type ?? 'accuracy',
       },
