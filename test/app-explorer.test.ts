@@ -4,7 +4,7 @@
  * web component renders, the 1M-edge graph stays interactive (the time to apply a threshold
  * change is reported, not asserted), screenshots are saved and are not blank.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -128,6 +128,22 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer app (chromium)', () => {
     // export: the pinned subgraph JSON
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
     expect(dl.suggestedFilename()).toBe('pinned-subgraph.json');
+    const [svgDl] = await Promise.all([page.waitForEvent('download'), page.click('#export-svg')]);
+    expect(readFileSync((await svgDl.path())!, 'utf8')).toMatch(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"[\s\S]*circle[\s\S]*<\/svg>$/);
+    const [pngDl] = await Promise.all([page.waitForEvent('download'), page.click('#export-png')]);
+    expect(readFileSync((await pngDl.path())!).subarray(1, 4).toString()).toBe('PNG');
+    // drag and drop a second build: it opens as the diff
+    await page.evaluate(async () => {
+      const dt = new DataTransfer();
+      for (const f of ['results.safetensors', 'results.json']) {
+        const b = await (await fetch(`/case/demo/pca/${f}`)).blob();
+        dt.items.add(new File([b], f));
+      }
+      window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await page.waitForSelector('table.diff');
+    expect(await page.locator('table.diff tr').count()).toBe(6);
+    await page.click('#tabs button[data-tab="clusters"]');
     expect(await shot(page, 'explorer-demo.png')).toBeGreaterThan(20);
     // the URL restores the view
     const p2 = await h.page();
