@@ -186,10 +186,12 @@ export class GraphView {
     const g = this.g!;
     const graph = new DirectedGraph({ allowSelfLoops: false });
     const maxW = Math.max(...g.widths);
+    // the drawing is about 1.6× as wide as it is tall, whatever the number of layers
+    const dx = (1.6 * maxW) / Math.max(1, g.layers.length - 1);
     g.layers.forEach((L, l) => {
       const w = g.widths[l]!;
       for (let i = 0; i < w; i++) {
-        graph.addNode(`${l}:${i}`, { x: l * maxW * 0.6, y: -(i + (maxW - w) / 2), size: 2, color: clusterColour(0), label: `${L}[${i}]`, l, i });
+        graph.addNode(`${l}:${i}`, { x: l * dx, y: -(i + (maxW - w) / 2), size: 2, color: clusterColour(0), label: `${L}[${i}]`, l, i });
       }
     });
     const budget = Math.floor(MAX_DRAWN / Math.max(1, g.pairCount));
@@ -235,14 +237,15 @@ export class GraphView {
     const labels = g.layers.map((L, l) => {
       const d = document.createElement('div');
       d.className = 'layer-label';
-      d.textContent = `${L} (${g.widths[l]})`;
-      d.style.cssText = 'position:absolute;top:4px;transform:translateX(-50%);font:12px sans-serif;color:#222;pointer-events:none;white-space:nowrap';
+      d.textContent = g.layers.length <= 8 ? `${L} (${g.widths[l]})` : L;
+      d.title = `${L}: ${g.widths[l]} nodes`;
+      d.style.cssText = 'position:absolute;top:4px;transform:translateX(-50%);font:11px sans-serif;color:#222;pointer-events:none;white-space:nowrap';
       this.el.appendChild(d);
       return d;
     });
     const place = () =>
       labels.forEach((d, l) => {
-        d.style.left = `${this.sigma!.graphToViewport({ x: l * maxW * 0.6, y: 0 }).x}px`;
+        d.style.left = `${this.sigma!.graphToViewport({ x: l * dx, y: 0 }).x}px`;
       });
     this.sigma.on('afterRender', place);
     place();

@@ -214,9 +214,11 @@ export class ExplorerGraph {
  */
 export function syntheticGraph(layers: number, width: number, edges: number): ExplorerGraph {
   const names = Array.from({ length: layers }, (_, i) => `layer${i}`);
-  const perPair = Math.floor(edges / (layers - 1));
+  const pairs = layers - 1;
+  if (edges > pairs * width * width) throw new RangeError(`syntheticGraph: at most ${pairs * width * width} edges fit`);
   const sources: EdgeSource[] = [];
-  for (let l = 0; l < layers - 1; l++) {
+  for (let l = 0; l < pairs; l++) {
+    const perPair = Math.floor(edges / pairs) + (l < edges % pairs ? 1 : 0);
     const data = new Float32Array(width * width);
     let h = (l + 1) * 2654435761;
     let placed = 0;
