@@ -17,6 +17,7 @@ const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['ablation', () => import('./ablation.js')],
   ['cli', () => import('./cli.js')],
   ['dist', () => import('./dist.js')],
+  ['browser', () => import('./browser.js')],
 ];
 
 function parseArgs(argv: string[]): BenchContext {

@@ -85,6 +85,32 @@ describe.skipIf(!REFDATA)('HTML report', () => {
     expect(errors).toEqual([]);
   });
 
+  it('--explorer embeds <interbasis-graph> with the data inline; it renders from file:// with no request', async () => {
+    const out = join(dir, 'report-explorer.html');
+    await writeReport({ resultsDir: ref('modadd', 'seed0', 'rib_graph_rib.safetensors'), out, explorer: true });
+    const html = readFileSync(out, 'utf8');
+    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i);
+    expect(html).toMatch(/<interbasis-graph /);
+    expect(browser, 'the first test launches chromium').not.toBeNull();
+    const page = await browser!.newPage();
+    const external: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) external.push(r.url());
+    });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(pathToFileURL(out).href);
+    await page.waitForFunction(() => document.querySelector('interbasis-graph')?.getAttribute('state') === 'ready', null, { timeout: 30_000 });
+    // 4 layers (ln1.0, ln2.0, unembed, output), at most 40 nodes each
+    expect(await page.evaluate(() => document.querySelector('interbasis-graph')!.shadowRoot!.querySelectorAll('circle.node').length)).toBe(160);
+    expect(Number(await page.getAttribute('interbasis-graph', 'edges'))).toBeGreaterThan(0);
+    await page.locator('interbasis-graph').scrollIntoViewIfNeeded();
+    await page.locator('interbasis-graph').screenshot({ path: join(TEST_OUTPUT, 'report-explorer.png') });
+    expect(external).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('rejects results without edges and bad cluster files with clear errors', async () => {
     const r = await loadResults(ref('modadd', 'seed0', 'rib_graph_rib.safetensors'));
     expect(() => buildReportHtml({ results: { ...r, edges: [] } })).toThrow(UserError);

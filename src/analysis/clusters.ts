@@ -9,6 +9,8 @@ import type { Mat, RibResults } from '../io/results.js';
 import { edgeNorm, epsilonsFromAblation, resolveNormName, type NormName } from './norms.js';
 import { leiden, validateGamma } from './leiden.js';
 import { louvain } from './louvain.js';
+import { normals } from '../linalg/index.js';
+import { Rng } from '../rng.js';
 
 export interface ClusterInfo {
   /** 1-based, in size order (largest first; ties by lowest node id) */
@@ -239,6 +241,55 @@ export interface ClusterRunOptions {
   /** also run the other method for comparison (default true) */
   compare?: boolean;
   iterations?: number;
+  /** search γ for this many non-singleton clusters (the reference's target_n_clusters); `gamma` is the start */
+  targetNClusters?: number;
+}
+
+export interface GammaSearch {
+  target: number;
+  /** γ values tried, in order, with their non-singleton cluster counts and Q (γ = 1) */
+  tries: Array<{ gamma: number; n_non_singleton: number; modularity: number }>;
+  /** the γ kept: the best Q among the runs that hit the target */
+  gamma: number;
+}
+
+const GAMMA_SEARCH_STREAM = 0x7a59e7;
+
+/**
+ * The reference's target_n_clusters (spec §8.6): draw γ ~ LogNormal(ln γ₀, 1) until `hits` runs
+ * give `target` non-singleton clusters (at most `maxTries` draws), keep the γ with the best
+ * modularity Q among them. Seeded: the same inputs give the same γ.
+ */
+export function searchGamma(
+  g: CsrGraph,
+  o: { gamma: number; target: number; seed?: number; hits?: number; maxTries?: number; method?: 'leiden' | 'louvain'; iterations?: number },
+): GammaSearch {
+  validateGamma(o.gamma);
+  if (!Number.isSafeInteger(o.target) || o.target < 1) throw new RangeError(`target_n_clusters must be a positive integer, got ${o.target}`);
+  const hits = o.hits ?? 10;
+  const maxTries = o.maxTries ?? 500;
+  const seed = o.seed ?? 0;
+  const rng = new Rng(seed, GAMMA_SEARCH_STREAM);
+  const z = new Float64Array(2);
+  const tries: GammaSearch['tries'] = [];
+  let best: { gamma: number; q: number } | null = null;
+  let found = 0;
+  for (let t = 0; t < maxTries && found < hits; t++) {
+    if (t % 2 === 0) normals(rng, z);
+    const gamma = t === 0 ? o.gamma : Math.exp(Math.log(o.gamma) + z[t % 2]!);
+    const res = (o.method ?? 'leiden') === 'leiden' ? leiden(g, { gamma, seed, iterations: o.iterations }) : louvain(g, { gamma, seed });
+    const n = sortClustersBySize(res.communities).sizes.filter((x) => x > 1).length;
+    tries.push({ gamma, n_non_singleton: n, modularity: res.modularity });
+    if (n === o.target) {
+      found++;
+      if (!best || res.modularity > best.q) best = { gamma, q: res.modularity };
+    }
+  }
+  if (!best) {
+    const seen = [...new Set(tries.map((x) => x.n_non_singleton))].sort((a, b) => a - b);
+    throw new RangeError(`target_n_clusters ${o.target}: no γ among ${tries.length} draws around ${o.gamma} gave ${o.target} non-singleton clusters (counts seen: ${seen.join(', ')}); try another start --gamma`);
+  }
+  return { target: o.target, tries, gamma: best.gamma };
 }
 
 export interface MethodSummary {
@@ -265,6 +316,8 @@ export interface ClusterRun extends ClusterStats {
   time_ms: number;
   comparison: MethodSummary | null;
   piano: number[][];
+  /** the γ search, when targetNClusters was given */
+  gamma_search: GammaSearch | null;
 }
 
 /**
@@ -273,7 +326,7 @@ export interface ClusterRun extends ClusterStats {
  * with a clear message.
  */
 export function clusterResults(r: RibResults, o: ClusterRunOptions = {}): ClusterRun {
-  const gamma = o.gamma ?? 1;
+  let gamma = o.gamma ?? 1;
   validateGamma(gamma);
   const seed = o.seed ?? 0;
   const method = o.method ?? 'leiden';
@@ -300,6 +353,11 @@ export function clusterResults(r: RibResults, o: ClusterRunOptions = {}): Cluste
   const lg = ribGraph(r, normFn, { centred });
   if (lg.graph.numEdges === 0) {
     throw new RangeError(`no edge survives the '${norm}' normalisation (all normalised weights are 0); nothing to cluster`);
+  }
+  let gammaSearch: GammaSearch | null = null;
+  if (o.targetNClusters !== undefined) {
+    gammaSearch = searchGamma(lg.graph, { gamma, target: o.targetNClusters, seed, method, iterations: o.iterations });
+    gamma = gammaSearch.gamma;
   }
   const run = (m: 'leiden' | 'louvain') => {
     const t0 = performance.now();
@@ -338,5 +396,6 @@ export function clusterResults(r: RibResults, o: ClusterRunOptions = {}): Cluste
     comparison,
     ...stats,
     piano: pianoRows(pianoArray(lg, main.res.communities)),
+    gamma_search: gammaSearch,
   };
 }

@@ -24,6 +24,7 @@ export interface ClusterCliOptions {
   force?: boolean;
   json?: boolean;
   top: string;
+  targetNClusters?: string;
 }
 
 function num(name: string, v: string): number {
@@ -47,6 +48,7 @@ export async function runClusterCli(results: string, o: ClusterCliOptions, log: 
   const top = int('top', o.top, 0);
   const iterations = o.iterations === undefined ? undefined : int('iterations', o.iterations, 1);
   const epsilon = o.epsilon === undefined ? undefined : num('epsilon', o.epsilon);
+  const targetNClusters = o.targetNClusters === undefined ? undefined : int('target-n-clusters', o.targetNClusters, 1);
 
   if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or pass --force to replace it`);
   const r = await loadResults(results);
@@ -54,7 +56,7 @@ export async function runClusterCli(results: string, o: ClusterCliOptions, log: 
   await initKernels();
   let run: ClusterRun;
   try {
-    run = clusterResults(r, { gamma, norm: o.norm, epsilon, ablation, seed, method: o.method, iterations });
+    run = clusterResults(r, { gamma, norm: o.norm, epsilon, ablation, seed, method: o.method, iterations, targetNClusters });
   } catch (e) {
     if (e instanceof RangeError) throw new UserError(`${results}: ${e.message}`);
     throw e;
@@ -84,6 +86,7 @@ export async function runClusterCli(results: string, o: ClusterCliOptions, log: 
     clusters: run.clusters,
     assignment: run.assignment,
     piano: run.piano,
+    target_n_clusters: run.gamma_search ? { target: run.gamma_search.target, gamma: run.gamma_search.gamma, tries: run.gamma_search.tries } : null,
   };
   await writeFileAtomic(o.out, JSON.stringify(doc) + '\n');
   if (o.json) {
@@ -93,7 +96,11 @@ export async function runClusterCli(results: string, o: ClusterCliOptions, log: 
   const f = (x: number, d = 4) => x.toFixed(d);
   log(`graph: ${run.n_nodes} nodes in ${run.layers.length} layers (${run.layers.map((l, i) => `${l}:${run.widths[i]}`).join(', ')}), ` +
     `${run.n_edges} edges, norm ${run.norm}${run.epsilon === null ? '' : ` ε=${JSON.stringify(run.epsilon)}`}${run.centred ? ', constant nodes isolated' : ''}`);
-  log(`${run.method} (γ=${gamma}, seed ${seed}): modularity ${f(run.modularity)}, Q_γ ${f(run.modularity_gamma)}, ` +
+  if (run.gamma_search) {
+    const gs = run.gamma_search;
+    log(`target_n_clusters ${gs.target}: ${gs.tries.filter((t) => t.n_non_singleton === gs.target).length} of ${gs.tries.length} γ draws hit it; kept γ=${gs.gamma.toPrecision(6)} (best modularity)`);
+  }
+  log(`${run.method} (γ=${run.gamma_search ? run.gamma.toPrecision(6) : gamma}, seed ${seed}): modularity ${f(run.modularity)}, Q_γ ${f(run.modularity_gamma)}, ` +
     `${run.n_clusters} clusters (${run.n_non_singleton} non-singleton), ${f(run.time_ms, 1)} ms`);
   if (run.comparison) {
     const c = run.comparison;
@@ -129,6 +136,7 @@ export function register(program: Command): void {
     .option('--seed <s>', 'random seed', '0')
     .option('--method <m>', 'leiden or louvain', 'leiden')
     .option('--iterations <n>', 'Leiden passes (default: until stable, at most 10)')
+    .option('--target-n-clusters <n>', 'search γ (log-normal draws around --gamma) for n non-singleton clusters; keeps the best modularity of 10 hits')
     .option('--top <k>', 'print the k largest clusters', '10')
     .option('--out <file>', 'output JSON', 'clusters.json')
     .option('--force', 'replace an existing --out file')

@@ -17,7 +17,7 @@ import { serializeSafetensors } from '../io/safetensors.js';
 import type { RibResults } from '../io/results.js';
 import { loadBuildConfig } from '../rib/config-node.js';
 import { runBuildFromConfig } from '../rib/build-node.js';
-import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoSummary, formatDemo, registerDemoHook, type DemoRow } from '../rib/demo.js';
+import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoRecovery, demoSummary, formatDemo, formatRecovery, registerDemoHook, type DemoRow, type Recovery } from '../rib/demo.js';
 import { writeReport } from '../analysis/report/write-node.js';
 import { makeProgress } from '../rib/progress-node.js';
 import { checkWritableDir } from '../io/preflight-node.js';
@@ -41,7 +41,7 @@ function stamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-');
 }
 
-export async function runDemoCli(o: DemoCliOptions, io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {}): Promise<{ dir: string; rows: DemoRow[]; rib: RibResults; pca: RibResults }> {
+export async function runDemoCli(o: DemoCliOptions, io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {}): Promise<{ dir: string; rows: DemoRow[]; recovery: Recovery[]; rib: RibResults; pca: RibResults }> {
   const out = io.out ?? process.stdout;
   const workers = parseWorkers(o.workers);
   const dir = resolve(o.out ?? join('out', 'demo', stamp()));
@@ -76,17 +76,19 @@ export async function runDemoCli(o: DemoCliOptions, io: { out?: NodeJS.WritableS
     await pool.destroy();
   }
   const rows = demoSummary(results.rib!, results.pca!);
+  const recovery = [demoRecovery(results.rib!, 'rib', opts), demoRecovery(results.pca!, 'pca', opts)];
   for (const h of demoHooks()) await h({ root: dir, rib: join(dir, 'rib'), pca: join(dir, 'pca') });
-  if (o.json) out.write(JSON.stringify({ event: 'done', dir, rows }) + '\n');
+  if (o.json) out.write(JSON.stringify({ event: 'done', dir, rows, recovery }) + '\n');
   else {
     out.write(
       `interbasis demo: block-diagonal ReLU MLP (${opts.hiddenLayers} hidden layers, width ${opts.width}, blocks ${opts.firstBlock}+${opts.width - opts.firstBlock}) ` +
         `with blocks hidden by a random input/output rotation and random hidden-unit permutations; ${opts.samples} rotated block vectors\n\n`,
     );
     out.write(formatDemo(rows) + '\n\n');
+    out.write(formatRecovery(recovery) + '\n\n');
     out.write(`edge sparsity = share of the layer's outgoing edge entries below 1e-3 of the largest\nresults: ${dir}/{rib,pca}  (re-run: interbasis build ${join(dir, 'rib.yaml')} --force)\n`);
   }
-  return { dir, rows, rib: results.rib!, pca: results.pca! };
+  return { dir, rows, recovery, rib: results.rib!, pca: results.pca! };
 }
 
 export function register(program: Command): void {

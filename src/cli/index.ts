@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   merge: () => import('./merge.js'),
   slurm: () => import('./slurm.js'),
   run: () => import('./run.js'),
+  serve: () => import('./serve.js'),
 };
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.

@@ -16,6 +16,7 @@ interface ReportCliOptions {
   gamma?: number;
   maxNodes?: number;
   topK?: number;
+  explorer?: boolean;
 }
 
 export function register(program: Command): void {
@@ -35,8 +36,9 @@ export function register(program: Command): void {
     .option('--max-nodes <n>', 'nodes drawn per layer (default 30)', positiveInt('--max-nodes'))
     .option('--top-k <n>', 'edges drawn between consecutive layers (default 80)', positiveInt('--top-k'))
     .option('--force', 'overwrite an existing output file')
+    .option('--explorer', 'embed the interactive explorer (<interbasis-graph>) with the results inline (small results)')
     .action(async (results: string, o: ReportCliOptions) => {
-      const path = await writeReport({ resultsDir: results, ablations: o.ablations, clusters: o.clusters ?? null, out: o.out ?? 'report.html', force: o.force, title: o.title, gamma: o.gamma, maxNodes: o.maxNodes, topK: o.topK });
+      const path = await writeReport({ resultsDir: results, ablations: o.ablations, clusters: o.clusters ?? null, out: o.out ?? 'report.html', force: o.force, title: o.title, gamma: o.gamma, maxNodes: o.maxNodes, topK: o.topK, explorer: o.explorer });
       process.stderr.write(`wrote ${path}\n`);
     });
 }

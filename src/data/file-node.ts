@@ -7,41 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readSafetensorsFile } from '../io/files-node.js';
-import { toFloat64, type Tensor } from '../io/tensor.js';
-import { parseNpy } from './npy.js';
+import type { Tensor } from '../io/tensor.js';
+import { tensorToDataset } from './tensor-dataset.js';
 import type { Dataset } from './types.js';
-
-function tensorToDataset(name: string, x: Tensor, y: Tensor | null, what: string): Dataset {
-  if (x.shape.length < 1) throw new UserError(`${what}: inputs must have a leading sample axis, got shape [${x.shape.join(', ')}]`);
-  const n = x.shape[0]!;
-  const width = x.shape.slice(1).reduce((a, b) => a * b, 1);
-  let inputs: Dataset['inputs'];
-  if (x.dtype === 'I64' || x.dtype === 'I32' || x.dtype === 'U8') {
-    if (x.shape.length !== 2) throw new UserError(`${what}: integer inputs are token ids and must be [N, seqLen], got [${x.shape.join(', ')}]`);
-    const f = toFloat64(x);
-    const ids = new Int32Array(f.length);
-    for (let i = 0; i < f.length; i++) {
-      if (!(f[i]! >= 0 && f[i]! < 2 ** 31)) throw new UserError(`${what}: token id ${f[i]} at flat index ${i} is out of range`);
-      ids[i] = f[i]!;
-    }
-    inputs = { kind: 'tokens', data: ids, batch: n, seqLen: width };
-  } else if (x.dtype === 'BOOL') {
-    throw new UserError(`${what}: boolean inputs are not supported`);
-  } else {
-    const f = toFloat64(x);
-    for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i]!)) throw new UserError(`${what}: input value at flat index ${i} is not finite`);
-    inputs = { kind: 'floats', data: f, batch: n, width };
-  }
-  let labels: Dataset['labels'] = null;
-  if (y) {
-    const ny = y.shape.length ? y.shape[0]! : 1;
-    if (ny !== n || y.shape.length > 1) throw new UserError(`${what}: labels have shape [${y.shape.join(', ')}], expected [${n}]`);
-    const f = toFloat64(y);
-    if (y.dtype === 'F64' || y.dtype === 'F32' || y.dtype === 'F16' || y.dtype === 'BF16') labels = f;
-    else labels = Int32Array.from(f);
-  }
-  return { name, n, inputs, labels };
-}
+import { parseNpy } from './npy.js';
 
 /** fileDataset('data.safetensors', 'x', 'y') or fileDataset('x.npy', undefined, 'y.npy'). */
 export async function fileDataset(path: string, inputsName?: string, labelsName?: string | null): Promise<Dataset> {

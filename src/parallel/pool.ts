@@ -125,7 +125,7 @@ export function sharedMemoryAvailable(): boolean {
  * each task receives a structured-clone copy.
  */
 export function toShared<T extends SharableArray>(arr: T): T {
-  if (arr.buffer instanceof SharedArrayBuffer || !sharedMemoryAvailable()) return arr;
+  if (!sharedMemoryAvailable() || arr.buffer instanceof SharedArrayBuffer) return arr;
   const Ctor = arr.constructor as new (b: SharedArrayBuffer) => T;
   const sab = new SharedArrayBuffer(arr.byteLength);
   const out = new Ctor(sab);

@@ -12,6 +12,11 @@ import { buildModel } from '../models/index.js';
 import type { Model } from '../models/types.js';
 import { Rng } from '../rng.js';
 import type { Tensor } from '../io/tensor.js';
+import { adjustedRandIndex, clusterResults } from '../analysis/clusters.js';
+
+/** Clustering used to check the demo (see docs/clustering.md, "The demo"). */
+export const DEMO_GAMMA = 0.5;
+export const DEMO_NORM = 'sqrt';
 
 export interface DemoOptions {
   width: number;
@@ -19,9 +24,11 @@ export interface DemoOptions {
   hiddenLayers: number;
   samples: number;
   seed: number;
+  /** variances of the two blocks' data */
+  dataVariances: [number, number];
 }
 
-export const DEMO_DEFAULTS: DemoOptions = { width: 12, firstBlock: 5, hiddenLayers: 3, samples: 4000, seed: 0 };
+export const DEMO_DEFAULTS: DemoOptions = { width: 12, firstBlock: 5, hiddenLayers: 3, samples: 4000, seed: 0, dataVariances: [1, 2] };
 
 /** Random orthogonal n×n (Gram–Schmidt of a seeded Gaussian matrix). */
 export function randomOrthogonal(n: number, rng: Rng): Float64Array {
@@ -44,6 +51,7 @@ export function randomOrthogonal(n: number, rng: Rng): Float64Array {
   return Q;
 }
 
+/** A random permutation matrix P (P[i, p(i)] = 1): unit i of x maps to unit p(i) of x·P. */
 function randomPermutation(n: number, rng: Rng): Float64Array {
   const p = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
@@ -71,8 +79,8 @@ function tr(A: Float64Array, n: number): Float64Array {
   return T;
 }
 
-/** The demo model and the input rotation Q0 (the data are z·Q0 for block data z). */
-export function demoModel(o: DemoOptions = DEMO_DEFAULTS): { model: Model; Q0: Float64Array } {
+/** The demo model, the input rotation Q0 (the data are z·Q0 for block data z) and the hidden-unit permutations. */
+export function demoModel(o: DemoOptions = DEMO_DEFAULTS): { model: Model; Q0: Float64Array; perms: Float64Array[] } {
   const { width: w, firstBlock: fw, hiddenLayers: nh, seed } = o;
   const rng = new Rng(seed, 0xde30);
   const block = (): Float64Array => {
@@ -98,12 +106,12 @@ export function demoModel(o: DemoOptions = DEMO_DEFAULTS): { model: Model; Q0: F
     tensors.set(`layers.${i}.b`, { dtype: 'F64', shape: [w], data: new Float64Array(w) });
   }
   const config = { input_size: w, hidden_sizes: Array(nh).fill(w), output_size: w, activation_fn: 'relu', bias: true };
-  return { model: buildModel('mlp', config, tensors), Q0 };
+  return { model: buildModel('mlp', config, tensors), Q0, perms };
 }
 
-/** Block-vector data (variances [1, 2]) rotated by Q0. */
+/** Block-vector data (variances `dataVariances`) rotated by Q0. */
 export function demoDataset(Q0: Float64Array, o: DemoOptions = DEMO_DEFAULTS): Dataset {
-  const z = blockVector({ size: o.samples, length: o.width, firstBlockLength: o.firstBlock, dataVariances: [1, 2], seed: o.seed });
+  const z = blockVector({ size: o.samples, length: o.width, firstBlockLength: o.firstBlock, dataVariances: o.dataVariances, seed: o.seed });
   const w = o.width;
   const Z = (z.inputs as { data: Float64Array }).data;
   const X = new Float64Array(Z.length);
@@ -129,6 +137,84 @@ export function demoConfig(basis: 'jacobian' | 'svd', o: DemoOptions = DEMO_DEFA
     basis_formula: basis,
     center: true,
   };
+}
+
+/**
+ * The planted block of every coordinate of every node layer `layers.i` (0 = first block, 1 =
+ * second, -1 = the constant coordinate of a centred build): layer 0 in the block coordinates
+ * z = x·Q0ᵀ, hidden layers through the hidden-unit permutations. `blockLoadings(i, c)` gives a
+ * direction's squared loading on each block.
+ */
+export function plantedBlocks(o: DemoOptions = DEMO_DEFAULTS): (layer: number, c: ArrayLike<number>) => [number, number] {
+  const { Q0, perms } = demoModel(o);
+  const w = o.width;
+  const blockOfZ = (k: number) => (k < o.firstBlock ? 0 : 1);
+  return (layer, c) => {
+    const e: [number, number] = [0, 0];
+    if (layer === 0) {
+      // f·c = x·c = z·(Q0·c): the loading on z_k is (Q0 c)_k
+      for (let k = 0; k < w; k++) {
+        let s = 0;
+        for (let j = 0; j < w; j++) s += Q0[k * w + j]! * c[j]!;
+        e[blockOfZ(k)] += s * s;
+      }
+    } else {
+      // hidden unit j of layers.i came from unit k of the block product with P[k, j] = 1
+      const P = perms[layer - 1]!;
+      for (let k = 0; k < w; k++) for (let j = 0; j < w; j++) if (P[k * w + j] === 1) e[blockOfZ(k)] += c[j]! ** 2;
+    }
+    return e;
+  };
+}
+
+export interface Recovery {
+  basis: 'rib' | 'pca';
+  gamma: number;
+  /** adjusted Rand index of the Leiden clusters against the planted blocks (constant nodes left out) */
+  ari: number;
+  n_clusters: number;
+  /** non-singleton clusters */
+  n_non_singleton: number;
+  modularity: number;
+  /** nodes whose direction lies mostly (> 90 % of its squared loading) in one block */
+  pure_nodes: number;
+  nodes: number;
+}
+
+/**
+ * How well Leiden clusters of a demo build recover the planted blocks: each node (RIB or PCA
+ * direction of layers.0 … layers.n) is assigned the block holding most of its loading; the ARI
+ * compares that with the clusters. Needs initKernels() first.
+ */
+export function demoRecovery(r: RibResults, basis: 'rib' | 'pca', o: DemoOptions = DEMO_DEFAULTS, cluster: { gamma?: number; seed?: number; norm?: string } = {}): Recovery {
+  const gamma = cluster.gamma ?? DEMO_GAMMA;
+  const run = clusterResults(r, { gamma, seed: cluster.seed ?? 0, norm: cluster.norm ?? DEMO_NORM, compare: false });
+  const loadings = plantedBlocks(o);
+  const truth: number[] = [];
+  const found: number[] = [];
+  let pure = 0;
+  run.layers.forEach((L, li) => {
+    const b = r.bases.find((x) => x.nodeLayer === L)!;
+    const C = b.C!;
+    const layer = Number(L.split('.')[1]);
+    for (let i = run.centred ? 1 : 0; i < C.cols; i++) {
+      const col = Array.from({ length: o.width }, (_, j) => C.data[j * C.cols + i]!);
+      const [e0, e1] = loadings(layer, col);
+      if (Math.max(e0, e1) > 0.9 * (e0 + e1)) pure++;
+      truth.push(e0 >= e1 ? 0 : 1);
+      found.push(run.assignment[L]![i]!);
+    }
+    void li;
+  });
+  return { basis, gamma, ari: adjustedRandIndex(truth, found), n_clusters: run.n_clusters, n_non_singleton: run.n_non_singleton, modularity: run.modularity, pure_nodes: pure, nodes: truth.length };
+}
+
+export function formatRecovery(rs: Recovery[]): string {
+  const out = [`planted-block recovery (Leiden, norm ${DEMO_NORM}, γ = ${rs[0]?.gamma ?? DEMO_GAMMA}, constant nodes left out):`];
+  for (const r of rs) {
+    out.push(`  ${r.basis.padEnd(4)} ARI ${r.ari.toFixed(3)}   ${r.n_non_singleton} non-singleton clusters (${r.n_clusters} in all), modularity ${r.modularity.toFixed(3)}, ${r.pure_nodes}/${r.nodes} nodes inside one block`);
+  }
+  return out.join('\n');
 }
 
 export interface DemoRow {

@@ -10,6 +10,7 @@ import { loadResults } from '../../io/results-node.js';
 import type { RibResults } from '../../io/results.js';
 import { initKernels } from '../../linalg/index.js';
 import { buildReportHtml, type ClusterDoc } from './html.js';
+import { explorerSection } from './explorer-node.js';
 
 export interface WriteReportOptions {
   /** a results folder / results.safetensors / refdata rib_graph_*.safetensors (or give `results`) */
@@ -27,6 +28,8 @@ export interface WriteReportOptions {
   gamma?: number;
   maxNodes?: number;
   topK?: number;
+  /** also embed the interactive explorer (<interbasis-graph>) with the results inline (small results) */
+  explorer?: boolean;
 }
 
 /** Write the report; returns the absolute output path. */
@@ -63,6 +66,7 @@ export async function writeReport(o: WriteReportOptions): Promise<string> {
     if (e instanceof RangeError) throw new UserError(`report: ${e.message}`);
     throw e;
   }
+  if (o.explorer) html = html.replace(/<\/body>\s*<\/html>\s*$/i, '') + (await explorerSection(results)) + '</body></html>\n';
   await writeFileAtomic(out, html);
   return out;
 }
