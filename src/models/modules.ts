@@ -30,7 +30,12 @@ export type ModuleKind =
   | 'attn_in'
   | 'attn_out'
   | 'attn_fused'
-  | 'mlp_layer';
+  | 'mlp_layer'
+  // language-model variants (rotary.ts, parallel.ts)
+  | 'attn_in_rotary'
+  | 'add_keep'
+  | 'ln_var_parallel'
+  | 'ln_out_parallel';
 
 export interface Module {
   readonly id: string;
@@ -399,6 +404,8 @@ export class AttnOut implements Module {
     readonly dv: number,
     readonly dout: number,
     readonly scale: number,
+    /** local attention (GPT-Neo odd layers): query i sees keys i − window < j ≤ i; A is 0 outside */
+    readonly window = Infinity,
   ) {}
   shape(P: number, w: readonly number[]) {
     expectParts(this.id, w, 4);
@@ -422,15 +429,16 @@ export class AttnOut implements Module {
         const ab = (b * H + h) * P * P;
         for (let i = 0; i < P; i++) {
           const qo = (b * P + i) * dqk + h * dh;
-          for (let j = 0; j <= i; j++) {
+          const j0 = Math.max(0, i + 1 - this.window);
+          for (let j = j0; j <= i; j++) {
             const ko = (b * P + j) * dqk + h * dh;
             let s = 0;
             for (let c = 0; c < dh; c++) s += q[qo + c]! * k[ko + c]!;
             row[j] = s * this.scale;
           }
-          softmaxInPlace(row, i + 1);
+          softmaxInPlace(j0 === 0 ? row : row.subarray(j0), i + 1 - j0);
           const zo = (b * P + i) * dvv + h * dv;
-          for (let j = 0; j <= i; j++) {
+          for (let j = j0; j <= i; j++) {
             const a = row[j]!;
             A[ab + i * P + j] = a;
             const vo = (b * P + j) * dvv + h * dv;
