@@ -5,6 +5,7 @@
  */
 import { erf } from '../src/linalg/index.js';
 import type { Tensor } from '../src/io/tensor.js';
+import { writeZipStored } from '../src/io/zip.js';
 
 export type Arch = 'GPT2LMHeadModel' | 'GPTNeoForCausalLM' | 'GPTNeoXForCausalLM';
 
@@ -318,4 +319,68 @@ export function randomTokens(B: number, S: number, V: number, seed: number): Int
   const t = new Int32Array(B * S);
   for (let i = 0; i < t.length; i++) t[i] = Math.min(V - 1, Math.floor(Math.abs(rnd() * 1e6)) % V);
   return t;
+}
+
+// ---- torch.save writer (zip + protocol-2 pickle of an OrderedDict state_dict) -------------------
+
+
+/** Bytes of a `torch.save(state_dict)` archive, as pytorch_model.bin files are written. */
+export function torchSaveStateDict(tensors: Map<string, Tensor>): Uint8Array {
+  const enc = new TextEncoder();
+  const out: number[] = [];
+  const op = (...b: number[]) => out.push(...b);
+  const u32 = (v: number) => op(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, (v >>> 24) & 255);
+  const str = (s: string) => {
+    const b = enc.encode(s);
+    op(0x58);
+    u32(b.length);
+    op(...b);
+  };
+  const int = (v: number) => {
+    op(0x4a);
+    u32(v);
+  };
+  const global = (mod: string, name: string) => op(0x63, ...enc.encode(`${mod}\n${name}\n`));
+  const STORAGE: Record<string, string> = { F64: 'DoubleStorage', F32: 'FloatStorage', U8: 'ByteStorage', BOOL: 'BoolStorage', I64: 'LongStorage', I32: 'IntStorage' };
+  const files: Array<[string, Uint8Array]> = [];
+  op(0x80, 2);
+  global('collections', 'OrderedDict');
+  op(0x29, 0x52); // EMPTY_TUPLE, REDUCE → OrderedDict()
+  op(0x28); // MARK for SETITEMS
+  let key = 0;
+  for (const [name, t] of tensors) {
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    str(name);
+    global('torch._utils', '_rebuild_tensor_v2');
+    op(0x28); // MARK args
+    op(0x28); // MARK persistent id tuple
+    str('storage');
+    global('torch', STORAGE[t.dtype]!);
+    str(String(key));
+    str('cpu');
+    int(numel);
+    op(0x74, 0x51); // TUPLE, BINPERSID
+    int(0); // storage offset
+    op(0x28);
+    for (const s of t.shape) int(s);
+    op(0x74); // size
+    op(0x28);
+    let st = 1;
+    const strides: number[] = [];
+    for (let i = t.shape.length - 1; i >= 0; i--) {
+      strides.unshift(st);
+      st *= t.shape[i]!;
+    }
+    for (const s of strides) int(s);
+    op(0x74); // stride
+    op(0x89); // requires_grad False
+    global('collections', 'OrderedDict');
+    op(0x29, 0x52); // backward hooks
+    op(0x74, 0x52); // TUPLE args, REDUCE
+    const d = t.data as unknown as { buffer: ArrayBuffer; byteOffset: number; byteLength: number };
+    files.push([`archive/data/${key}`, new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice()]);
+    key++;
+  }
+  op(0x75, 0x2e); // SETITEMS, STOP
+  return writeZipStored([['archive/data.pkl', Uint8Array.from(out)], ...files, ['archive/byteorder', enc.encode('little')], ['archive/version', enc.encode('3\n')]]);
 }

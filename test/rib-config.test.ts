@@ -61,7 +61,7 @@ describe('rib config', () => {
     expect(err({ ...base, calculate_Cs: false })).toMatch(/calculate_edges requires calculate_Cs/);
     expect(err({ ...base, mlp_path: 'a.safetensors' })).toMatch(/exactly one model source/);
     expect(err({ ...base, tlens_model_path: null })).toMatch(/exactly one model source/);
-    expect(err({ ...base, tlens_model_path: null, tlens_pretrained: 'gpt2' })).toMatch(/unavailable.*safetensors/);
+    expect(err({ ...base, tlens_model_path: null, model: { type: 'transformer', path: 'm.safetensors', n_ctx: 5 } })).toMatch(/n_ctx applies only to type "hf"/);
     expect(err({ ...base, node_layers: ['output', 'ln1.0'] })).toMatch(/output/);
     expect(err({ ...base, node_layers: ['ln1.0', 'ln1.0'] })).toMatch(/duplicate/);
     expect(err({ ...base, basis_formula: 'neuron' })).toMatch(/neuron/);

@@ -18,6 +18,7 @@ export interface BuildCliOptions {
   workers?: string;
   json?: boolean;
   force?: boolean;
+  modelsDir?: string;
 }
 
 export function parseWorkers(v: string | undefined): number {
@@ -46,7 +47,7 @@ export async function runBuildCli(
   const pr = makeProgress({ json: !!o.json, out, err: io.err });
   const pool = await makePool(workers);
   try {
-    const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool, progress: pr.sink, warn: pr.warn });
+    const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool, progress: pr.sink, warn: pr.warn, modelsDir: o.modelsDir });
     pr.stop();
     const info = res.results.info as { dims: Record<string, unknown>; times_s: Record<string, number> };
     if (o.json) {
@@ -78,6 +79,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'worker threads (default: available cores)')
     .option('--json', 'NDJSON progress events and summary on stdout')
     .option('--force', 'overwrite existing results')
+    .option('--models-dir <dir>', 'folder of local pretrained models for tlens_pretrained (default: $INTERBASIS_MODELS)')
     .action(async (config: string, o: BuildCliOptions) => {
       await runBuildCli(config, o);
     });

@@ -10,6 +10,7 @@ import { register as registerCluster } from './cluster.js';
 import { register as registerLabels } from './labels.js';
 import { register as registerReport } from './report.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerInspect } from './inspect.js';
 import { UserError } from '../errors.js';
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.
@@ -33,6 +34,7 @@ registerCluster(program);
 registerLabels(program);
 registerReport(program);
 registerDemo(program);
+registerInspect(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof UserError) {

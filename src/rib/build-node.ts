@@ -14,6 +14,8 @@ import { loadResults, saveResults, RESULTS_TENSORS } from '../io/results-node.js
 import type { RibResults } from '../io/results.js';
 import { modularMlp } from '../models/index.js';
 import { findConfig, loadModel } from '../models/load-node.js';
+import { loadHfModel, loadPretrained } from '../models/hf/load-node.js';
+import { fitContextToData } from '../models/context-length.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
 import { Rng } from '../rng.js';
@@ -21,10 +23,12 @@ import { ribBuild, type ProgressSink } from './build.js';
 import type { BuildConfig, DatasetConfig } from './config.js';
 import { checkInputFiles } from './config-node.js';
 
-export async function loadModelFor(c: BuildConfig): Promise<Model> {
+export async function loadModelFor(c: BuildConfig, modelsDir?: string | null): Promise<Model> {
   if (c.tlens_model_path) return loadModel({ type: 'transformer', path: c.tlens_model_path });
+  if (c.tlens_pretrained) return loadPretrained(c.tlens_pretrained, modelsDir);
+  if (c.model?.type === 'hf') return loadHfModel({ path: c.model.path, config: c.model.config, nCtx: c.model.n_ctx });
   if (c.mlp_path) return loadModel({ type: 'mlp', path: c.mlp_path });
-  if (c.model) return loadModel({ type: c.model.type, path: c.model.path, config: c.model.config ?? undefined });
+  if (c.model) return loadModel({ type: c.model.type as 'mlp' | 'transformer', path: c.model.path, config: c.model.config ?? undefined });
   if (c.modular_mlp_config) {
     const m = c.modular_mlp_config;
     return modularMlp({ ...m, first_block_width: m.first_block_width ?? undefined });
@@ -140,6 +144,8 @@ export interface RunOptions {
   pool: TaskPool;
   progress?: ProgressSink;
   warn?: (m: string) => void;
+  /** folder of local pretrained models (default $INTERBASIS_MODELS) */
+  modelsDir?: string | null;
 }
 
 /** Everything that can fail on user input is checked before the build starts. */
@@ -151,9 +157,11 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
     throw new UserError(`${join(dir, RESULTS_TENSORS)} already exists; use --force to overwrite it`);
   }
   if (c.dtype === 'float32') warn('dtype float32: the build runs in float64 throughout (more accurate than the reference float32 build)');
-  const model = await loadModelFor(c);
+  const loaded = await loadModelFor(c, o.modelsDir);
   const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn) : null;
   const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn) : null;
+  const seq = (d: Dataset | null, key: string) => (d && d.inputs.kind === 'tokens' ? { key, seqLen: d.inputs.seqLen } : null);
+  const model = fitContextToData(loaded, [seq(dataset, 'dataset'), seq(gramDataset, 'gram_dataset')]);
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
   const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool: o.pool, progress: o.progress, warn });

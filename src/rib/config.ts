@@ -113,9 +113,11 @@ const modularMlpSchema = z.strictObject({
 });
 
 const modelSchema = z.strictObject({
-  type: z.enum(['mlp', 'transformer']),
+  type: z.enum(['mlp', 'transformer', 'hf']),
   path: z.string().min(1),
   config: z.string().min(1).nullable().default(null),
+  /** hf only: context length override (≤ the model's), e.g. rib's 511 for TinyStories */
+  n_ctx: posInt.nullable().default(null),
 });
 
 // ---- the build config ------------------------------------------------------------------------
@@ -209,12 +211,7 @@ export function validateCombinations(c: BuildConfig): void {
       }`,
     );
   }
-  if (c.tlens_pretrained !== null) {
-    bad(
-      `tlens_pretrained: "${c.tlens_pretrained}" needs a download from the model hub, which is unavailable here; ` +
-        `convert the model to a local .safetensors file and give its path as tlens_model_path (or model: {type: transformer, path, config})`,
-    );
-  }
+  if (c.model && c.model.n_ctx !== null && c.model.type !== 'hf') bad('model.n_ctx applies only to type "hf" (Hugging Face checkpoints)');
   if (c.dtype === 'bfloat16') bad('dtype: bfloat16 is not supported (use float64, or float32)');
   // node layers
   const nl = c.node_layers;
