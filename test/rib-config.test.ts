@@ -68,7 +68,7 @@ describe('rib config', () => {
     expect(err({ ...base, basis_formula: '(1-alpha)^2' })).toMatch(/identically zero/);
     expect(err({ ...base, dtype: 'bfloat16' })).toMatch(/bfloat16/);
     expect(err({ ...base, rotate_final_node_layer: true })).toMatch(/rotate_final_node_layer/);
-    expect(err({ ...base, dataset: { dataset_type: 'huggingface', name: 'x' } })).toMatch(/huggingface/);
+    expect(err({ ...base, dataset: { dataset_type: 'huggingface', name: 'x', return_set_frac: 0.5, n_documents: 3 } })).toMatch(/return_set_frac or n_documents/);
   });
 
   it('per-layer integration dicts: full id wins over prefix; every layer needs a key; unknown keys are errors', () => {

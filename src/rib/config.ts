@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { huggingfaceDatasetSchema } from '../data/lm-text.js';
 
 export const INTEGRATION_METHODS = ['gradient', 'trapezoidal', 'gauss-legendre'] as const;
 export type IntegrationMethod = (typeof INTEGRATION_METHODS)[number];
@@ -57,6 +58,8 @@ const torchvisionSchema = z.strictObject({
   dataset_type: z.literal('torchvision'),
   name: z.string(),
   return_set: z.enum(['train', 'test']).default('train'),
+  /** local folder of the dataset files (CIFAR10: the binary batches) */
+  root: z.string().min(1).nullable().default(null),
   seed: nonNegInt.nullable().default(0),
   ...subsetKeys,
 });
@@ -75,6 +78,7 @@ const datasetSchema = z.discriminatedUnion('dataset_type', [
   blockVectorSchema,
   torchvisionSchema,
   fileDatasetSchema,
+  huggingfaceDatasetSchema,
 ]);
 export type DatasetConfig = z.infer<typeof datasetSchema>;
 
@@ -84,15 +88,9 @@ function normaliseDataset(v: unknown, key: string): unknown {
   if (typeof v !== 'object' || Array.isArray(v)) return v; // zod reports the type error
   const o = { ...(v as Record<string, unknown>) };
   if (o.dataset_type === undefined && o.name === 'modular_arithmetic') o.dataset_type = 'modular_arithmetic';
-  if (o.dataset_type === 'huggingface') {
-    throw new UserError(
-      `${key}.dataset_type: "huggingface" datasets need network downloads, which are unavailable here; ` +
-        `tokenise your text offline and use {dataset_type: file, path, inputs, labels}`,
-    );
-  }
   if (o.dataset_type === undefined) {
     throw new UserError(
-      `${key}.dataset_type: missing (expected one of modular_arithmetic, block_vector, torchvision, file)`,
+      `${key}.dataset_type: missing (expected one of modular_arithmetic, block_vector, torchvision, file, huggingface)`,
     );
   }
   return o;
@@ -173,7 +171,7 @@ function formatIssues(err: z.ZodError, prefix = ''): string {
         return keys.map((k) => `unknown key "${path ? path + '.' : ''}${k}"`).join('; ');
       }
       if (iss.code === 'invalid_union' && (iss as unknown as { note?: string }).note === 'No matching discriminator') {
-        return `${path}: unknown dataset_type (expected one of modular_arithmetic, block_vector, torchvision, file)`;
+        return `${path}: unknown dataset_type (expected one of modular_arithmetic, block_vector, torchvision, file, huggingface)`;
       }
       return `${path || '(config)'}: ${iss.message}`;
     })
@@ -272,10 +270,14 @@ export function validateCombinations(c: BuildConfig): void {
     bad('dataset: required (it may be null only when means and Grams come from gram_dataset/gram_matrices_path and nothing else needs data)');
   }
   for (const [k, d] of [['dataset', c.dataset], ['gram_dataset', c.gram_dataset]] as const) {
-    if (d && d.dataset_type === 'torchvision' && d.name.toUpperCase() !== 'MNIST') {
-      bad(`${k}.name: torchvision dataset "${d.name}" is unavailable offline; only MNIST is supported`);
+    if (d && d.dataset_type === 'torchvision' && !['MNIST', 'CIFAR10'].includes(d.name.toUpperCase())) {
+      bad(`${k}.name: torchvision dataset "${d.name}" is unavailable offline; MNIST and CIFAR10 are supported`);
     }
-    if (d && d.n_samples !== null && d.return_set_frac !== null) bad(`${k}: give n_samples or return_set_frac, not both`);
+    if (d && d.dataset_type === 'torchvision' && d.name.toUpperCase() === 'CIFAR10' && d.root === null) {
+      bad(`${k}.root: CIFAR10 needs the folder holding the binary batches (data_batch_1.bin … test_batch.bin)`);
+    }
+    if (d && d.dataset_type === 'huggingface' && d.n_documents !== null && d.return_set_frac !== null) bad(`${k}: give return_set_frac or n_documents, not both`);
+    if (d && d.dataset_type !== 'huggingface' && d.n_samples !== null && d.return_set_frac !== null) bad(`${k}: give n_samples or return_set_frac, not both`);
   }
 }
 
