@@ -23,6 +23,7 @@ import type { TaskPool } from '../parallel/pool.js';
 import { ribBuild, type ProgressSink } from './build.js';
 import type { BuildConfig, DatasetConfig } from './config.js';
 import { checkInputFiles } from './config-node.js';
+import { evaluateModel } from './evaluate.js';
 
 export async function loadModelFor(c: BuildConfig, modelsDir?: string | null): Promise<Model> {
   if (c.tlens_model_path) return loadModel({ type: 'transformer', path: c.tlens_model_path });
@@ -152,7 +153,10 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   const model = fitContextToData(loaded, [seq(dataset, 'dataset'), seq(gramDataset, 'gram_dataset')]);
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
+  // eval_type: scored before the build (as the reference logs it) and stored in results.json
+  const evalResult = c.eval_type && dataset ? evaluateModel(model, dataset, c.eval_type, { nodeLayers: c.node_layers, lastPosModuleType: c.last_pos_module_type, batchSize: c.batch_size }) : null;
   const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool: o.pool, progress: o.progress, warn });
+  if (evalResult) results.info.eval = evalResult;
   if (dir) {
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });
