@@ -16,7 +16,6 @@ import { runInspect } from '../src/cli/inspect.js';
 import { parseBuildConfig } from '../src/rib/config.js';
 import { ribBuild } from '../src/rib/build.js';
 import { loadModelFor } from '../src/rib/build-node.js';
-import { withContextLength } from '../src/models/context-length.js';
 import { centeringMatrix } from '../src/rib/eig.js';
 import { InlinePool } from '../src/parallel/pool.js';
 import '../src/tasks.js';
@@ -158,7 +157,7 @@ describe('small generic-path builds from HF checkpoints (spec §11 invariants)',
         exp_name: arch, out_dir: null, model: { type: 'hf', path: folder }, node_layers: nl, rotate_final_node_layer: false,
         dataset: { dataset_type: 'file', path: 'unused.safetensors' }, batch_size: 40, truncation_threshold: 1e-12,
       });
-      const m = withContextLength(await loadModelFor(config), S);
+      const m = await loadModelFor(config);
       const ds = { name: 'tokens', n: N, inputs: { kind: 'tokens' as const, data: randomTokens(N, S, 13, 4), batch: N, seqLen: S }, labels: null };
       const r = await ribBuild({ config, model: m, dataset: ds, gramDataset: null, pool });
       expect(r.bases.map((b) => b.nodeLayer)).toEqual(nl);

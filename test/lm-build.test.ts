@@ -88,6 +88,13 @@ describe('LM build from config', () => {
       if (best === y[r]) correct++;
     }
     expect((acc.results.info.eval as { value: number }).value).toBe(correct / 72);
+    // gram_dataset at another n_ctx (8) than the dataset (6): Grams equal a Grams-only build at 8
+    const gramDs = { ...raw.dataset, n_ctx: 8, n_samples: null, n_documents: 30 };
+    const two = await runBuildFromConfig(resolveConfigPaths(parseBuildConfig({ ...raw, eval_type: null, out_dir: null, gram_dataset: gramDs }), dir), { pool, modelsDir: models });
+    const only = await runBuildFromConfig(resolveConfigPaths(parseBuildConfig({ ...raw, eval_type: null, out_dir: null, dataset: gramDs, calculate_Cs: false, calculate_edges: false }), dir), { pool, modelsDir: models });
+    for (const L of raw.node_layers) expect(Array.from(two.results.grams.get(L)!.data)).toEqual(Array.from(only.results.grams.get(L)!.data));
+    expect(two.results.bases.filter((b) => b.C).length).toBeGreaterThan(0);
+    expect(two.results.info.n_gram_samples).not.toBe(two.results.info.n_samples);
     // a dataset longer than the model's context is refused before the build
     await expect(runBuildFromConfig(resolveConfigPaths(parseBuildConfig({ ...raw, out_dir: null, dataset: { ...raw.dataset, n_ctx: 17 } }), dir), { pool, modelsDir: models })).rejects.toThrow(/n_ctx 17 is larger than the model's context length 16/);
   });

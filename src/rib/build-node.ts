@@ -17,7 +17,7 @@ import { findConfig, loadModel } from '../models/load-node.js';
 import { loadHfModel, loadPretrained, resolveHfFiles, resolvePretrained } from '../models/hf/load-node.js';
 import { huggingfaceDataset, type LmModelInfo } from '../data/hf-dataset-node.js';
 import { cifar10 } from '../data/cifar-node.js';
-import { fitContextToData } from '../models/context-length.js';
+import { checkSequenceLengths } from '../models/context-length.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
 import { ribBuild, type ProgressSink } from './build.js';
@@ -145,12 +145,12 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
     throw new UserError(`${join(dir, RESULTS_TENSORS)} already exists; use --force to overwrite it`);
   }
   if (c.dtype === 'float32') warn('dtype float32: the build runs in float64 throughout (more accurate than the reference float32 build)');
-  const loaded = await loadModelFor(c, o.modelsDir);
-  const lm = await lmModelInfo(c, loaded, o.modelsDir);
+  const model = await loadModelFor(c, o.modelsDir);
+  const lm = await lmModelInfo(c, model, o.modelsDir);
   const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn, lm) : null;
   const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn, lm) : null;
   const seq = (d: Dataset | null, key: string) => (d && d.inputs.kind === 'tokens' ? { key, seqLen: d.inputs.seqLen } : null);
-  const model = fitContextToData(loaded, [seq(dataset, 'dataset'), seq(gramDataset, 'gram_dataset')]);
+  checkSequenceLengths(model, [seq(dataset, 'dataset'), seq(gramDataset, 'gram_dataset')]);
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
   // eval_type: scored before the build (as the reference logs it) and stored in results.json

@@ -75,7 +75,10 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   const nl = c.node_layers;
   const K = nl.length - 1;
   const hasOutput = nl[K] === 'output';
-  const sm = inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type });
+  // token datasets run at their own sequence length (the Gram dataset's may differ, spec LM §8)
+  const seqOf = (d: Dataset | null) => (d && d.inputs.kind === 'tokens' ? d.inputs.seqLen : undefined);
+  const seqLen = seqOf(inp.dataset ?? inp.gramDataset);
+  const sm = inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type, seqLen });
   const infos = sm.nodeLayers;
   const nNonOut = hasOutput ? nl.length - 1 : nl.length;
   const stochBasis = c.n_stochastic_sources_basis_pos !== null || c.n_stochastic_sources_basis_hidden !== null;
@@ -97,10 +100,15 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
     spec,
     nodeLayers: nl,
     lastPosModuleType: c.last_pos_module_type,
+    ...(seqLen !== undefined ? { seqLen } : {}),
   };
   // which layers' activations the forward pass stores: non-output node layers (+ logits)
   const statDims: Array<[number, number]> = infos.slice(0, nNonOut).map((i) => [i.positions, i.dim]);
   if (collectOut) statDims.push([infos[K]!.positions, infos[K]!.dim]);
+  // a Gram dataset with another sequence length gets its own sectioning (same widths, other P)
+  const gSeq = seqOf(gds);
+  const gCtx: ModelCtx = gSeq !== seqLen ? { ...ctx, id: `${ctx.id}-gram`, seqLen: gSeq } : ctx;
+  const gStatDims = gCtx === ctx ? statDims : inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type, seqLen: gSeq }).nodeLayers.filter((_, i) => i < nNonOut || collectOut).map((i): [number, number] => [i.positions, i.dim]);
 
   // ---- 1. statistics -----------------------------------------------------------------------
   let ts = now();
@@ -110,17 +118,17 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   // attention sections' forward cache for M′, filled by the forward pass over `dataset`
   const attnFw: Array<AttnForwardAll | null> = new Array(K).fill(null);
   if (ds && c.calculate_Cs && !inp.loadedCs) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
-  if (gds) gAct = await forwardAll(inp.pool, ctx, gds, statDims, nNonOut, progress, 'forward', gds === ds ? attnFw : null);
+  if (gds) gAct = await forwardAll(inp.pool, gCtx, gds, gStatDims, nNonOut, progress, 'forward', gds === ds ? attnFw : null);
   if (loaded) {
     stats = { means: new Map(loaded.means), grams: new Map(loaded.grams) };
-    if (gAct) fingerprintCheck(c, loaded, gAct, statDims, nl, inp.loadedCs ? 'interaction_matrices_path' : 'gram_matrices_path');
+    if (gAct) fingerprintCheck(c, loaded, gAct, gStatDims, nl, inp.loadedCs ? 'interaction_matrices_path' : 'gram_matrices_path');
     for (let l = 0; l < nNonOut; l++) {
       if (!stats.grams.has(nl[l]!)) throw new UserError(`${inp.loadedCs ? 'interaction_matrices_path' : 'gram_matrices_path'}: no Gram matrix for node layer ${nl[l]}`);
     }
   } else {
     if (!gAct) throw new UserError('dataset: required to compute means and Gram matrices');
     const names = [...nl.slice(0, nNonOut), ...(collectOut ? ['output'] : [])];
-    stats = await gramsFromActs(inp.pool, c, gAct, statDims, names, progress);
+    stats = await gramsFromActs(inp.pool, c, gAct, gStatDims, names, progress);
   }
   times.grams = now() - ts;
 
@@ -223,7 +231,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
           if (c.naive_gradient_flow && l < K - 1) {
             // spec §5.5: C^l from a single section l → K (the final node layer), with C_out = C^K
             const sub = [L, nl[K]!];
-            const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type });
+            const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type, seqLen });
             const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
             const c2 = { ...c, node_layers: sub } as BuildConfig;
             mpPromise = computeMprime(pools.mprime, c2, ctx2, sm2, 0, acts[l]!, N, bases[K]!, progress);
