@@ -8,6 +8,10 @@ import type { Dataset } from './types.js';
 export type * from './types.js';
 export { mt19937Randperm, MT19937, PythonRandom, pythonSampleSorted } from './mt19937.js';
 export { takeRows, referenceSubset } from './subset.js';
+export { huggingfaceDatasetSchema, documentRange, tokenStream, packChunks, checkVocab } from './lm-text.js';
+export type { HuggingfaceDatasetConfig, TextTokenizer, Document } from './lm-text.js';
+export { tokenizerFromJson } from './tokenizer.js';
+export { parseCifarBatches, CIFAR_RECORD } from './cifar.js';
 export { parseNpy } from './npy.js';
 
 export interface ModularArithmeticOptions {
