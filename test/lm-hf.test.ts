@@ -6,8 +6,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
-import { hfModel } from '../src/models/hf/index.js';
-import { sectionJacobian } from '../src/models/index.js';
+import { checkHfTensors, hfModel, hfToTransformerLens, parseHfConfig, tlConfigOf } from '../src/models/hf/index.js';
+import { buildModel, parseTransformerConfig, sectionJacobian, transformerTensorShapes } from '../src/models/index.js';
+import type { Tensor } from '../src/io/tensor.js';
 import type { Inputs, Model, Section } from '../src/models/types.js';
 import { UserError } from '../src/errors.js';
 import { hfForward, logSoftmax, makeHfCheckpoint, randomTokens, type Arch, type HfFixture } from './lm-fixtures.js';
@@ -65,6 +66,21 @@ describe('HF → transformer-lens: log-softmax equals the HF forward', () => {
       const sm = model.sectioned(['ln1.0'], { seqLen: S });
       const folded = sm.logits(inp);
       expect(maxAbsDiff(logSoftmax(folded, V), ref)).toBeLessThan(1e-10);
+    });
+  }
+
+  for (const arch of ARCHS) {
+    it(`${arch}: unprocessed transformer-lens weights (LN with weights) give the HF logits themselves (spec LM §10.1)`, () => {
+      const fx = fixture(arch, arch === 'GPTNeoXForCausalLM' ? { d: 16, dMlp: 24 } : {});
+      const hfc = parseHfConfig(fx.config);
+      const tl = hfToTransformerLens(hfc, checkHfTensors(hfc, fx.tensors, 'fx'), hfc.nCtx);
+      const cfg = { ...tlConfigOf(hfc, hfc.nCtx), normalization_type: 'LN' };
+      const shapes = transformerTensorShapes(parseTransformerConfig(cfg));
+      const t = new Map<string, Tensor>();
+      for (const [k, v] of tl) t.set(k, { dtype: 'F64', shape: shapes.get(k)!, data: v });
+      const m = buildModel('transformer', cfg, t);
+      const inp = tokens(2, 10, 13, 12);
+      expect(maxAbsDiff(m.forwardUnfolded(inp), hfForward(fx, inp.data as Int32Array, 2, 10))).toBeLessThan(1e-12);
     });
   }
 
