@@ -23,19 +23,29 @@ interface Dims {
 function foldLnCentred(W: Float64Array, bias: Float64Array, lnw: Float64Array, lnb: Float64Array, slabs: number, d: number, n: number): { W: Float64Array; b: Float64Array } {
   const W2 = new Float64Array(W.length);
   const b2 = new Float64Array(bias);
+  const mu = new Float64Array(n);
+  const acc = new Float64Array(n);
+  // row-major passes (W_U is [d, 50257] for GPT-2): bias from the unscaled rows, scaled rows, column means
   for (let s = 0; s < slabs; s++) {
     const o = s * d * n;
-    for (let j = 0; j < n; j++) {
-      let acc = 0;
-      for (let mm = 0; mm < d; mm++) acc += W[o + mm * n + j]! * lnb[mm]!;
-      b2[s * n + j]! += acc;
+    mu.fill(0);
+    acc.fill(0);
+    for (let mm = 0; mm < d; mm++) {
+      const r = o + mm * n;
+      const bm = lnb[mm]!;
+      const wm = lnw[mm]!;
+      for (let j = 0; j < n; j++) {
+        acc[j]! += W[r + j]! * bm;
+        const v = W[r + j]! * wm;
+        W2[r + j] = v;
+        mu[j]! += v;
+      }
     }
-    for (let mm = 0; mm < d; mm++) for (let j = 0; j < n; j++) W2[o + mm * n + j] = W[o + mm * n + j]! * lnw[mm]!;
-    for (let j = 0; j < n; j++) {
-      let mu = 0;
-      for (let mm = 0; mm < d; mm++) mu += W2[o + mm * n + j]!;
-      mu /= d;
-      for (let mm = 0; mm < d; mm++) W2[o + mm * n + j]! -= mu;
+    for (let j = 0; j < n; j++) b2[s * n + j]! += acc[j]!; // bias + Σ_m lnb[m]·W[m, :], as transformer-lens
+    for (let j = 0; j < n; j++) mu[j] = mu[j]! / d;
+    for (let mm = 0; mm < d; mm++) {
+      const r = o + mm * n;
+      for (let j = 0; j < n; j++) W2[r + j]! -= mu[j]!;
     }
   }
   return { W: W2, b: b2 };
