@@ -133,8 +133,9 @@ export function hfToTransformerLens(c: HfModelConfig, hf: Map<string, Float64Arr
   };
   const neox = c.arch === 'GPTNeoXForCausalLM';
   const gpt2 = c.arch === 'GPT2LMHeadModel';
-  tl.set('embed.W_E', new Float64Array(g(neox ? 'embed_in.weight' : 'wte.weight')));
-  if (!neox) tl.set('pos_embed.W_pos', g('wpe.weight').slice(0, nCtx * d));
+  // arrays are shared with `hf` where the layout is unchanged (processing never mutates its input)
+  tl.set('embed.W_E', g(neox ? 'embed_in.weight' : 'wte.weight'));
+  if (!neox) tl.set('pos_embed.W_pos', g('wpe.weight').subarray(0, nCtx * d));
   for (let L = 0; L < c.nLayers; L++) {
     const p = neox ? `layers.${L}.` : `h.${L}.`;
     const t = `blocks.${L}.`;
@@ -179,20 +180,18 @@ export function hfToTransformerLens(c: HfModelConfig, hf: Map<string, Float64Arr
       tl.set(`${t}attn.b_${x}`, bj[j]!);
     });
     // W_O[h, e, m]
-    const WO = new Float64Array(H * dh * d);
-    if (gpt2) WO.set(g(p + 'attn.c_proj.weight')); // [h·dh + e, m] is already [H, dh, d]
-    else WO.set(transpose(g(neox ? p + 'attention.dense.weight' : p + 'attn.attention.out_proj.weight'), d, d));
-    tl.set(t + 'attn.W_O', WO);
-    tl.set(t + 'attn.b_O', new Float64Array(g(gpt2 ? p + 'attn.c_proj.bias' : neox ? p + 'attention.dense.bias' : p + 'attn.attention.out_proj.bias')));
+    // GPT-2's c_proj [h·dh + e, m] is already [H, dh, d]
+    tl.set(t + 'attn.W_O', gpt2 ? g(p + 'attn.c_proj.weight') : transpose(g(neox ? p + 'attention.dense.weight' : p + 'attn.attention.out_proj.weight'), d, d));
+    tl.set(t + 'attn.b_O', g(gpt2 ? p + 'attn.c_proj.bias' : neox ? p + 'attention.dense.bias' : p + 'attn.attention.out_proj.bias'));
     if (gpt2) {
-      tl.set(t + 'mlp.W_in', new Float64Array(g(p + 'mlp.c_fc.weight')));
-      tl.set(t + 'mlp.W_out', new Float64Array(g(p + 'mlp.c_proj.weight')));
+      tl.set(t + 'mlp.W_in', g(p + 'mlp.c_fc.weight'));
+      tl.set(t + 'mlp.W_out', g(p + 'mlp.c_proj.weight'));
     } else {
       tl.set(t + 'mlp.W_in', transpose(g(neox ? p + 'mlp.dense_h_to_4h.weight' : p + 'mlp.c_fc.weight'), m, d));
       tl.set(t + 'mlp.W_out', transpose(g(neox ? p + 'mlp.dense_4h_to_h.weight' : p + 'mlp.c_proj.weight'), d, m));
     }
-    tl.set(t + 'mlp.b_in', new Float64Array(g(neox ? p + 'mlp.dense_h_to_4h.bias' : p + 'mlp.c_fc.bias')));
-    tl.set(t + 'mlp.b_out', new Float64Array(g(neox ? p + 'mlp.dense_4h_to_h.bias' : p + 'mlp.c_proj.bias')));
+    tl.set(t + 'mlp.b_in', g(neox ? p + 'mlp.dense_h_to_4h.bias' : p + 'mlp.c_fc.bias'));
+    tl.set(t + 'mlp.b_out', g(neox ? p + 'mlp.dense_4h_to_h.bias' : p + 'mlp.c_proj.bias'));
   }
   tl.set('ln_final.w', g(neox ? 'final_layer_norm.weight' : 'ln_f.weight'));
   tl.set('ln_final.b', g(neox ? 'final_layer_norm.bias' : 'ln_f.bias'));
