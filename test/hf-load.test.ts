@@ -4,6 +4,7 @@
  * `interbasis inspect`, and a small generic-path build per architecture with the spec §11
  * invariants and the LM Gram null directions.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { InlinePool } from '../src/parallel/pool.js';
 import '../src/tasks.js';
 import type { LayerBasis, RibResults } from '../src/io/results.js';
 import { UserError } from '../src/errors.js';
+import { REPO_ROOT } from './helpers/refdata.js';
 import { hfForward, logSoftmax, makeHfCheckpoint, randomTokens, torchSaveStateDict, type Arch, type HfFixture } from './lm-fixtures.js';
 
 let dir = '';
@@ -129,6 +131,28 @@ describe('reading Hugging Face files', () => {
     await runInspect(folder, { json: true }, out);
     const j = JSON.parse(text) as { node_layers: Array<{ name: string; dim: number }> };
     expect(j.node_layers.find((l) => l.name === 'attn_out.1')!.dim).toBe(4 * 8 + 2 + 1);
+  });
+});
+
+describe('the interbasis CLI (compiled dist/)', () => {
+  const BIN = join(REPO_ROOT, 'bin', 'interbasis.js');
+  const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+  it('inspect prints widths; a missing pretrained model exits 2 naming the folder; build --models-dir', () => {
+    const models = join(dir, 'cli-models');
+    writeFolder(join('cli-models', 'pythia-14m'), fxOf('GPTNeoXForCausalLM'), 'safetensors');
+    const ok = cli(['inspect', 'pythia-14m', '--json'], { INTERBASIS_MODELS: models });
+    expect(ok.status, ok.stderr).toBe(0);
+    const j = JSON.parse(ok.stdout) as { architecture: string; node_layers: Array<{ name: string; dim: number }> };
+    expect(j.architecture).toBe('GPTNeoXForCausalLM');
+    expect(j.node_layers.find((l) => l.name === 'ln2_out.0')!.dim).toBe(19);
+    const miss = cli(['inspect', 'gpt2', '--models-dir', models]);
+    expect(miss.status).toBe(2);
+    expect(miss.stderr).toContain(`model folder ${join(models, 'gpt2')} does not exist`);
+    const cfg = join(dir, 'cli-build.yaml');
+    writeFileSync(cfg, JSON.stringify({ exp_name: 'x', tlens_pretrained: 'gpt2', node_layers: ['ln1.0', 'unembed'], rotate_final_node_layer: false, dataset: { dataset_type: 'huggingface', name: 'd', path: dir }, batch_size: 2, truncation_threshold: 0, out_dir: null }));
+    const b = cli(['build', cfg, '--models-dir', models, '--workers', '1']);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/tlens_pretrained gpt2: model folder .* does not exist/);
   });
 });
 
