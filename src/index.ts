@@ -17,7 +17,9 @@ export * as linalg from './linalg/index.js';
 export * as parallel from './parallel/index.js';
 /** Models (MLP, modular MLP, transformer-lens transformers), sections and VJPs. */
 export * as models from './models/index.js';
-/** Datasets: modular arithmetic (exact reference split), block vectors, .npy parsing. */
+/** Hugging Face GPT-2 / GPT-Neo / GPT-NeoX checkpoints → the processed transformer-lens model. */
+export * as hf from './models/hf/index.js';
+/** Datasets: modular arithmetic (exact reference split), block vectors, .npy parsing, LM text packing, tokenizers, CIFAR-10. */
 export * as data from './data/index.js';
 /** Tensors, safetensors, PyTorch .pt (restricted unpickler) and the results format. */
 export * as io from './io/index.js';

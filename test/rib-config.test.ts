@@ -92,14 +92,14 @@ describe('rib config', () => {
     expect(err({ ...base, calculate_Cs: false })).toMatch(/calculate_edges requires calculate_Cs/);
     expect(err({ ...base, mlp_path: 'a.safetensors' })).toMatch(/exactly one model source/);
     expect(err({ ...base, tlens_model_path: null })).toMatch(/exactly one model source/);
-    expect(err({ ...base, tlens_model_path: null, tlens_pretrained: 'gpt2' })).toMatch(/unavailable.*safetensors/);
+    expect(err({ ...base, tlens_model_path: null, model: { type: 'transformer', path: 'm.safetensors', n_ctx: 5 } })).toMatch(/n_ctx applies only to type "hf"/);
     expect(err({ ...base, node_layers: ['output', 'ln1.0'] })).toMatch(/output/);
     expect(err({ ...base, node_layers: ['ln1.0', 'ln1.0'] })).toMatch(/duplicate/);
     expect(err({ ...base, basis_formula: 'neuron' })).toMatch(/neuron/);
     expect(err({ ...base, basis_formula: '(1-alpha)^2' })).toMatch(/identically zero/);
     expect(err({ ...base, dtype: 'bfloat16' })).toMatch(/bfloat16/);
     expect(err({ ...base, rotate_final_node_layer: true })).toMatch(/rotate_final_node_layer/);
-    expect(err({ ...base, dataset: { dataset_type: 'huggingface', name: 'x' } })).toMatch(/huggingface/);
+    expect(err({ ...base, dataset: { dataset_type: 'huggingface', name: 'x', return_set_frac: 0.5, n_documents: 3 } })).toMatch(/return_set_frac or n_documents/);
   });
 
   it('per-layer integration dicts: full id wins over prefix; every layer needs a key; unknown keys are errors', () => {

@@ -124,6 +124,7 @@ export async function runAblation(o: RunAblationOptions): Promise<AblationOutput
   const isEdge = cfg.ablation_type === 'edge';
   const cast = cfg.dtype === 'float32' ? f32 : (a: Float64Array) => a;
   if (!dataset.labels) throw new UserError(`ablation: dataset ${dataset.name} has no labels; accuracy/ce_loss need labels`);
+  if ((dataset.labelWidth ?? 1) > 1) throw new UserError(`ablation: dataset ${dataset.name} has per-position labels [N, ${dataset.labelWidth}]; ablations score the last position only and need labels [N]`);
 
   const lastPos = (results.config?.last_pos_module_type ?? null) as 'add_resid1' | 'unembed' | null;
   const sectioned = model.sectioned(layers, { lastPosModuleType: lastPos });

@@ -4,6 +4,7 @@ import { parseSafetensors } from '../io/safetensors.js';
 import { parsePt, stateDictFromPt } from '../io/pt.js';
 import type { Tensor } from '../io/tensor.js';
 import { buildModel, modularMlp } from '../models/index.js';
+import { hfModel } from '../models/hf/index.js';
 import { CONFIG_NAMES, extractModelConfig, inferModelType } from '../models/model-config.js';
 import type { Model } from '../models/types.js';
 import { dirName, parseStructured, type InputFiles } from './inputs.js';
@@ -36,7 +37,7 @@ async function configDocs(inputs: InputFiles, path: string, explicit: string | n
 export interface ModelSource {
   tlens_model_path?: string | null;
   mlp_path?: string | null;
-  model?: { type?: 'mlp' | 'transformer'; path: string; config?: string | null } | null;
+  model?: { type?: 'mlp' | 'transformer' | 'hf'; path: string; config?: string | null; n_ctx?: number | null } | null;
   modular_mlp_config?: Record<string, unknown> | null;
 }
 
@@ -58,9 +59,11 @@ export async function loadModelFor(c: ModelSource, inputs: InputFiles): Promise<
   const tensors = await loadCheckpoint(inputs, path, key);
   const docs = await configDocs(inputs, path, cfgPath, key);
   if (!docs.length) throw new UserError(`${key}: no model config for ${path}: give model.config, or one of ${CONFIG_NAMES.join(', ')} beside the checkpoint`);
-  const cfg = extractModelConfig(docs[0]!.doc, docs[0]!.path);
-  const kind = type ?? inferModelType(cfg, tensors);
+  const cfg = type === 'hf' ? {} : extractModelConfig(docs[0]!.doc, docs[0]!.path);
   try {
+    // a Hugging Face checkpoint: its config.json and tensors, converted as in Node (src/models/hf)
+    if (type === 'hf') return { model: hfModel(docs[0]!.doc, tensors, { nCtx: c.model?.n_ctx ?? null, what: path }), docs };
+    const kind = type ?? inferModelType(cfg, tensors);
     return { model: buildModel(kind, cfg, tensors), docs };
   } catch (e) {
     if (e instanceof UserError) throw new UserError(`${path} (config ${docs[0]!.path}): ${e.message}`);

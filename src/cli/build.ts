@@ -75,6 +75,7 @@ export function register(program: Command): void {
   workersOption(cmd)
     .option('--json', 'NDJSON progress events and summary on stdout')
     .option('--force', 'overwrite existing results')
+    .option('--models-dir <dir>', 'folder of local pretrained models for tlens_pretrained (default: $INTERBASIS_MODELS)')
     .action(async (config: string, o: BuildCliOptions) => {
       await runBuildCli(config, o);
     });

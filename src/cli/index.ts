@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   slurm: () => import('./slurm.js'),
   run: () => import('./run.js'),
   serve: () => import('./serve.js'),
+  inspect: () => import('./inspect.js'),
 };
 
 // A closed pipe (`interbasis … | head`) is not an error: stop quietly.

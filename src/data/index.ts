@@ -6,7 +6,12 @@ import { mt19937Randperm } from './mt19937.js';
 import type { Dataset } from './types.js';
 
 export type * from './types.js';
-export { mt19937Randperm, MT19937 } from './mt19937.js';
+export { mt19937Randperm, MT19937, PythonRandom, pythonSampleSorted } from './mt19937.js';
+export { takeRows, referenceSubset } from './subset.js';
+export { huggingfaceDatasetSchema, documentRange, tokenStream, packChunks, checkVocab } from './lm-text.js';
+export type { HuggingfaceDatasetConfig, TextTokenizer, Document } from './lm-text.js';
+export { tokenizerFromJson } from './tokenizer.js';
+export { parseCifarBatches, CIFAR_RECORD } from './cifar.js';
 export { parseNpy } from './npy.js';
 
 export interface ModularArithmeticOptions {
@@ -107,5 +112,6 @@ export function sliceDataset(d: Dataset, start: number, end: number): Dataset {
     inp.kind === 'tokens'
       ? { kind: 'tokens' as const, data: inp.data.subarray(s * inp.seqLen, e * inp.seqLen), batch: e - s, seqLen: inp.seqLen }
       : { kind: 'floats' as const, data: inp.data.subarray(s * inp.width, e * inp.width), batch: e - s, width: inp.width };
-  return { name: d.name, n: e - s, inputs, labels: d.labels ? d.labels.subarray(s, e) : null };
+  const lw = d.labelWidth ?? 1;
+  return { name: d.name, n: e - s, inputs, labels: d.labels ? d.labels.subarray(s * lw, e * lw) : null, labelWidth: d.labelWidth };
 }

@@ -26,12 +26,18 @@ export function tensorToDataset(name: string, x: Tensor, y: Tensor | null, what:
     inputs = { kind: 'floats', data: f, batch: n, width };
   }
   let labels: Dataset['labels'] = null;
+  let labelWidth: number | undefined;
   if (y) {
     const ny = y.shape.length ? y.shape[0]! : 1;
-    if (ny !== n || y.shape.length > 1) throw new UserError(`${what}: labels have shape [${y.shape.join(', ')}], expected [${n}]`);
+    // [N], or [N, T] per-position labels of token inputs [N, T] (language-model next tokens)
+    const perPos = y.shape.length === 2 && inputs.kind === 'tokens' && y.shape[1] === inputs.seqLen;
+    if (ny !== n || (y.shape.length > 1 && !perPos)) {
+      throw new UserError(`${what}: labels have shape [${y.shape.join(', ')}], expected [${n}]${inputs.kind === 'tokens' ? ` or [${n}, ${inputs.seqLen}]` : ''}`);
+    }
+    if (perPos) labelWidth = y.shape[1]!;
     const f = toFloat64(y);
     if (y.dtype === 'F64' || y.dtype === 'F32' || y.dtype === 'F16' || y.dtype === 'BF16') labels = f;
     else labels = Int32Array.from(f);
   }
-  return { name, n, inputs, labels };
+  return { name, n, inputs, labels, ...(labelWidth !== undefined ? { labelWidth } : {}) };
 }

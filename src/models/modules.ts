@@ -29,7 +29,12 @@ export type ModuleKind =
   | 'act'
   | 'attn_in'
   | 'attn_out'
-  | 'mlp_layer';
+  | 'mlp_layer'
+  // language-model variants (rotary.ts, parallel.ts)
+  | 'attn_in_rotary'
+  | 'add_keep'
+  | 'ln_var_parallel'
+  | 'ln_out_parallel';
 
 export interface Module {
   readonly id: string;
@@ -448,6 +453,8 @@ export class AttnOut implements Module {
     readonly dv: number,
     readonly dout: number,
     readonly scale: number,
+    /** local attention (GPT-Neo odd layers): query i sees keys i − window < j ≤ i; A is 0 outside */
+    readonly window = Infinity,
   ) {}
   shape(P: number, w: readonly number[]) {
     expectParts(this.id, w, 4);
@@ -474,9 +481,12 @@ export class AttnOut implements Module {
         for (let j = 0; j < P; j++) vo[j] = (b * P + j) * dvv + h * dv;
         for (let i = 0; i < P; i++) {
           const qo = (b * P + i) * dqk + h * dh;
-          for (let j = 0; j <= i; j++) row[j] = attnScore(q, qo, k, (b * P + j) * dqk + h * dh, dh, this.scale);
-          attendRow(row, i + 1, vs, vo, dv, Z, (b * P + i) * dvv + h * dv);
-          A.set(row.subarray(0, i + 1), ab + i * P);
+          // local attention: keys i − window < j ≤ i (j0 = 0 for global attention)
+          const j0 = Math.max(0, i + 1 - this.window);
+          for (let j = j0; j <= i; j++) row[j] = attnScore(q, qo, k, (b * P + j) * dqk + h * dh, dh, this.scale);
+          const rw = j0 === 0 ? row : row.subarray(j0);
+          attendRow(rw, i + 1 - j0, vs, j0 === 0 ? vo : vo.subarray(j0), dv, Z, (b * P + i) * dvv + h * dv);
+          A.set(rw.subarray(0, i + 1 - j0), ab + i * P + j0);
         }
       }
     }

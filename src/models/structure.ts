@@ -131,6 +131,9 @@ export function detectStructure(mods: readonly Module[], inPos: number, inW: rea
   const ai = mods.findIndex((m) => m instanceof AttnOut);
   if (ai >= 0) {
     const ao = mods[ai] as AttnOut;
+    // local attention that masks keys at these positions: the generic path (the structure's
+    // M′ and edges assume the full causal pattern)
+    if (ao.window < inPos) return undefined;
     const pre = mods.slice(0, ai);
     const post = mods.slice(ai + 1);
     // linear before; after: linear, and at most a last-position selection (add_resid1)

@@ -9,6 +9,8 @@ import { exp } from '../linalg/index.js';
 import { actForward, parseActivation, rootOne } from './activations.js';
 import { foldMlpLayer } from './mlp.js';
 import { Act, Add, AttnIn, AttnOut, Identity, Linear, LnOut, LnVar, Split, type Module } from './modules.js';
+import { AddKeepResid, ParallelLnOut, ParallelLnVar } from './parallel.js';
+import { RotaryAttnIn, rotateHeads, rotaryTables } from './rotary.js';
 import { buildSectioned, type FlatModel } from './sections.js';
 import { matMul } from './tuple.js';
 import type { ActivationName, Inputs, Model, SectionOptions } from './types.js';
@@ -27,8 +29,18 @@ export interface TransformerConfig {
   normalization_type: null | 'LN' | 'LNPre';
   eps: number;
   use_attn_scale: boolean;
-  positional_embedding_type: 'standard';
+  positional_embedding_type: 'standard' | 'rotary';
+  /** rotary models: rotated features per head (NeoX pairing), base 10000 (spec LM §5.2) */
+  rotary_dim: number | null;
+  /** GPT-NeoX: attention and MLP read the same block input (spec LM §6.3) */
+  parallel_attn_mlp: boolean;
+  /** GPT-Neo: odd layers attend to the last LOCAL_ATTN_WINDOW positions only (spec LM §5.3) */
+  use_local_attn: boolean;
+  original_architecture: string | null;
 }
+
+/** GPT-Neo's local-attention window as rib hard-codes it (spec LM §5.3). */
+export const LOCAL_ATTN_WINDOW = 256;
 
 const WHAT = 'transformer';
 
@@ -39,8 +51,8 @@ export function parseTransformerConfig(raw: Record<string, unknown>): Transforme
     throw new UserError(`transformer config: normalization_type ${JSON.stringify(nt)} is not supported (use null, "LN" or "LNPre")`);
   }
   const pe = cfg['positional_embedding_type'] ?? 'standard';
-  if (pe !== 'standard') throw new UserError(`transformer config: positional_embedding_type ${JSON.stringify(pe)} is not supported (only "standard", learned absolute)`);
-  for (const k of ['parallel_attn_mlp', 'use_local_attn', 'attn_only', 'use_split_qkv_input'] as const) {
+  if (pe !== 'standard' && pe !== 'rotary') throw new UserError(`transformer config: positional_embedding_type ${JSON.stringify(pe)} is not supported (use "standard" or "rotary")`);
+  for (const k of ['attn_only', 'use_split_qkv_input'] as const) {
     if (cfg[k] !== undefined && cfg[k] !== null && cfg[k] !== false) throw new UserError(`transformer config: ${k} = ${JSON.stringify(cfg[k])} is not supported`);
   }
   const d_model = cfgPosInt(cfg, 'd_model', WHAT);
@@ -49,10 +61,21 @@ export function parseTransformerConfig(raw: Record<string, unknown>): Transforme
   const dvo = cfg['d_vocab_out'];
   const d_vocab_out = dvo === undefined || dvo === null || dvo === -1 ? d_vocab : cfgPosInt(cfg, 'd_vocab_out', WHAT);
   const act = cfg['act_fn'] ?? 'relu';
+  const d_head = cfgPosInt(cfg, 'd_head', WHAT);
+  let rotary_dim: number | null = null;
+  if (pe === 'rotary') {
+    rotary_dim = cfgPosInt(cfg, 'rotary_dim', WHAT);
+    if (rotary_dim % 2 !== 0 || rotary_dim > d_head) throw new UserError(`transformer config: rotary_dim ${rotary_dim} must be even and ≤ d_head ${d_head}`);
+    const base = cfg['rotary_base'] ?? 10000;
+    if (base !== 10000) throw new UserError(`transformer config: rotary_base ${JSON.stringify(base)} is not supported (transformer-lens 1.10 and rib use 10000)`);
+  }
+  const use_local_attn = cfgBool(cfg, 'use_local_attn', WHAT, false);
+  if (use_local_attn && nt === null) throw new UserError('transformer config: use_local_attn needs normalization_type "LN" or "LNPre" (as GPT-Neo has)');
+  const oa = cfg['original_architecture'] ?? null;
   return {
     n_layers: cfgPosInt(cfg, 'n_layers', WHAT),
     d_model,
-    d_head: cfgPosInt(cfg, 'd_head', WHAT),
+    d_head,
     n_heads,
     d_mlp: cfgPosInt(cfg, 'd_mlp', WHAT),
     d_vocab,
@@ -62,7 +85,11 @@ export function parseTransformerConfig(raw: Record<string, unknown>): Transforme
     normalization_type: nt,
     eps: cfgNum(cfg, 'eps', WHAT, 1e-5),
     use_attn_scale: cfgBool(cfg, 'use_attn_scale', WHAT, true),
-    positional_embedding_type: 'standard',
+    positional_embedding_type: pe,
+    rotary_dim,
+    parallel_attn_mlp: cfgBool(cfg, 'parallel_attn_mlp', WHAT, false),
+    use_local_attn,
+    original_architecture: typeof oa === 'string' ? oa : null,
   };
 }
 
@@ -71,7 +98,7 @@ export function transformerTensorShapes(c: TransformerConfig): Map<string, numbe
   const { d_model: d, n_heads: H, d_head: dh, d_mlp: m } = c;
   const s = new Map<string, number[]>();
   s.set('embed.W_E', [c.d_vocab, d]);
-  s.set('pos_embed.W_pos', [c.n_ctx, d]);
+  if (c.positional_embedding_type === 'standard') s.set('pos_embed.W_pos', [c.n_ctx, d]);
   for (let L = 0; L < c.n_layers; L++) {
     const p = `blocks.${L}.`;
     if (c.normalization_type === 'LN') {
@@ -106,11 +133,12 @@ const isBuffer = (n: string): boolean => /^blocks\.\d+\.attn\.(mask|IGNORE)$/.te
 export function buildTransformer(rawConfig: Record<string, unknown>, tensors: Map<string, Tensor>): Model {
   const c = parseTransformerConfig(rawConfig);
   const w = takeTensors(tensors, transformerTensorShapes(c), isBuffer, 'transformer');
+  if (c.positional_embedding_type === 'rotary' && tensors.has('pos_embed.W_pos')) throw new UserError('transformer: a rotary model has no pos_embed.W_pos, but the checkpoint holds one');
   return transformerFromWeights(c, w);
 }
 
-export function transformerModuleIds(n_layers: number): string[] {
-  const ids = ['embed', 'pos_embed', 'add_embed'];
+export function transformerModuleIds(n_layers: number, rotary = false): string[] {
+  const ids = rotary ? ['embed'] : ['embed', 'pos_embed', 'add_embed'];
   for (let L = 0; L < n_layers; L++) {
     for (const m of ['ln1', 'ln1_out', 'attn_in', 'attn_out', 'add_resid1', 'ln2', 'ln2_out', 'mlp_in', 'mlp_act', 'mlp_out', 'add_resid2']) ids.push(`${m}.${L}`);
   }
@@ -150,9 +178,13 @@ export function foldTransformer(c: TransformerConfig, w: Map<string, Float64Arra
   const LN = c.normalization_type === 'LN';
   const g = (n: string) => w.get(n)!;
   const WE = new Float64Array(c.d_vocab * d1);
-  for (let v = 0; v < c.d_vocab; v++) WE.set(g('embed.W_E').subarray(v * d, (v + 1) * d), v * d1);
-  const Wpos = new Float64Array(c.n_ctx * d1);
-  for (let p = 0; p < c.n_ctx; p++) {
+  const rotary = c.positional_embedding_type === 'rotary';
+  for (let v = 0; v < c.d_vocab; v++) {
+    WE.set(g('embed.W_E').subarray(v * d, (v + 1) * d), v * d1);
+    if (rotary) WE[v * d1 + d] = 1; // no W_pos: the constant comes with the token (spec LM §6.4)
+  }
+  const Wpos = new Float64Array(rotary ? 0 : c.n_ctx * d1);
+  for (let p = 0; p < (rotary ? 0 : c.n_ctx); p++) {
     Wpos.set(g('pos_embed.W_pos').subarray(p * d, (p + 1) * d), p * d1);
     Wpos[p * d1 + d] = 1;
   }
@@ -230,7 +262,8 @@ function checkTokens(inputs: Inputs, c: TransformerConfig): { tok: Int32Array; B
 }
 
 export function transformerFromWeights(c: TransformerConfig, w: Map<string, Float64Array>): Model {
-  const moduleIds = transformerModuleIds(c.n_layers);
+  const rotary = c.positional_embedding_type === 'rotary';
+  const moduleIds = transformerModuleIds(c.n_layers, rotary);
   const shapes = transformerTensorShapes(c);
   let folded: Folded | null = null;
   const flat = (lpt: 'add_resid1' | 'unembed' | null): FlatModel => {
@@ -240,17 +273,20 @@ export function transformerFromWeights(c: TransformerConfig, w: Map<string, Floa
     const d1 = d + 1;
     const LN = c.normalization_type !== null;
     const scale = c.use_attn_scale ? 1 / Math.sqrt(dh) : 1;
-    const mods: Module[] = [new Add('add_embed', false)];
+    const mods: Module[] = rotary ? [] : [new Add('add_embed', false)];
+    const par = c.parallel_attn_mlp;
     for (let L = 0; L < c.n_layers; L++) {
       const Lw = f.layers[L]!;
+      const attnIn = new AttnIn(`attn_in.${L}`, Lw.Wq, Lw.Wk, Lw.Wv, d1, H * dh, H * (dh + 1));
+      const window = c.use_local_attn && L % 2 === 1 ? LOCAL_ATTN_WINDOW : Infinity;
       mods.push(
         LN ? new LnVar(`ln1.${L}`) : new Identity(`ln1.${L}`),
         LN ? new LnOut(`ln1_out.${L}`, c.eps, true) : new Split(`ln1_out.${L}`),
-        new AttnIn(`attn_in.${L}`, Lw.Wq, Lw.Wk, Lw.Wv, d1, H * dh, H * (dh + 1)),
-        new AttnOut(`attn_out.${L}`, Lw.Wo, H, dh, dh + 1, d1, scale),
-        new Add(`add_resid1.${L}`, lpt === 'add_resid1'),
-        LN ? new LnVar(`ln2.${L}`) : new Identity(`ln2.${L}`),
-        LN ? new LnOut(`ln2_out.${L}`, c.eps, true) : new Split(`ln2_out.${L}`),
+        rotary ? new RotaryAttnIn(attnIn, H, dh, c.rotary_dim!) : attnIn,
+        new AttnOut(`attn_out.${L}`, Lw.Wo, H, dh, dh + 1, d1, scale, window),
+        par ? new AddKeepResid(`add_resid1.${L}`, lpt === 'add_resid1') : new Add(`add_resid1.${L}`, lpt === 'add_resid1'),
+        par ? new ParallelLnVar(`ln2.${L}`) : LN ? new LnVar(`ln2.${L}`) : new Identity(`ln2.${L}`),
+        par ? new ParallelLnOut(`ln2_out.${L}`, c.eps) : LN ? new LnOut(`ln2_out.${L}`, c.eps, true) : new Split(`ln2_out.${L}`),
         new Linear(`mlp_in.${L}`, Lw.Win, d1, m + 1),
         new Act(`mlp_act.${L}`, c.act_fn),
         new Linear(`mlp_out.${L}`, Lw.Wout, m + 1, d1),
@@ -264,11 +300,16 @@ export function transformerFromWeights(c: TransformerConfig, w: Map<string, Floa
     );
     return {
       kind: 'transformer',
-      stemIds: ['embed', 'pos_embed'],
+      stemIds: rotary ? ['embed'] : ['embed', 'pos_embed'],
       modules: mods,
-      stemShape: (S: number) => ({ P: S, w: [d1, d1] }),
+      stemShape: (S: number) => ({ P: S, w: rotary ? [d1] : [d1, d1] }),
       stem(inputs: Inputs) {
         const { tok, B, S } = checkTokens(inputs, c);
+        if (rotary) {
+          const te = new Float64Array(B * S * d1);
+          for (let i = 0; i < B * S; i++) te.set(f.WE.subarray(tok[i]! * d1, (tok[i]! + 1) * d1), i * d1);
+          return { P: S, w: [d1], parts: [te] };
+        }
         const te = new Float64Array(B * S * d1);
         const pe = new Float64Array(B * S * d1);
         for (let b = 0; b < B; b++)
@@ -322,7 +363,8 @@ function referenceForward(c: TransformerConfig, w: Map<string, Float64Array>, in
   const resid = new Float64Array(rows * d);
   for (let b = 0; b < B; b++)
     for (let s = 0; s < S; s++)
-      for (let j = 0; j < d; j++) resid[(b * S + s) * d + j] = g('embed.W_E')[tok[b * S + s]! * d + j]! + g('pos_embed.W_pos')[s * d + j]!;
+      for (let j = 0; j < d; j++) resid[(b * S + s) * d + j] = g('embed.W_E')[tok[b * S + s]! * d + j]! + (c.rotary_dim === null ? g('pos_embed.W_pos')[s * d + j]! : 0);
+  const rot = c.rotary_dim !== null ? rotaryTables(S, c.rotary_dim) : null;
   const norm = (x: Float64Array, wn: string | null): Float64Array => {
     if (c.normalization_type === null) return x;
     const y = new Float64Array(x.length);
@@ -356,28 +398,34 @@ function referenceForward(c: TransformerConfig, w: Map<string, Float64Array>, in
       const q = affine(x, sl(p + 'attn.W_Q', d * dh), sl(p + 'attn.b_Q', dh), d, dh);
       const k = affine(x, sl(p + 'attn.W_K', d * dh), sl(p + 'attn.b_K', dh), d, dh);
       const v = affine(x, sl(p + 'attn.W_V', d * dh), sl(p + 'attn.b_V', dh), d, dh);
+      if (rot) {
+        rotateHeads(q, B, S, 1, dh, rot);
+        rotateHeads(k, B, S, 1, dh, rot);
+      }
       const z = new Float64Array(rows * dh);
+      const j0 = (i: number) => (c.use_local_attn && L % 2 === 1 ? Math.max(0, i + 1 - LOCAL_ATTN_WINDOW) : 0);
       for (let b = 0; b < B; b++)
         for (let i = 0; i < S; i++) {
           const sc = new Float64Array(i + 1);
           let mx = -Infinity;
-          for (let j = 0; j <= i; j++) {
+          for (let j = j0(i); j <= i; j++) {
             let t = 0;
             for (let cc = 0; cc < dh; cc++) t += q[(b * S + i) * dh + cc]! * k[(b * S + j) * dh + cc]!;
             sc[j] = t * scale;
             mx = Math.max(mx, sc[j]!);
           }
           let tot = 0;
-          for (let j = 0; j <= i; j++) tot += (sc[j] = exp(sc[j]! - mx));
-          for (let j = 0; j <= i; j++)
+          for (let j = j0(i); j <= i; j++) tot += (sc[j] = exp(sc[j]! - mx));
+          for (let j = j0(i); j <= i; j++)
             for (let cc = 0; cc < dh; cc++) z[(b * S + i) * dh + cc]! += (sc[j]! / tot) * v[(b * S + j) * dh + cc]!;
         }
       const o = matMul(z, rows, dh, g(p + 'attn.W_O').subarray(h * dh * d, (h + 1) * dh * d), d);
       for (let i = 0; i < o.length; i++) attn[i]! += o[i]!;
     }
     const bO = g(p + 'attn.b_O');
+    const x2par = c.parallel_attn_mlp ? norm(new Float64Array(resid), p + 'ln2') : null; // LN2 reads the block input
     for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) resid[r * d + j]! += attn[r * d + j]! + bO[j]!;
-    const x2 = norm(resid, p + 'ln2');
+    const x2 = x2par ?? norm(resid, p + 'ln2');
     const pre = affine(x2, g(p + 'mlp.W_in'), g(p + 'mlp.b_in'), d, m);
     const out = affine(actForward(c.act_fn, pre, pre), g(p + 'mlp.W_out'), g(p + 'mlp.b_out'), m, d);
     for (let i = 0; i < resid.length; i++) resid[i]! += out[i]!;

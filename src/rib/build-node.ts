@@ -13,18 +13,21 @@ import type { TaskPool } from '../parallel/pool.js';
 import { ribBuild, type ProgressSink } from './build.js';
 import type { BuildConfig, DatasetConfig } from './config.js';
 import { checkInputFiles } from './config-node.js';
-import { checkpointTrainingDataset, loadDataset, loadModelSource, modelSourceOf } from './inputs-node.js';
+import { checkpointTrainingDataset, lmModelInfo, loadDataset, loadModelSource, modelSourceOf } from './inputs-node.js';
+import type { LmModelInfo } from '../data/hf-dataset-node.js';
+import { checkSequenceLengths } from '../models/context-length.js';
+import { evaluateModel } from './evaluate.js';
 
 /** The model a build config names (src/rib/inputs-node.ts resolves it). */
-export async function loadModelFor(c: BuildConfig): Promise<Model> {
-  const src = modelSourceOf(c);
+export async function loadModelFor(c: BuildConfig, modelsDir: string | null = null): Promise<Model> {
+  const src = modelSourceOf(c, undefined, modelsDir);
   if (!src) throw new UserError('no model source in the config');
   return loadModelSource(src);
 }
 
 /** A dataset of a build config; null modular-arithmetic values come from the checkpoint's training config. */
-export async function datasetFor(d: DatasetConfig, c: BuildConfig, key: string, warn: (m: string) => void): Promise<Dataset> {
-  return loadDataset(d, { key, warn, defaults: { what: "the checkpoint's training", load: () => checkpointTrainingDataset(modelSourceOf(c)) } });
+export async function datasetFor(d: DatasetConfig, c: BuildConfig, key: string, warn: (m: string) => void, lm: LmModelInfo | null = null): Promise<Dataset> {
+  return loadDataset(d, { key, warn, lm, defaults: { what: "the checkpoint's training", load: () => checkpointTrainingDataset(modelSourceOf(c)) } });
 }
 
 /** Where the results go: --out, else out_dir/exp_name. */
@@ -41,6 +44,8 @@ export interface RunOptions {
   pool: TaskPool | Promise<TaskPool>;
   progress?: ProgressSink;
   warn?: (m: string) => void;
+  /** folder of local pretrained models (default $INTERBASIS_MODELS) */
+  modelsDir?: string | null;
 }
 
 /**
@@ -60,13 +65,20 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   const warn = o.warn ?? (() => undefined);
   const dir = preflightBuild(c, o);
   if (c.dtype === 'float32') warn('dtype float32: the build runs in float64 throughout (more accurate than the reference float32 build)');
-  const model = await loadModelFor(c);
-  const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn) : null;
-  const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn) : null;
+  const modelsDir = o.modelsDir ?? null;
+  const model = await loadModelFor(c, modelsDir);
+  const lm = await lmModelInfo(modelSourceOf(c, undefined, modelsDir), model);
+  const dataset = c.dataset ? await datasetFor(c.dataset, c, 'dataset', warn, lm) : null;
+  const gramDataset = c.gram_dataset ? await datasetFor(c.gram_dataset, c, 'gram_dataset', warn, lm) : null;
+  const seq = (d: Dataset | null, key: string) => (d && d.inputs.kind === 'tokens' ? { key, seqLen: d.inputs.seqLen } : null);
+  checkSequenceLengths(model, [seq(dataset, 'dataset'), seq(gramDataset, 'gram_dataset')]);
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
+  // eval_type: scored before the build (as the reference logs it) and stored in results.json
+  const evalResult = c.eval_type && dataset ? evaluateModel(model, dataset, c.eval_type, { nodeLayers: c.node_layers, lastPosModuleType: c.last_pos_module_type, batchSize: c.batch_size }) : null;
   const pool = await o.pool;
   const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn });
+  if (evalResult) results.info.eval = evalResult;
   if (dir) {
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });

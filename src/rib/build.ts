@@ -74,7 +74,10 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   const nl = c.node_layers;
   const K = nl.length - 1;
   const hasOutput = nl[K] === 'output';
-  const sm = inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type });
+  // token datasets run at their own sequence length (the Gram dataset's may differ, spec LM §8)
+  const seqOf = (d: Dataset | null) => (d && d.inputs.kind === 'tokens' ? d.inputs.seqLen : undefined);
+  const seqLen = seqOf(inp.dataset ?? inp.gramDataset);
+  const sm = inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type, seqLen });
   const infos = sm.nodeLayers;
   const nNonOut = hasOutput ? nl.length - 1 : nl.length;
   const stochBasis = c.n_stochastic_sources_basis_pos !== null || c.n_stochastic_sources_basis_hidden !== null;
@@ -98,27 +101,32 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
     spec: sharedSpec(inp.model),
     nodeLayers: nl,
     lastPosModuleType: c.last_pos_module_type,
+    ...(seqLen !== undefined ? { seqLen } : {}),
   };
   // the layers the forward pass stores: non-output node layers (+ the logits for a rotated output)
   const statDims: Array<[number, number]> = infos.slice(0, nNonOut).map((i) => [i.positions, i.dim]);
   if (collectOut) statDims.push([infos[K]!.positions, infos[K]!.dim]);
   const statNames = [...nl.slice(0, nNonOut), ...(collectOut ? ['output'] : [])];
   const computeCs = c.calculate_Cs && !inp.loadedCs;
+  // a Gram dataset with another sequence length gets its own sectioning (same widths, other P)
+  const gSeq = seqOf(gds);
+  const gCtx: ModelCtx = gSeq !== seqLen ? { ...ctx, id: `${ctx.id}-gram`, seqLen: gSeq } : ctx;
+  const gStatDims = gCtx === ctx ? statDims : inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type, seqLen: gSeq }).nodeLayers.filter((_, i) => i < nNonOut || collectOut).map((i): [number, number] => [i.positions, i.dim]);
 
   // ---- 1. activations, means and Grams -----------------------------------------------------
   let ts = now();
   // attention sections' forward cache for M′, filled by the forward pass over `dataset`
   const attnFw: Array<AttnForwardAll | null> = new Array(K).fill(null);
   if (ds && computeCs && structured) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
-  const gAct = gds ? await runPlan(inp.pool, activationsPlan(ctx, gds, statDims, nNonOut, 'forward', gds === ds ? attnFw : null), progress) : null;
+  const gAct = gds ? await runPlan(inp.pool, activationsPlan(gCtx, gds, gStatDims, nNonOut, 'forward', gds === ds ? attnFw : null), progress) : null;
   let stats: Stats;
   if (loaded) {
     stats = { means: new Map(loaded.means), grams: new Map(loaded.grams) };
-    if (gAct) fingerprintCheck(c, loaded, gAct, statDims, nl, loadedKey);
+    if (gAct) fingerprintCheck(c, loaded, gAct, gStatDims, nl, loadedKey);
     for (let l = 0; l < nNonOut; l++) if (!stats.grams.has(nl[l]!)) throw new UserError(`${loadedKey}: no Gram matrix for node layer ${nl[l]}`);
   } else {
     if (!gAct) throw new UserError('dataset: required to compute means and Gram matrices');
-    stats = await meansAndGrams(inp.pool, c.center, gAct, statDims, statNames, progress);
+    stats = await meansAndGrams(inp.pool, c.center, gAct, gStatDims, statNames, progress);
   }
   times.grams = now() - ts;
   // activations of `dataset` for M′ and edges
@@ -190,7 +198,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
           if (c.naive_gradient_flow && l < K - 1) {
             // spec §5.5: C^l from a single section l → K (the final node layer), with C_out = C^K
             const sub = [L, nl[K]!];
-            const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type });
+            const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type, seqLen });
             const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
             const c2 = { ...c, node_layers: sub } as BuildConfig;
             mp = computeMprime(pools.mprime, c2, ctx2, sm2, 0, acts.acts[l]!, N, bases[K]!, progress, null, structured);

@@ -27,9 +27,21 @@ export function resolvePath(baseDir: string, p: string | null): string | null {
   return p === null ? null : isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
-/** A dataset config with its file path resolved against `baseDir`. */
+/** A dataset config with its file paths resolved against `baseDir`. */
 export function resolveDatasetPaths<D extends DatasetConfig | null>(d: D, baseDir: string): D {
-  return d && d.dataset_type === 'file' ? { ...d, path: resolvePath(baseDir, d.path)! } : d;
+  const r = (p: string | null) => resolvePath(baseDir, p);
+  if (d?.dataset_type === 'file') return { ...d, path: r(d.path)! };
+  if (d?.dataset_type === 'huggingface') return { ...d, path: r(d.path), tokenizer_path: r(d.tokenizer_path) };
+  if (d?.dataset_type === 'torchvision') return { ...d, root: r(d.root) };
+  return d;
+}
+
+/** The [key, path] pairs of the files a dataset config names. */
+function datasetFiles(k: string, d: DatasetConfig | null): Array<[string, string | null]> {
+  if (d?.dataset_type === 'file') return [[`${k}.path`, d.path]];
+  if (d?.dataset_type === 'huggingface') return [[`${k}.path`, d.path], [`${k}.tokenizer_path`, d.tokenizer_path]];
+  if (d?.dataset_type === 'torchvision') return [[`${k}.root`, d.root]];
+  return [];
 }
 
 /** The model keys of a config with their paths resolved against `baseDir`. */
@@ -73,7 +85,7 @@ export function modelAndDatasetFiles(
     ['mlp_path', c.mlp_path],
     ['model.path', c.model?.path],
     ['model.config', c.model?.config],
-    ...datasets.map(([k, d]): [string, string | null] => [`${k}.path`, d?.dataset_type === 'file' ? d.path : null]),
+    ...datasets.flatMap(([k, d]) => datasetFiles(k, d)),
   ];
 }
 

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { formatIssues } from '../config-issues.js';
+import { huggingfaceDatasetSchema } from '../data/lm-text.js';
 
 export const INTEGRATION_METHODS = ['gradient', 'trapezoidal', 'gauss-legendre'] as const;
 export type IntegrationMethod = (typeof INTEGRATION_METHODS)[number];
@@ -58,6 +59,8 @@ const torchvisionSchema = z.strictObject({
   dataset_type: z.literal('torchvision'),
   name: z.string(),
   return_set: z.enum(['train', 'test']).default('train'),
+  /** local folder of the dataset files (CIFAR10: the binary batches) */
+  root: z.string().min(1).nullable().default(null),
   seed: nonNegInt.nullable().default(0),
   ...subsetKeys,
 });
@@ -77,6 +80,7 @@ export const datasetSchema = z.discriminatedUnion('dataset_type', [
   blockVectorSchema,
   torchvisionSchema,
   fileDatasetSchema,
+  huggingfaceDatasetSchema,
 ]);
 export type DatasetConfig = z.infer<typeof datasetSchema>;
 
@@ -86,14 +90,8 @@ export function normaliseDataset(v: unknown, key: string): unknown {
   if (typeof v !== 'object' || Array.isArray(v)) return v; // zod reports the type error
   const o = { ...(v as Record<string, unknown>) };
   if (o.dataset_type === undefined && o.name === 'modular_arithmetic') o.dataset_type = 'modular_arithmetic';
-  if (o.dataset_type === 'huggingface') {
-    throw new UserError(
-      `${key}.dataset_type: "huggingface" datasets need network downloads, which are unavailable here; ` +
-        `tokenise your text offline and use {dataset_type: file, path, inputs, labels}`,
-    );
-  }
   if (o.dataset_type === undefined) {
-    throw new UserError(`missing required key '${key}.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file)`);
+    throw new UserError(`missing required key '${key}.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file, huggingface)`);
   }
   return o;
 }
@@ -112,11 +110,13 @@ export const modularMlpSchema = z.strictObject({
   seed: nonNegInt.default(0),
 });
 
-/** A model file (extension of the reference format): `{type, path, config}`. */
+/** A model file (extension of the reference format): `{type, path, config}`; `hf` is a Hugging Face checkpoint. */
 export const modelSchema = z.strictObject({
-  type: z.enum(['mlp', 'transformer']),
+  type: z.enum(['mlp', 'transformer', 'hf']),
   path: z.string().min(1),
   config: z.string().min(1).nullable().default(null),
+  /** hf only: context length override (≤ the model's), e.g. rib's 511 for TinyStories */
+  n_ctx: posInt.nullable().default(null),
 });
 
 // ---- the build config ------------------------------------------------------------------------
@@ -196,12 +196,7 @@ export function validateCombinations(c: BuildConfig): void {
       }`,
     );
   }
-  if (c.tlens_pretrained !== null) {
-    bad(
-      `tlens_pretrained: "${c.tlens_pretrained}" needs a download from the model hub, which is unavailable here; ` +
-        `convert the model to a local .safetensors file and give its path as tlens_model_path (or model: {type: transformer, path, config})`,
-    );
-  }
+  if (c.model && c.model.n_ctx !== null && c.model.type !== 'hf') bad('model.n_ctx applies only to type "hf" (Hugging Face checkpoints)');
   if (c.dtype === 'bfloat16') bad('dtype: bfloat16 is not supported (use float64, or float32)');
   // node layers
   const nl = c.node_layers;
@@ -268,10 +263,14 @@ export function validateCombinations(c: BuildConfig): void {
 
 /** The invalid dataset configs the schema cannot express (build and ablation configs). */
 export function validateDataset(d: DatasetConfig, key: string, bad: (msg: string) => never): void {
-  if (d.dataset_type === 'torchvision' && d.name.toUpperCase() !== 'MNIST') {
-    bad(`${key}.name: torchvision dataset "${d.name}" is unavailable offline; only MNIST is supported`);
+  if (d.dataset_type === 'torchvision' && !['MNIST', 'CIFAR10'].includes(d.name.toUpperCase())) {
+    bad(`${key}.name: torchvision dataset "${d.name}" is unavailable offline; MNIST and CIFAR10 are supported`);
   }
-  if (d.n_samples !== null && d.return_set_frac !== null) bad(`${key}: give n_samples or return_set_frac, not both`);
+  if (d.dataset_type === 'torchvision' && d.name.toUpperCase() === 'CIFAR10' && d.root === null) {
+    bad(`${key}.root: CIFAR10 needs the folder holding the binary batches (data_batch_1.bin … test_batch.bin)`);
+  }
+  if (d.dataset_type === 'huggingface' && d.n_documents !== null && d.return_set_frac !== null) bad(`${key}: give return_set_frac or n_documents, not both`);
+  if (d.dataset_type !== 'huggingface' && d.n_samples !== null && d.return_set_frac !== null) bad(`${key}: give n_samples or return_set_frac, not both`);
 }
 
 /** The node-layer prefix used by per-layer dicts: `ln2.1` → `ln2`, `output` → `output`. */

@@ -13,12 +13,14 @@ export interface ModelCtx {
   spec: ModelSpec;
   nodeLayers: string[];
   lastPosModuleType: 'add_resid1' | 'unembed' | null;
+  /** transformer sequence length (default: the model's n_ctx) */
+  seqLen?: number;
 }
 
 /** The sectioned model for a context (built once per thread). */
 export function sectionedFor(ctx: ModelCtx): SectionedModel {
   return withContext(`rib-model:${ctx.id}`, () =>
-    modelFromSpec(ctx.spec).sectioned(ctx.nodeLayers, { lastPosModuleType: ctx.lastPosModuleType }),
+    modelFromSpec(ctx.spec).sectioned(ctx.nodeLayers, { lastPosModuleType: ctx.lastPosModuleType, seqLen: ctx.seqLen }),
   );
 }
 

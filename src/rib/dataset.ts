@@ -5,9 +5,8 @@
  * src/browser from File/Blob/URL inputs.
  */
 import { UserError } from '../errors.js';
-import { blockVector, modularArithmetic } from '../data/index.js';
+import { blockVector, modularArithmetic, referenceSubset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
-import { Rng } from '../rng.js';
 import type { DatasetConfig } from './config.js';
 
 /** Where the values a modular-arithmetic dataset config leaves null come from. */
@@ -22,7 +21,10 @@ export interface DatasetSources {
   warn: (m: string) => void;
   defaults?: DatasetDefaults;
   file: (d: Extract<DatasetConfig, { dataset_type: 'file' }>) => Promise<Dataset>;
-  mnist: (d: Extract<DatasetConfig, { dataset_type: 'torchvision' }>) => Promise<Dataset>;
+  /** MNIST or CIFAR10 (`d.name`) */
+  torchvision: (d: Extract<DatasetConfig, { dataset_type: 'torchvision' }>) => Promise<Dataset>;
+  /** text datasets (spec LM §7); their n_samples / return_set_frac are applied by the loader */
+  huggingface?: (d: Extract<DatasetConfig, { dataset_type: 'huggingface' }>) => Promise<Dataset>;
 }
 
 export async function resolveDataset(d: DatasetConfig, key: string, src: DatasetSources): Promise<Dataset> {
@@ -57,45 +59,17 @@ export async function resolveDataset(d: DatasetConfig, key: string, src: Dataset
         seed: d.seed ?? 0,
       });
       break;
-    case 'torchvision': {
-      ds = await src.mnist(d);
+    case 'torchvision':
+      ds = await src.torchvision(d);
       break;
-    }
+    case 'huggingface':
+      if (!src.huggingface) throw new UserError(`${key}: huggingface text datasets are not available here`);
+      return src.huggingface(d);
     case 'file':
       ds = await src.file(d);
       break;
   }
   const nSub = d.n_samples ?? d.return_set_n_samples ?? (d.return_set_frac !== null ? Math.floor(ds.n * d.return_set_frac) : null);
-  if (nSub !== null) {
-    if (nSub > ds.n) throw new UserError(`${key}: n_samples ${nSub} exceeds the dataset size ${ds.n}`);
-    warn(`${key}: sub-sampling ${nSub} of ${ds.n} samples with our seeded RNG (not Python's random.sample, so not the reference's subset)`);
-    ds = subsample(ds, nSub, d.seed ?? 0);
-  }
-  return ds;
-}
-
-/** n items chosen without replacement (seeded partial Fisher–Yates), then sorted (as the reference). */
-function subsample(ds: Dataset, n: number, seed: number): Dataset {
-  const rng = new Rng(seed, 0x5b5);
-  const idx = Int32Array.from({ length: ds.n }, (_, i) => i);
-  for (let i = 0; i < n; i++) {
-    const j = i + rng.int(ds.n - i);
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  const pick = Array.from(idx.subarray(0, n)).sort((a, b) => a - b);
-  const inp = ds.inputs;
-  const w = inp.kind === 'tokens' ? inp.seqLen : inp.width;
-  const pickRows = <T extends Int32Array | Float64Array>(src: T, Ctor: new (n: number) => T): T => {
-    const out = new Ctor(n * w);
-    pick.forEach((k, i) => out.set(src.subarray(k * w, (k + 1) * w) as never, i * w));
-    return out;
-  };
-  const inputs =
-    inp.kind === 'tokens'
-      ? { kind: 'tokens' as const, data: pickRows(inp.data, Int32Array), batch: n, seqLen: inp.seqLen }
-      : { kind: 'floats' as const, data: pickRows(inp.data, Float64Array), batch: n, width: inp.width };
-  const labels = ds.labels ? (ds.labels instanceof Int32Array ? Int32Array.from(pick, (k) => (ds.labels as Int32Array)[k]!) : Float64Array.from(pick, (k) => (ds.labels as Float64Array)[k]!)) : null;
-  return { name: `${ds.name}[${n}]`, n, inputs, labels };
+  // the reference's subset: Python's random.sample on MT19937 (spec §1.5.1)
+  return nSub !== null ? referenceSubset(ds, nSub, d.seed ?? 0, key) : ds;
 }
