@@ -3,3 +3,4 @@
 import './parallel/builtin-tasks.js';
 import './analysis/tasks.js';
 import './rib/tasks.js';
+import './rib/eval-task.js';

@@ -75,8 +75,8 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
   // eval_type: scored before the build (as the reference logs it) and stored in results.json
-  const evalResult = c.eval_type && dataset ? evaluateModel(model, dataset, c.eval_type, { nodeLayers: c.node_layers, lastPosModuleType: c.last_pos_module_type, batchSize: c.batch_size }) : null;
   const pool = await o.pool;
+  const evalResult = c.eval_type && dataset ? await evaluateModel(model, dataset, c.eval_type, { nodeLayers: c.node_layers, lastPosModuleType: c.last_pos_module_type, batchSize: c.batch_size, pool }) : null;
   const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn });
   if (evalResult) results.info.eval = evalResult;
   if (dir) {
