@@ -9,8 +9,12 @@
  * - running it for real (blocks of the target stage that this shard owns; their results are kept),
  * - replaying the stored partial result of an earlier stage (so folds and finishes downstream are
  *   the build's own, in ascending block order, with the same bits), or
- * - never answering (tasks of later stages; blocks of other shards).
- * So payloads, block boundaries, seeds and folds are the build's: nothing here recomputes them.
+ * - never answering (tasks of later stages; blocks of other shards), or answering with zeros where
+ *   the build must go on to ask for the rest of the stage (Grams and edges are asked layer by
+ *   layer; the zeros only reach folds whose results this shard discards).
+ * With the edges split over output dimensions, a shard runs every edge block for its rows only
+ * (the same task with those columns of C_out). So payloads, block boundaries, seeds and folds are
+ * the build's: nothing here recomputes them.
  *
  * Coupling to the build's internals (all of it is in this file): the task names `rib.forward`,
  * `rib.gram`, `rib.pca`, `rib.mprime`, `rib.edges` and these payload fields — forward: `outs`,
