@@ -175,7 +175,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const group = 'kernels/svd';
     const size = `${m}×${n}`;
     const A = randomMatrix(rng, m * n);
-    const tw = time(`svd ${size}`, () => svd(A, m, n), { minSamples: 2, maxTime: 0.5 }, q);
+    const tw = time(`svd ${size}`, () => svd(A, m, n), { minSamples: m * n <= 513 * 513 ? 5 : 3, maxTime: 1 }, q);
     const cw = cpuTime(() => svd(A, m, n), q ? 1 : 2);
     const tnp = numpyNow({ op: 'svd', m, n });
     const Am = toMl(A, m, n);
