@@ -181,7 +181,8 @@ describe('ablation config validation', () => {
     expect(() => parseAblationConfig({ ...good, ablation_type: 'rib', ablation_node_layers: ['ln1.0', 'output'] })).toThrow(/output/);
     expect(() => parseAblationConfig({ ...good, schedule: { schedule_type: 'linear', n_points: 1 } })).toThrow(/n_points/);
     expect(() => parseAblationConfig({ ...good, dataset: { dataset_type: 'modular_arithmetic', n_samples: 10, return_set_frac: 0.5 } })).toThrow(/n_samples or return_set_frac, not both/);
-    expect(() => parseAblationConfig({ ...good, dataset: { dataset_type: 'torchvision', name: 'CIFAR10' } })).toThrow(/only MNIST/);
+    expect(() => parseAblationConfig({ ...good, dataset: { dataset_type: 'torchvision', name: 'ImageNet' } })).toThrow(/MNIST and CIFAR10 are supported/);
+    expect(() => parseAblationConfig({ ...good, dataset: { dataset_type: 'torchvision', name: 'CIFAR10' } })).toThrow(/CIFAR10 needs the folder/);
     expect(() => parseAblationConfig({ ...good, tlens_model_path: 'a.safetensors', mlp_path: 'b.safetensors' })).toThrow(/at most one model key, got tlens_model_path, mlp_path/);
     expect(() => parseAblationConfig([1, 2])).toThrow(/mapping/);
   });
@@ -195,7 +196,7 @@ describe('ablation config validation', () => {
       throw new Error('expected an error');
     };
     expect(msg({ ...good, eval_type: undefined })).toBe("ablation config: missing required key 'eval_type' (one of accuracy, ce_loss)");
-    expect(msg({ ...good, dataset: { return_set: 'test' } })).toBe("missing required key 'dataset.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file)");
+    expect(msg({ ...good, dataset: { return_set: 'test' } })).toBe("missing required key 'dataset.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file, huggingface)");
     expect(msg({ ...good, batch_size: 0 })).toBe("ablation config: 'batch_size' must be > 0, got 0");
     expect(msg({ ...good, dtype: 'float16' })).toBe(`ablation config: 'dtype' must be one of float32, float64; got "float16"`);
     expect(msg({ ...good, schedule: { schedule_type: 'halving' } })).toBe(`ablation config: 'schedule.schedule_type' must be one of exponential, linear, bisect; got "halving"`);
@@ -207,7 +208,7 @@ describe('ablation config validation', () => {
     // datasets only the build config knew before: a file, and the reference's `name: modular_arithmetic` spelling
     expect(parseAblationConfig({ ...good, dataset: { dataset_type: 'file', path: 'd.safetensors' } }).dataset).toEqual({ dataset_type: 'file', path: 'd.safetensors', inputs: 'inputs', labels: null, seed: 0, return_set_frac: null, n_samples: null, return_set_n_samples: null });
     expect(parseAblationConfig({ ...good, dataset: { name: 'modular_arithmetic', return_set: 'test' } }).dataset.dataset_type).toBe('modular_arithmetic');
-    expect(parseAblationConfig({ ...good, model: { type: 'transformer', path: 'm.safetensors' } }).model).toEqual({ type: 'transformer', path: 'm.safetensors', config: null });
+    expect(parseAblationConfig({ ...good, model: { type: 'transformer', path: 'm.safetensors' } }).model).toEqual({ type: 'transformer', path: 'm.safetensors', config: null, n_ctx: null });
     expect(() => parseAblationConfig({ ...good, model: { path: 'm.safetensors' } })).toThrow(/missing required key 'model.type'/);
   });
 });

@@ -66,7 +66,7 @@ describe('rib config', () => {
       ['below the minimum', { ...base, batch_size: 0 }, "'batch_size' must be > 0, got 0"],
       ['above the maximum', { ...base, dataset: { ...base.dataset, frac_train: 2 } }, "'dataset.frac_train' must be < 1, got 2"],
       ['bad enum', { ...base, edge_formula: 'cubic' }, `'edge_formula' must be one of squared, functional; got "cubic"`],
-      ['bad discriminator', { ...base, dataset: { dataset_type: 'imagenet' } }, `'dataset.dataset_type' must be one of modular_arithmetic, block_vector, torchvision, file; got "imagenet"`],
+      ['bad discriminator', { ...base, dataset: { dataset_type: 'imagenet' } }, `'dataset.dataset_type' must be one of modular_arithmetic, block_vector, torchvision, file, huggingface; got "imagenet"`],
       ['empty list', { ...base, node_layers: [] }, "'node_layers' must have at least 1 entry, got 0"],
       ['list item', { ...base, node_layers: ['ln1.0', 3] }, "'node_layers[1]' must be a string, got 3"],
       ['short tuple', { ...base, dataset: { dataset_type: 'block_vector', data_variances: [1] } }, "'dataset.data_variances' must have at least 2 entries, got 1"],
@@ -79,7 +79,7 @@ describe('rib config', () => {
       expect(m, name).toBe(`invalid config: ${msg}`);
       expect(m, name).not.toMatch(/received|Invalid input|Invalid option/);
     }
-    expect(err({ ...base, dataset: { return_set: 'train' } })).toBe("missing required key 'dataset.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file)");
+    expect(err({ ...base, dataset: { return_set: 'train' } })).toBe("missing required key 'dataset.dataset_type' (one of modular_arithmetic, block_vector, torchvision, file, huggingface)");
     // several problems are all reported
     expect(err({ ...base, batch_size: undefined, bogus: 1 })).toBe("invalid config: missing required key 'batch_size'; unknown key 'bogus'");
   });

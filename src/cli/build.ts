@@ -15,6 +15,8 @@ export interface BuildCliOptions {
   workers?: number;
   json?: boolean;
   force?: boolean;
+  /** folder of local pretrained models for tlens_pretrained (default $INTERBASIS_MODELS) */
+  modelsDir?: string;
 }
 
 export async function runBuildCli(
@@ -42,11 +44,11 @@ export async function runBuildCli(
     const pr = makeProgress({ json: !!o.json, out, err: io.err });
     stopProgress = pr.stop;
     await initKernels();
-    const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool: poolStart, progress: pr.sink, warn: pr.warn });
+    const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool: poolStart, progress: pr.sink, warn: pr.warn, modelsDir: o.modelsDir });
     pr.stop();
     const info = res.results.info as { dims: Record<string, unknown>; times_s: Record<string, number> };
     if (o.json) {
-      out.write(JSON.stringify({ event: 'done', dir: res.dir, workers, dims: info.dims, times_s: info.times_s }) + '\n');
+      out.write(JSON.stringify({ event: 'done', dir: res.dir, workers, dims: info.dims, times_s: info.times_s, eval: res.results.info.eval ?? null }) + '\n');
     } else {
       const lines = [`interbasis build: ${cfg.exp_name} (${workers} worker${workers > 1 ? 's' : ''})`];
       lines.push('layer'.padEnd(14) + 'orig'.padStart(6) + 'trunc'.padStart(7) + 'rib'.padStart(6));
@@ -55,6 +57,8 @@ export async function runBuildCli(
       }
       const t = info.times_s;
       lines.push(`times: grams ${t.grams?.toFixed(3)} s, Cs ${t.Cs?.toFixed(3)} s, edges ${t.edges?.toFixed(3)} s, total ${t.total?.toFixed(3)} s`);
+      const ev = res.results.info.eval as { eval_type: string; value: number; n_samples: number } | undefined;
+      if (ev) lines.push(`eval (before the build): ${ev.eval_type} ${ev.value} on ${ev.n_samples} samples`);
       lines.push(res.dir ? `results: ${res.dir}` : 'results not written (out_dir: null and no --out)');
       out.write(lines.join('\n') + '\n');
     }
