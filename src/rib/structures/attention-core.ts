@@ -1,15 +1,16 @@
 /**
- * Fast input cotangents for a (no-LayerNorm) attention section
- * [ln1 (identity), ln1_out (split), attn_in, attn_out, add_resid1 (optionally last position)],
- * for K cotangents shared by every sample (the columns of C_out placed at output position t).
+ * The attention structure's shared pieces (src/rib/structures/attention.ts, attention-mprime.ts):
+ * the structure of a section, its forward cache (the section's own modules up to AttnOut), and
+ * fast input cotangents for K cotangents shared by every sample (the columns of C_out placed at
+ * output position t).
  *
- * For output position t, the cotangent rows U [K × d] give, per sample (spec App. B):
- *   X̄[s] = δ_{st}·U + Σ_h A_h[t,s]·OV_h + Σ_h S̄_h[:,s] ⊗ qk_h + δ_{st}·Σ_{h,j≤t} S̄_h[:,j] ⊗ kq_{h,j}
+ * For output position t, the cotangent rows U [K × dOut] give, per sample (spec App. B):
+ *   X̄[s] = δ_{st}·U·Rᵀ + Σ_h A_h[t,s]·OV_h + Σ_h S̄_h[:,s] ⊗ qk_h + δ_{st}·Σ_{h,j≤t} S̄_h[:,j] ⊗ kq_{h,j}
  * with the sample-independent OV_h = U·Wo_hᵀ·Wv_hᵀ, ZO_h = U·Wo_hᵀ, and per sample
- * Ā_h[:,j] = ZO_h·v_h[j], S̄_h[:,j] = scale·A_h[t,j]·(Ā_h[:,j] − Σ_j' Ā_h[:,j']A_h[t,j']),
- * qk_h = q_h[t]·Wk_hᵀ, kq_{h,j} = k_h[j]·Wq_hᵀ. So X̄[s] = (scaled sums of OV_h) + Coef_s·Basis_s,
- * one small GEMM per (sample, s) instead of K full backward passes. Checked against the modules'
- * own VJPs in the tests.
+ * Ā_h[:,j] = ZO_h·v_h[j], S̄_h[:,j] = scale·A_h[t,j]·(Ā_h[:,j] − Σ_j' Ā_h[:,j']A_h[t,j']) (`softmaxVjp`),
+ * qk_h = q_h[t]·Wk_hᵀ, kq_{h,j} = k_h[j]·Wq_hᵀ (R = I for an identity residual). So X̄[s] =
+ * (scaled sums of OV_h) + Coef_s·Basis_s, one small GEMM per (sample, s) instead of K full
+ * backward passes. Checked against the modules' own VJPs in test/structures.test.ts.
  */
 import { gemm } from '../../linalg/index.js';
 import { AttnOut, softmaxVjp, type Module } from '../../models/modules.js';

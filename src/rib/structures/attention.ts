@@ -101,26 +101,26 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const rs = new Float64Array(K);
   let row = 0;
   for (let b = 0; b < B; b++) {
-    const fb = fhat.subarray(b * P * rin, (b + 1) * P * rin);
+    const fb = b * P * rin; // f̂[b] in fhat
     for (let ti = 0; ti < nT; ti++) {
       const t = T[ti]!;
-      const ft = fb.subarray(t * rin, (t + 1) * rin);
-      fw.forEach((f, q) => {
+      const ft = fb + t * rin;
+      for (let q = 0; q < fw.length; q++) {
         const w = weights[q]!;
-        attnScoreColumns(st, f, shs[q]!, K, b, t, R, row, rs);
+        attnScoreColumns(st, fw[q]!, shs[q]!, K, b, t, R, row, rs);
         for (let h = 0; h < H; h++) {
           const qk = QKC[q]![h]!;
           const kq = KQC[q]![h]!;
           const qo = (b * P + t) * rin;
           for (let j2 = 0; j2 <= t; j2++) {
-            const fj = fb.subarray(j2 * rin, (j2 + 1) * rin);
+            const fj = fb + j2 * rin;
             const ko = (b * P + j2) * rin;
             const dst = row * rin;
-            for (let j = 0; j < rin; j++) L[dst + j] = w * (qk[qo + j]! * fj[j]! + kq[ko + j]! * ft[j]!);
+            for (let j = 0; j < rin; j++) L[dst + j] = w * (qk[qo + j]! * fhat[fj + j]! + kq[ko + j]! * fhat[ft + j]!);
             row++;
           }
         }
-      });
+      }
     }
   }
   lowRankSqAcc(nRows, rin, K, Tm, false, L, R, counts, null, Et, null, { count: M1, coef: CR });

@@ -1,5 +1,5 @@
 /**
- * Matrix helpers of the ablation evaluators (spec §8.3–8.4), browser-safe: edge bases, the
+ * Matrix functions of the ablation evaluators (spec §8.3–8.4), browser-safe: edge bases, the
  * distinct row patterns of an edge mask, gathers and masked products.
  */
 import { gemm } from '../../linalg/index.js';
