@@ -45,6 +45,7 @@ class App {
   clusterReply: ClusterReply | null = null;
   private worker: Comlink.Remote<ClusterWorkerApi> | null = null;
   private clusterSeq = 0;
+  private workerHas: RibResults | null = null;
   private labelCache = new Map<string, string[]>();
   private abort: AbortController | null = null;
 
@@ -324,7 +325,10 @@ class App {
     const w = await this.clusterWorker();
     $('cluster-info').textContent = 'clustering…';
     try {
-      await w.setResults(r);
+      if (this.workerHas !== r) {
+        await w.setResults(r);
+        this.workerHas = r;
+      }
       const rep = await w.cluster({ gamma: 10 ** this.state.g, seed: this.state.seed, norm: this.state.norm, targetNClusters: this.state.n || undefined });
       if (seq !== this.clusterSeq) return;
       this.clusterReply = rep;
