@@ -3,7 +3,8 @@
  * 2 comlink workers, cross-origin isolated) next to Node's (piscina, 2 workers), in the same run.
  * Rows: the first build (cold: Wasm compile, worker start and JIT warm-up inside it) and the
  * median of 3 warm builds in the same tab and pool, each as `total` (ribBuild's own time, comparable with Node's). Skipped
- * with a message when chromium, refdata or the built app (npm run build) is missing.
+ * with a message when chromium, refdata or the built app (npm run build) is missing. Also the
+ * explorer's time to apply a threshold change on a 12-layer, 1000-node-per-layer, 1M-edge graph.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,6 +84,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const userDir = mkdtempSync(join(tmpdir(), 'ib-bench-chrome-'));
   const browser = await chromium.launchPersistentContext(userDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
   const web: number[] = [];
+  const viewRows: BenchRow[] = [];
   let webCold = NaN;
   let webWall = NaN;
   try {
@@ -107,6 +109,18 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         webWall = info.b.times.wall!;
       } else web.push(info.b.times.total!);
     }
+    // the explorer at scale: threshold changes on the 12 × 1000-node, 1M-edge synthetic graph
+    ctx.log('browser bench: explorer, 1M-edge graph');
+    await page.goto(`${server.url}?synthetic=12x1000x1000000&t=-1`);
+    await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 300_000 });
+    type View = { __interbasis: { setThreshold(t: number): number } };
+    const steps = [-0.9, -1.1, -0.95, -1.2, -1.0, -0.8, -1.3, -0.85, -1.05, -1.15];
+    const ms: number[] = [];
+    for (const t of steps) ms.push(await page.evaluate((x) => (window as unknown as View).__interbasis.setThreshold(x), t));
+    await page.evaluate(() => (window as unknown as View).__interbasis.setThreshold(0)); // only the strongest edge
+    const jump = await page.evaluate(() => (window as unknown as View).__interbasis.setThreshold(-3));
+    viewRows.push({ group: 'browser/explorer-1M-edges', name: `threshold change (median of ${ms.length} small steps)`, size: '12×1000 nodes, 10⁶ edges', seconds: median(ms) / 1000, note: `range ${Math.min(...ms).toFixed(1)}–${Math.max(...ms).toFixed(1)} ms; target < 100 ms` });
+    viewRows.push({ group: 'browser/explorer-1M-edges', name: 'threshold change (jump from 1 edge to all drawn)', size: '12×1000 nodes, 10⁶ edges', seconds: jump / 1000, note: 'every one of the 30 000 drawn edges changes visibility' });
   } finally {
     await browser.close();
     await server.close();
@@ -118,5 +132,6 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   rows.push({ group: GROUP, name: `Node total (median of ${node.length} warm)`, size: SIZE, seconds: nodeMed, note: `first build of the pool ${nodeCold.toFixed(2)} s` });
   rows.push({ group: GROUP, name: `chromium total (median of ${web.length})`, size: SIZE, seconds: webMed, baseline: 'Node total', ratio: nodeMed / webMed, note: 'warm: the same tab and worker pool; ribBuild time (inputs loaded before it)' });
   rows.push({ group: GROUP, name: 'chromium total (first build)', size: SIZE, seconds: webCold, baseline: 'Node total', ratio: nodeMed / webCold, note: `first page load: Wasm compile and JIT warm-up inside; whole call incl. fetching the model ${webWall.toFixed(2)} s` });
+  rows.push(...viewRows);
   return rows;
 }

@@ -13,7 +13,7 @@ import { initKernels } from '../src/linalg/index.js';
 import { runDemoCli } from '../src/cli/demo.js';
 import { loadResults } from '../src/io/results-node.js';
 import { ExplorerGraph, syntheticGraph } from '../src/browser/explorer/graph-model.js';
-import { HAVE_CHROMIUM, harness, waitDone, type Harness } from './browser-app-helpers.js';
+import { HAVE_CHROMIUM, harness, waitDone, type Harness } from './browser-harness.js';
 import { REFDATA, ref, TEST_OUTPUT } from './helpers/refdata.js';
 
 const sink = () => ({ write: () => true }) as unknown as NodeJS.WritableStream;

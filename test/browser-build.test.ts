@@ -19,7 +19,7 @@ import { runBuildFromConfig } from '../src/rib/build-node.js';
 import { resultsToSafetensors, resultsMetadata } from '../src/io/results.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { parseYamlText } from '../src/io/text.js';
-import { HAVE_CHROMIUM, harness, resultsBytes, waitDone, type Harness } from './browser-app-helpers.js';
+import { HAVE_CHROMIUM, harness, resultsBytes, waitDone, type Harness } from './browser-harness.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -13,7 +13,7 @@ import { attachHover, clusterColour, drawSvg, SVG_STYLE } from '../browser/explo
 export const SVG_MAX_EDGES = 6000;
 export const SVG_MAX_NODES = 1500;
 /** Edges handed to WebGL at most (the strongest per layer pair). */
-export const MAX_DRAWN = 60_000;
+export const MAX_DRAWN = 30_000;
 
 export interface Pin {
   layer: number;

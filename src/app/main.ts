@@ -15,9 +15,7 @@ import { createPool, loadKernels } from '../browser/runtime.js';
 import { ablate, labels as fourierLabels, loadModelFromFiles } from '../browser/analysis.js';
 import { ExplorerGraph, syntheticGraph } from '../browser/explorer/graph-model.js';
 import { readAblationCurves, ablationJson } from '../analysis/ablation.js';
-import { ribBuild } from '../rib/build.js';
-import { parseBuildConfig } from '../rib/config.js';
-import { DEMO_DEFAULTS, demoConfig, demoDataset, demoModel, demoRecovery, formatRecovery } from '../rib/demo.js';
+import { nodeAblationConfig, runDemoBuilds } from './in-tab.js';
 import type { RibResults } from '../io/results.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
@@ -45,6 +43,7 @@ class App {
   clusterReply: ClusterReply | null = null;
   private worker: Comlink.Remote<ClusterWorkerApi> | null = null;
   private clusterSeq = 0;
+  private workerHas: RibResults | null = null;
   private labelCache = new Map<string, string[]>();
   private abort: AbortController | null = null;
 
@@ -215,23 +214,12 @@ class App {
   async runDemo(): Promise<void> {
     this.setState('building');
     this.status('demo: building RIB and PCA bases…');
-    const o = DEMO_DEFAULTS;
     const pool = await this.pool(); // loads the kernels on this thread too
-    const { model, Q0 } = demoModel(o);
-    const data = demoDataset(Q0, o);
-    const out: Record<string, RibResults> = {};
-    for (const basis of ['jacobian', 'svd'] as const) {
-      const c = parseBuildConfig({ ...demoConfig(basis, o), modular_mlp_config: null, model: { type: 'mlp', path: 'model.safetensors' }, dataset: { dataset_type: 'file', path: 'data.safetensors' } });
-      out[basis] = await ribBuild({ config: c, model, dataset: data, gramDataset: null, pool, progress: (e) => this.progress(`${basis === 'svd' ? 'pca' : 'rib'} ${e.stage}`, e.done, e.total) });
-    }
-    const rec = [demoRecovery(out.jacobian!, 'rib', o), demoRecovery(out.svd!, 'pca', o)];
-    $('demo-out').textContent =
-      `Block-diagonal ReLU MLP (${o.hiddenLayers} hidden layers, width ${o.width}, blocks ${o.firstBlock}+${o.width - o.firstBlock}), ` +
-      `blocks hidden by a random rotation of the input/output and permutations of the hidden units.\n\n` + formatRecovery(rec);
-    document.body.dataset.demoAri = rec.map((r) => `${r.basis}:${r.ari.toFixed(3)}`).join(' ');
-    const bytes = resultsBytes(out.jacobian!);
-    this.show({ name: 'demo RIB', results: out.jacobian!, graph: ExplorerGraph.fromResults(out.jacobian!), model, bytes });
-    this.setOther({ name: 'demo PCA', results: out.svd!, graph: ExplorerGraph.fromResults(out.svd!), model, bytes: null });
+    const d = await runDemoBuilds(pool, (basis, e) => this.progress(`${basis} ${e.stage}`, e.done, e.total));
+    $('demo-out').textContent = d.text;
+    document.body.dataset.demoAri = d.recovery.map((r) => `${r.basis}:${r.ari.toFixed(3)}`).join(' ');
+    this.show({ name: 'demo RIB', results: d.rib, graph: ExplorerGraph.fromResults(d.rib), model: d.model, bytes: resultsBytes(d.rib) });
+    this.setOther({ name: 'demo PCA', results: d.pca, graph: ExplorerGraph.fromResults(d.pca), model: d.model, bytes: null });
     this.selectTab('demo');
     $('progress').hidden = true;
     this.status('demo done');
@@ -324,7 +312,10 @@ class App {
     const w = await this.clusterWorker();
     $('cluster-info').textContent = 'clustering…';
     try {
-      await w.setResults(r);
+      if (this.workerHas !== r) {
+        await w.setResults(r);
+        this.workerHas = r;
+      }
       const rep = await w.cluster({ gamma: 10 ** this.state.g, seed: this.state.seed, norm: this.state.norm, targetNClusters: this.state.n || undefined });
       if (seq !== this.clusterSeq) return;
       this.clusterReply = rep;
@@ -440,21 +431,13 @@ class App {
     });
   }
 
-  /** Node ablation (linear schedule, 6 points per layer) of the build on the page's model, on the worker pool. */
+  /** Node ablation of the build on the page's model, on the worker pool (nodeAblationConfig). */
   async runAblationInTab(): Promise<void> {
     const m = this.main;
     if (!m?.results || !m.model) throw new Error('running an ablation needs the model: build in the tab first');
-    const c = m.results.config as { dataset?: Record<string, unknown>; node_layers?: string[]; eval_type?: string | null };
-    const layers = (c.node_layers ?? m.results.nodeLayers).filter((L) => L !== 'output');
-    const ds = c.dataset ?? {};
     this.status('ablating…');
     const out = await ablate({
-      config: {
-        ablation_type: 'rib', rib_results_path: m.name,
-        schedule: { schedule_type: 'linear', n_points: 6 },
-        dataset: { ...ds, return_set: 'test' }, ablation_node_layers: layers,
-        eval_type: c.eval_type ?? 'accuracy',
-      },
+      config: nodeAblationConfig(m.results, m.name),
       results: m.results,
       model: m.model,
       pool: await this.pool(),
