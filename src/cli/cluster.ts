@@ -48,9 +48,9 @@ export async function runClusterCli(results: string, o: ClusterCliOptions, log: 
   const iterations = o.iterations === undefined ? undefined : int('iterations', o.iterations, 1);
   const epsilon = o.epsilon === undefined ? undefined : num('epsilon', o.epsilon);
 
-  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or pass --force to replace it`);
   const r = await loadResults(results);
   const ablation = o.ablation === undefined ? undefined : await readStructured(o.ablation);
+  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or pass --force to replace it`);
   await initKernels();
   let run: ClusterRun;
   try {
