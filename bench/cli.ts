@@ -75,7 +75,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       },
       { group, name: 'stages (times_s.total)', size: `${runs} cold runs`, seconds: stages, note: 'median of the build\'s own total' },
       { group, name: 'outside the stages', size: `${runs} cold runs`, seconds: median(walls.map((w, i) => w - totals[i]!)), note: 'start-up, module and model loading, worker start-up, writing, exit' },
-      { group: 'cli/startup', name: 'interbasis --version', size: `${runs} cold runs`, seconds: median(startups), note: 'node start-up + command-line parsing' },
+      { group: 'cli/startup', name: 'interbasis --version', size: `${runs} cold runs`, seconds: median(startups), note: "node start-up + command-line parsing (loads no command)" },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

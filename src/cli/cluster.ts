@@ -50,9 +50,9 @@ export async function runClusterCli(results: string, o: ClusterCliOptions, log: 
   const epsilon = o.epsilon === undefined ? undefined : num('epsilon', o.epsilon);
   const targetNClusters = o.targetNClusters === undefined ? undefined : int('target-n-clusters', o.targetNClusters, 1);
 
-  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or pass --force to replace it`);
   const r = await loadResults(results);
   const ablation = o.ablation === undefined ? undefined : await readStructured(o.ablation);
+  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or pass --force to replace it`);
   await initKernels();
   let run: ClusterRun;
   try {

@@ -48,9 +48,11 @@ async function main(argv: string[]): Promise<void> {
     .description('Local Interaction Basis (LIB/RIB): build, compare, ablate, cluster and report.')
     .version(PACKAGE_VERSION, '-V, --version', 'print the interbasis version')
     .showHelpAfterError();
-  // `interbasis build …` loads only the build command; anything else (help, a typo) loads all
+  // `interbasis build …` loads only the build command, `--version` none; anything else (help, a
+  // typo) loads all
   const first = argv[2];
-  const names = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+  const names =
+    first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : first === '--version' || first === '-V' ? [] : Object.keys(COMMANDS);
   const modules = await Promise.all(names.map((n) => COMMANDS[n]!()));
   for (const m of modules) m.register(program);
   await program.parseAsync(argv);
