@@ -109,7 +109,7 @@ describe.skipIf(!HAVE_CHROMIUM)('in-browser build (chromium)', () => {
   it('bad inputs end in state "error" with the message the CLI gives', async () => {
     const server = await h.serve({ mounts: { '/case/': caseDir } });
     const bad: Array<[string, string, RegExp]> = [
-      ['unknown-key.yaml', 'exp_name: x\nnode_layers: [a]\nrotate_final_node_layer: false\nbatch_size: 1\ntruncation_threshold: 0\nbogus: 1\n', /unknown key "bogus"/],
+      ['unknown-key.yaml', 'exp_name: x\nnode_layers: [a]\nrotate_final_node_layer: false\nbatch_size: 1\ntruncation_threshold: 0\nbogus: 1\n', /unknown key 'bogus'/],
       ['missing-model.yaml', 'exp_name: x\nmodel: {type: mlp, path: nowhere.safetensors}\nnode_layers: [layers.0, output]\nrotate_final_node_layer: false\nbatch_size: 1\ntruncation_threshold: 0\ndataset: {dataset_type: block_vector}\n', /model\.path: nowhere\.safetensors: file not found/],
       ['bad-yaml.yaml', 'exp_name: [x\n', /invalid YAML/],
       ['mnist.yaml', 'exp_name: x\nmodel: {type: mlp, path: demo/model.safetensors, config: demo/config.json}\nnode_layers: [layers.0, output]\nrotate_final_node_layer: false\nbatch_size: 1\ntruncation_threshold: 0\ndataset: {dataset_type: torchvision, name: MNIST}\n', /MNIST is not available in the browser/],

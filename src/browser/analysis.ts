@@ -46,8 +46,8 @@ export async function ablate(o: BrowserAblateOptions): Promise<AblationOutput> {
     file: async () => {
       throw new UserError('ablation config: file datasets are not available in the browser ablation; use the dataset of the build');
     },
-    torchvision: async () => {
-      throw new UserError('ablation config: torchvision datasets are not available in the browser');
+    torchvision: async (t) => {
+      throw new UserError(`ablation config: torchvision ${t.name} is not available in the browser`);
     },
   });
   const { pool, release } = await acquirePool(o, o.signal);

@@ -110,8 +110,8 @@ export async function build(o: BrowserBuildOptions): Promise<BrowserBuildResult>
     warn,
     defaults: { what: "the checkpoint's training", load: ckDataset },
     file: (f: { path: string; inputs: string; labels: string | null }) => datasetFileFor(inputs, f, key),
-    torchvision: async () => {
-      throw new UserError(`${key}: torchvision datasets are not available in the browser; save the data as a .safetensors file and use {dataset_type: file, path, inputs, labels}`);
+    torchvision: async (t) => {
+      throw new UserError(`${key}: torchvision ${t.name} is not available in the browser; save the data as a .safetensors file and use {dataset_type: file, path, inputs, labels}`);
     },
   });
   const dataset = c.dataset ? await abortable(resolveDataset(c.dataset, 'dataset', sources('dataset')), signal) : null;
