@@ -110,7 +110,7 @@ export async function build(o: BrowserBuildOptions): Promise<BrowserBuildResult>
     warn,
     defaults: { what: "the checkpoint's training", load: ckDataset },
     file: (f: { path: string; inputs: string; labels: string | null }) => datasetFileFor(inputs, f, key),
-    torchvision: async (t) => {
+    torchvision: async (t: { name: string }) => {
       throw new UserError(`${key}: torchvision ${t.name} is not available in the browser; save the data as a .safetensors file and use {dataset_type: file, path, inputs, labels}`);
     },
   });
