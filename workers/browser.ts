@@ -35,7 +35,8 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
-async function compileKernels(wasm: BrowserPoolOptions['wasm']): Promise<WebAssembly.Module> {
+/** The kernels' module from a Module, bytes or a URL (compiled once by the caller, shared by every worker). */
+export async function compileKernels(wasm: BrowserPoolOptions['wasm']): Promise<WebAssembly.Module> {
   if (wasm instanceof WebAssembly.Module) return wasm;
   if (typeof wasm === 'string' || wasm instanceof URL) {
     const res = await fetch(wasm);

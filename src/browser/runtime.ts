@@ -5,7 +5,7 @@
 import { initKernels } from '../linalg/index.js';
 import '../tasks.js';
 import { InlinePool, sharedMemoryAvailable, type TaskPool } from '../parallel/pool.js';
-import { createBrowserPool } from '../../workers/browser.js';
+import { compileKernels, createBrowserPool } from '../../workers/browser.js';
 
 export interface PoolOptions {
   /** A pool to run on (kept open); by default a fresh one is started and stopped per call. */
@@ -23,15 +23,7 @@ let modulePromise: Promise<WebAssembly.Module> | null = null;
 
 /** Compiles the kernels once per page and initialises them on the page's thread. */
 export async function loadKernels(wasm: PoolOptions['wasm'] = DEFAULT_WASM_URL): Promise<WebAssembly.Module> {
-  const compile = async (): Promise<WebAssembly.Module> => {
-    if (wasm instanceof WebAssembly.Module) return wasm;
-    if (typeof wasm === 'string' || wasm instanceof URL) {
-      const res = await fetch(wasm);
-      if (!res.ok) throw new Error(`could not fetch the kernels from ${String(wasm)}: HTTP ${res.status}`);
-      return WebAssembly.compile(await res.arrayBuffer());
-    }
-    return WebAssembly.compile(wasm);
-  };
+  const compile = (): Promise<WebAssembly.Module> => compileKernels(wasm);
   const isDefault = wasm === DEFAULT_WASM_URL;
   const p = isDefault ? (modulePromise ??= compile()) : compile();
   p.catch(() => {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { roundHalfEven } from '../io/tensor.js';
 import { mt19937Randperm } from './mt19937.js';
 import type { Dataset } from './types.js';
 
@@ -29,13 +30,7 @@ export const huggingfaceDatasetSchema = z.strictObject({
 export type HuggingfaceDatasetConfig = z.infer<typeof huggingfaceDatasetSchema>;
 
 /** Python's round(): halves to even. */
-function pyRound(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+const pyRound = roundHalfEven;
 
 /**
  * Document range [start, end) of the split string rib builds: `set[:P%]` / `set[-P%:]` with

@@ -112,7 +112,8 @@ export function numberToF16(x: number): number {
   return sign | ((e + 15) << 10) | m;
 }
 
-function roundHalfEven(v: number): number {
+/** Python's round() and IEEE round-to-nearest: halves to even. */
+export function roundHalfEven(v: number): number {
   const f = Math.floor(v);
   const d = v - f;
   if (d > 0.5) return f + 1;
