@@ -28,7 +28,10 @@ install_packages() {
   if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} yourself (Debian packages)"
     log "installing ${missing[*]} (apt-get, no recommends)"
+    # a fresh machine's package index may be empty or stale: update it once if the install fails
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge >"$STATE/apt.log" 2>&1 ||
+      { log "updating the package index (apt-get update)"; apt-get update >>"$STATE/apt.log" 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge >>"$STATE/apt.log" 2>&1; } ||
       { tail -n 20 "$STATE/apt.log" >&2; die "apt-get install failed (log: $STATE/apt.log)"; }
   fi
 }

@@ -102,9 +102,14 @@ describe.skipIf(!HAVE_CHROMIUM)('in-browser build (chromium)', () => {
     await page.click('#run-ablation');
     await page.waitForFunction(() => document.querySelectorAll('svg.ablation-curve polyline').length === 3 || document.body.dataset.state === 'error', null, { timeout: 120_000 });
     expect(await page.textContent('#status')).toBe('ablation done');
+    // an edge ablation (bisect) of the same build: one more curve per pair of node layers
+    await page.click('#run-edge-ablation');
+    await page.waitForFunction(() => document.querySelectorAll('svg.ablation-curve polyline').length > 3 || document.body.dataset.state === 'error', null, { timeout: 180_000 });
+    await page.waitForFunction(() => document.getElementById('status')!.textContent === 'ablation done', null, { timeout: 30_000 });
+    expect(await page.$$eval('svg.ablation-curve polyline', (l) => l.length)).toBeGreaterThan(3);
     expect(errors).toEqual([]);
     await page.close();
-  }, 240_000);
+  }, 420_000);
 
   it('bad inputs end in state "error" with the message the CLI gives', async () => {
     const server = await h.serve({ mounts: { '/case/': caseDir } });

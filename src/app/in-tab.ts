@@ -1,4 +1,4 @@
-/** Work the explorer runs in the tab besides a build: the demo (RIB and PCA, block recovery) and a node ablation. */
+/** Work the explorer runs in the tab besides a build: the demo (RIB and PCA, block recovery) and node and edge ablations. */
 import type { RibResults } from '../io/results.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
@@ -34,15 +34,20 @@ export async function runDemoBuilds(pool: TaskPool, progress: (basis: 'rib' | 'p
   return { model, rib: out.rib!, pca: out.pca!, recovery, text };
 }
 
-/** An `interbasis ablate` config for a node ablation (RIB basis, linear schedule, 6 points) of a build, on its test split. */
-export function nodeAblationConfig(results: RibResults, name: string): Record<string, unknown> {
+/**
+ * An `interbasis ablate` config for an ablation of a build on its test split: `node` ablates RIB
+ * directions (linear schedule, 6 points) at every non-output node layer; `edge` ablates edges
+ * between consecutive node layers (bisect to within 0.01 of the unablated score).
+ */
+export function ablationConfig(results: RibResults, name: string, kind: 'node' | 'edge'): Record<string, unknown> {
   const c = results.config as { dataset?: Record<string, unknown>; node_layers?: string[]; eval_type?: string | null };
+  const layers = c.node_layers ?? results.nodeLayers;
   return {
-    ablation_type: 'rib',
+    ablation_type: kind === 'node' ? 'rib' : 'edge',
     rib_results_path: name,
-    schedule: { schedule_type: 'linear', n_points: 6 },
+    schedule: kind === 'node' ? { schedule_type: 'linear', n_points: 6 } : { schedule_type: 'bisect', score_target_difference: 0.01 },
     dataset: { ...(c.dataset ?? {}), return_set: 'test' },
-    ablation_node_layers: (c.node_layers ?? results.nodeLayers).filter((L) => L !== 'output'),
+    ablation_node_layers: kind === 'node' ? layers.filter((L) => L !== 'output') : layers,
     eval_type: c.eval_type ?? 'accuracy',
   };
 }

@@ -15,7 +15,7 @@ import { createPool, loadKernels } from '../browser/runtime.js';
 import { ablate, labels as fourierLabels, loadModelFromFiles } from '../browser/analysis.js';
 import { ExplorerGraph, syntheticGraph } from '../browser/explorer/graph-model.js';
 import { readAblationCurves, ablationJson } from '../analysis/ablation.js';
-import { nodeAblationConfig, runDemoBuilds } from './in-tab.js';
+import { ablationConfig, runDemoBuilds } from './in-tab.js';
 import type { RibResults } from '../io/results.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
@@ -416,7 +416,8 @@ class App {
     $('export-json').onclick = () => this.exportFile('pinned-subgraph.json', new Blob([JSON.stringify(this.pinnedSubgraph(), null, 1)], { type: 'application/json' }));
     $('cancel').onclick = () => this.abort?.abort(new Error('cancelled'));
     $('demo-button').onclick = () => void this.runDemo().catch((e) => this.fail(e));
-    $('run-ablation').onclick = () => void this.runAblationInTab().catch((e) => this.fail(e));
+    $('run-ablation').onclick = () => void this.runAblationInTab('node').catch((e) => this.fail(e));
+    $('run-edge-ablation').onclick = () => void this.runAblationInTab('edge').catch((e) => this.fail(e));
     const input = $<HTMLInputElement>('file-input');
     input.addEventListener('change', () => void this.openFiles([...(input.files ?? [])]).catch((e) => this.fail(e)));
     window.addEventListener('dragover', (e) => {
@@ -431,19 +432,19 @@ class App {
     });
   }
 
-  /** Node ablation of the build on the page's model, on the worker pool (nodeAblationConfig). */
-  async runAblationInTab(): Promise<void> {
+  /** A node or edge ablation of the build on the page's model, on the worker pool (ablationConfig). */
+  async runAblationInTab(kind: 'node' | 'edge' = 'node'): Promise<void> {
     const m = this.main;
     if (!m?.results || !m.model) throw new Error('running an ablation needs the model: build in the tab first');
     this.status('ablating…');
     const out = await ablate({
-      config: nodeAblationConfig(m.results, m.name),
+      config: ablationConfig(m.results, m.name, kind),
       results: m.results,
       model: m.model,
       pool: await this.pool(),
       onProgress: (p) => this.status(`ablating ${p.layer}: ${p.done}/${p.total}`),
     });
-    this.addAblation('in-tab node ablation', JSON.parse(ablationJson(out)));
+    this.addAblation(`in-tab ${kind} ablation`, JSON.parse(ablationJson(out)));
     this.selectTab('ablations');
     this.status('ablation done');
   }
