@@ -4,7 +4,7 @@
  * saved under DIR/.interbasis-build/ as soon as the stage is complete. A build started again with
  * the same command replays the stages found there (same planId, complete and verified) and runs
  * the rest; another config, model or data set gives another planId, and the old partials are
- * removed, never mixed in. After a successful build the directory is removed (unless kept).
+ * removed, never mixed in. Once the results are saved the directory is removed (unless kept).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -71,6 +71,9 @@ export async function buildWithPartials(o: LocalBuildOptions): Promise<LocalBuil
 
   // partials are written in stage order, each as soon as its stage is complete, off the build's path
   const digests = [...up.digests];
+  // set once the build has succeeded: saves not started yet are skipped (the partials go anyway)
+  let done = false;
+  let pending = 0;
   let chain: Promise<void> = old && old.planId === plan.planId ? Promise.resolve() : writePlan(sdir, plan);
   let failed: unknown = null;
   chain = chain.catch((e: unknown) => void (failed = e));
@@ -94,20 +97,30 @@ export async function buildWithPartials(o: LocalBuildOptions): Promise<LocalBuil
     pool: o.pool,
     progress: o.progress,
     warn,
-    onStageDone: (s, observed, blocks) => {
+    onStageDone: (s, observed, blocks, atEnd) => {
       blocks.catch(() => undefined); // a failed task fails the build itself
+      // stages that end with the build are only worth saving when the partials are kept
+      if (atEnd && !o.keep) return;
+      pending++;
       chain = chain.then(async () => {
-        if (failed) return;
         try {
-          await save(s, observed, await blocks);
+          if (!failed && !done) await save(s, observed, await blocks);
         } catch (e) {
           failed = e;
+        } finally {
+          pending--;
         }
       });
     },
+    busy: () => pending > 0,
   });
+  done = !o.keep;
   await chain;
   if (failed) warn(`could not save the partials in ${shown} (${(failed as Error).message}); an interrupted build would start over`);
-  if (!o.keep) await rm(sdir, { recursive: true, force: true });
   return { results, resumed, ran, stateDir: sdir };
+}
+
+/** Removes DIR/.interbasis-build (after the results are saved). */
+export async function removeBuildState(dir: string): Promise<void> {
+  await rm(join(resolve(dir), BUILD_STATE_DIR), { recursive: true, force: true });
 }

@@ -131,6 +131,10 @@ interface Classified extends BlockRef {
 
 const NEVER = new Promise<never>(() => undefined);
 
+/** One turn of the event loop (setImmediate where there is one: setTimeout(0) waits ≥ 1 ms in Node). */
+const macrotask = (): Promise<void> =>
+  new Promise((r) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? ((f: () => void) => setTimeout(f, 0)))(r));
+
 type BuildData = Omit<BuildInputs, 'pool' | 'progress' | 'warn' | 'loadedGrams' | 'loadedCs' | 'buildId'>;
 
 interface Mode {
@@ -145,7 +149,7 @@ interface Mode {
 }
 
 /** A stage of a local build whose blocks have all been asked for: its results as they settle. */
-export type StageDone = (stage: number, observed: BlockRef[], blocks: Promise<StoredBlock[]>) => void;
+export type StageDone = (stage: number, observed: BlockRef[], blocks: Promise<StoredBlock[]>, atEnd: boolean) => void;
 
 class StagePool implements TaskPool {
   readonly size: number;
@@ -153,6 +157,8 @@ class StagePool implements TaskPool {
   private readonly recorded = new Map<number, { observed: BlockRef[]; blocks: Array<Promise<StoredBlock>> }>();
   private readonly finalized = new Set<number>();
   onStageDone: StageDone = () => undefined;
+  /** local mode: true while saves are in flight (tasks then first let the event loop run, see run) */
+  busy: () => boolean = () => false;
   private readonly fwdJobs = new Map<unknown, number>();
   private readonly xToFwd = new Map<Float64Array, number>();
   private readonly fwdPayloads: unknown[][] = [];
@@ -344,16 +350,16 @@ class StagePool implements TaskPool {
     }
   }
 
-  private finalize(s: number): void {
+  private finalize(s: number, atEnd = false): void {
     this.finalized.add(s);
     if (this.store.has(this.stages[s]!.name)) return;
     const r = this.recorded.get(s) ?? { observed: [], blocks: [] };
-    this.onStageDone(s, r.observed, Promise.all(r.blocks));
+    this.onStageDone(s, r.observed, Promise.all(r.blocks), atEnd);
   }
 
   /** Local mode, at the end of the build: every stage not handed on yet. */
   finalizeAll(): void {
-    for (let s = 0; s < this.stages.length; s++) if (!this.finalized.has(s)) this.finalize(s);
+    for (let s = 0; s < this.stages.length; s++) if (!this.finalized.has(s)) this.finalize(s, true);
   }
 
   private runLocal(task: string, p: Record<string, unknown>, c: Classified): Promise<unknown> | unknown {
@@ -372,16 +378,14 @@ class StagePool implements TaskPool {
     if (!rec) this.recorded.set(c.stage, (rec = { observed: [], blocks: [] }));
     const ref = { job: c.job, block: c.block, start: c.start, end: c.end };
     rec.observed.push(ref);
-    let res: Promise<unknown>;
-    if (task === 'rib.forward') {
-      res = this.inner.run(task, p);
-      this.fwdRuns[c.fwd!]!.set(c.block, res);
-    } else {
-      res = (async () => {
-        await this.ensureForward(p.X, c.start, c.end);
-        return this.inner.run(task, p);
-      })();
-    }
+    const res = (async () => {
+      // an inline pool runs the whole build as one chain of microtasks: without a turn of the
+      // event loop between tasks, the saves' file operations would only complete after the build
+      if (this.busy()) await macrotask();
+      if (task !== 'rib.forward') await this.ensureForward(p.X, c.start, c.end);
+      return this.inner.run(task, p);
+    })();
+    if (task === 'rib.forward') this.fwdRuns[c.fwd!]!.set(c.block, res);
     // an out_dim stage's block holds all of its output rows here
     const rows: [number, number, number] | null = this.stages[c.stage]!.split === 'out_dim' ? [0, p.rout as number, p.rout as number] : null;
     rec.blocks.push(res.then((v) => ({ ...ref, ...(rows ? { rows } : {}), value: encodeValue(v) })));
@@ -491,11 +495,14 @@ export async function localBuild(o: {
   store: Store;
   pool: TaskPool;
   onStageDone: StageDone;
+  /** true while saves are in flight */
+  busy?: () => boolean;
   progress?: BuildInputs['progress'];
   warn?: (m: string) => void;
 }): Promise<RibResults> {
   const sp = new StagePool(o.pool, o.stages, o.data.config.node_layers, o.store, { kind: 'local', target: -1, range: null, outDim: null }, () => undefined);
   sp.onStageDone = o.onStageDone;
+  if (o.busy) sp.busy = o.busy;
   try {
     const res = await ribBuild({ ...o.data, loadedGrams: null, loadedCs: null, pool: sp, warn: o.warn, progress: o.progress });
     sp.finalizeAll();

@@ -95,6 +95,7 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });
     (results.info.times_s as Record<string, number>).save = (performance.now() - ts) / 1000;
+    if (local && !o.keepPartials) await local.removeBuildState(dir);
   }
   return { results, dir };
 }
