@@ -141,6 +141,16 @@ function cfg0(): string {
   return writeTmpConfig(tinyMlpConfig());
 }
 
+/** The tiny MLP's one-process build bytes and its plan in `n` shards, written to a new folder. */
+async function tinyPlan(n: number) {
+  const cfg = writeTmpConfig(tinyMlpConfig());
+  const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
+  const { plan } = await makePlan(cfg, n, () => undefined);
+  const dir = join(tmpDir(), 'p');
+  await writePlan(dir, plan);
+  return { ref, plan, dir, pool: new InlinePool() };
+}
+
 describe('shards', () => {
   it('rerunning a finished shard does nothing; status follows the partials', async () => {
     const cfg = writeTmpConfig(tinyMlpConfig());
@@ -161,12 +171,7 @@ describe('shards', () => {
   });
 
   it('interbasis run: a local run on one shard per stage resumes from the partials on disk', async () => {
-    const cfg = writeTmpConfig(tinyMlpConfig());
-    const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
-    const { plan } = await makePlan(cfg, 1, () => undefined);
-    const dir = join(tmpDir(), 'p');
-    await writePlan(dir, plan);
-    const pool = new InlinePool();
+    const { ref, plan, dir, pool } = await tinyPlan(1);
     // "interrupted" after three stages
     const done = [];
     for (const s of plan.stages.slice(0, 3)) done.push((await runShard(dir, s.name, 0, pool, quietLog)).file);
@@ -179,12 +184,7 @@ describe('shards', () => {
   });
 
   it('each M′ finish is computed once, saved, and replayed by later shards and the merge; a damaged one is computed again', async () => {
-    const cfg = writeTmpConfig(tinyMlpConfig());
-    const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
-    const { plan } = await makePlan(cfg, 2, () => undefined);
-    const dir = join(tmpDir(), 'p');
-    await writePlan(dir, plan);
-    const pool = new InlinePool();
+    const { ref, plan, dir, pool } = await tinyPlan(2);
     const said: string[] = [];
     const log = { info: (m: string) => said.push(m), warn: (m: string) => said.push(`warning: ${m}`) };
     for (const s of plan.stages) for (let i = 0; i < s.shards; i++) await runShard(dir, s.name, i, pool, log);
