@@ -4,13 +4,13 @@
  * separate gram_dataset, and sub-sampled mod-add transformers for the attention paths and
  * stochastic sources); the plan and the partial format.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
 import { decodeValue, encodeValue } from '../src/dist/codec.js';
 import { makePlan, readPlan, writePlan } from '../src/dist/plan-node.js';
-import { planStatus, runPlanLocally, runShard } from '../src/dist/run-node.js';
+import { planStatus, runMerge, runPlanLocally, runShard } from '../src/dist/run-node.js';
 import { statSync } from 'node:fs';
 import { sampleRange } from '../src/dist/stages.js';
 import { InlinePool } from '../src/parallel/pool.js';
@@ -141,6 +141,16 @@ function cfg0(): string {
   return writeTmpConfig(tinyMlpConfig());
 }
 
+/** The tiny MLP's one-process build bytes and its plan in `n` shards, written to a new folder. */
+async function tinyPlan(n: number) {
+  const cfg = writeTmpConfig(tinyMlpConfig());
+  const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
+  const { plan } = await makePlan(cfg, n, () => undefined);
+  const dir = join(tmpDir(), 'p');
+  await writePlan(dir, plan);
+  return { ref, plan, dir, pool: new InlinePool() };
+}
+
 describe('shards', () => {
   it('rerunning a finished shard does nothing; status follows the partials', async () => {
     const cfg = writeTmpConfig(tinyMlpConfig());
@@ -161,12 +171,7 @@ describe('shards', () => {
   });
 
   it('interbasis run: a local run on one shard per stage resumes from the partials on disk', async () => {
-    const cfg = writeTmpConfig(tinyMlpConfig());
-    const ref = await buildBytes(cfg, join(tmpDir(), 'ref'));
-    const { plan } = await makePlan(cfg, 1, () => undefined);
-    const dir = join(tmpDir(), 'p');
-    await writePlan(dir, plan);
-    const pool = new InlinePool();
+    const { ref, plan, dir, pool } = await tinyPlan(1);
     // "interrupted" after three stages
     const done = [];
     for (const s of plan.stages.slice(0, 3)) done.push((await runShard(dir, s.name, 0, pool, quietLog)).file);
@@ -177,6 +182,31 @@ describe('shards', () => {
     expect(done.map((f) => statSync(f).mtimeMs)).toEqual(mtimes);
     expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
   });
+
+  it('each M′ finish is computed once, saved, and replayed by later shards and the merge; a damaged one is computed again', async () => {
+    const { ref, plan, dir, pool } = await tinyPlan(2);
+    const said: string[] = [];
+    const log = { info: (m: string) => said.push(m), warn: (m: string) => said.push(`warning: ${m}`) };
+    for (const s of plan.stages) for (let i = 0; i < s.shards; i++) await runShard(dir, s.name, i, pool, log);
+    const line = (stage: string, i: number) => said.find((m) => m.startsWith(`${stage} ${i}:`))!;
+    expect(line('mprime.layers.1', 0)).toMatch(/finishes saved: mprime\.layers\.2\)/);
+    expect(line('mprime.layers.1', 1)).toMatch(/finishes replayed: layers\.2\)/);
+    expect(line('edges', 0)).toMatch(/finishes replayed: layers\.2, layers\.1; finishes saved: mprime\.layers\.0\)/);
+    expect(line('edges', 1)).toMatch(/finishes replayed: layers\.2, layers\.1, layers\.0\)/);
+    const fdir = join(dir, 'finished');
+    const files = readdirSync(fdir).sort();
+    expect(files.map((f) => f.split('.').slice(0, -2).join('.'))).toEqual(['mprime.layers.0', 'mprime.layers.1', 'mprime.layers.2']);
+    await runMerge(dir, undefined, pool, quietLog);
+    expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
+    // a damaged finish is not used: the merge computes it and the results are the same
+    const f = join(fdir, files[1]!);
+    const b = readFileSync(f);
+    b[b.length - 40] ^= 1;
+    writeFileSync(f, b);
+    await runMerge(dir, undefined, pool, quietLog, { force: true });
+    expect(readFileSync(join(dir, 'results.safetensors')).equals(ref)).toBe(true);
+    expect(said.filter((m) => m.startsWith('warning'))).toEqual([]);
+  }, 60_000);
 
   it('sample ranges cover the data once', () => {
     for (const [n, k] of [[10, 3], [3830, 5], [7, 7], [5, 1]] as const) {

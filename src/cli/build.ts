@@ -17,6 +17,10 @@ export interface BuildCliOptions {
   force?: boolean;
   /** folder of local pretrained models for tlens_pretrained (default $INTERBASIS_MODELS) */
   modelsDir?: string;
+  /** false (--no-partials): keep no partials, so no resume */
+  partials?: boolean;
+  /** keep DIR/.interbasis-build after success */
+  keepPartials?: boolean;
 }
 
 export async function runBuildCli(
@@ -44,7 +48,19 @@ export async function runBuildCli(
     const pr = makeProgress({ json: !!o.json, out, err: io.err });
     stopProgress = pr.stop;
     await initKernels();
-    const res = await runBuildFromConfig(cfg, { out: o.out, force: !!o.force, pool: poolStart, progress: pr.sink, warn: pr.warn, modelsDir: o.modelsDir });
+    const errOut = io.err ?? process.stderr;
+    const note = (m: string) => (o.json ? out.write(JSON.stringify({ event: 'info', message: m }) + '\n') : errOut.write(`interbasis build: ${m}\n`));
+    const res = await runBuildFromConfig(cfg, {
+      out: o.out,
+      force: !!o.force,
+      pool: poolStart,
+      progress: pr.sink,
+      warn: pr.warn,
+      info: note,
+      modelsDir: o.modelsDir,
+      partials: o.partials,
+      keepPartials: o.keepPartials,
+    });
     pr.stop();
     const info = res.results.info as { dims: Record<string, unknown>; times_s: Record<string, number> };
     if (o.json) {
@@ -80,6 +96,8 @@ export function register(program: Command): void {
     .option('--json', 'NDJSON progress events and summary on stdout')
     .option('--force', 'overwrite existing results')
     .option('--models-dir <dir>', 'folder of local pretrained models for tlens_pretrained (default: $INTERBASIS_MODELS)')
+    .option('--no-partials', 'keep no partial results in DIR/.interbasis-build (an interrupted build then starts over)')
+    .option('--keep-partials', 'keep DIR/.interbasis-build after success (a one-shard plan: interbasis slurm status reads it)')
     .action(async (config: string, o: BuildCliOptions) => {
       await runBuildCli(config, o);
     });

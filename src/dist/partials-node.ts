@@ -219,9 +219,10 @@ export interface Upstream {
 
 /**
  * Checks every stage before `upTo` (in plan order), records the complete ones in merged/, and
- * returns their blocks for replay. An incomplete earlier stage is a UserError naming it.
+ * returns their blocks for replay. An incomplete earlier stage is a UserError naming it (with
+ * `prefix`: the stages before it are returned).
  */
-export async function loadUpstream(dir: string, plan: Plan, upTo: number, opts: { writeMerged: boolean }): Promise<{ up: Upstream; checks: StageCheck[] }> {
+export async function loadUpstream(dir: string, plan: Plan, upTo: number, opts: { writeMerged: boolean; prefix?: boolean }): Promise<{ up: Upstream; checks: StageCheck[] }> {
   const store: Store = new Map();
   const digests: string[] = [];
   const checks: StageCheck[] = [];
@@ -230,6 +231,7 @@ export async function loadUpstream(dir: string, plan: Plan, upTo: number, opts: 
     const c = await checkStage(dir, plan, stage, inputsSha(plan.planId, digests));
     checks.push(c);
     const err = stageError(dir, c);
+    if (err && opts.prefix) break; // prefix: the complete stages up to the first incomplete one
     if (err) throw err;
     if (opts.writeMerged) await writeMerged(dir, plan, c);
     const m = new Map<string, StoredBlock[]>();

@@ -113,9 +113,15 @@ export async function makePlan(configPath: string, shards: number, warn: (m: str
   const c = await loadBuildConfig(configPath);
   checkInputFiles(c);
   await initKernels();
+  stageGraph(c, shards); // refuses what a plan cannot hold before anything is loaded
+  const inputs = await loadInputs(c, warn);
+  return { plan: await planFor(c, shards, inputs), inputs };
+}
+
+/** The plan of config `c` in `shards` shards, for its loaded model and data. */
+export async function planFor(c: BuildConfig, shards: number, inputs: LoadedInputs): Promise<Plan> {
   const stages = stageGraph(c, shards);
   const files = await Promise.all((await inputFiles(c)).map(([r, p]) => hashFile(r, p)));
-  const inputs = await loadInputs(c, warn);
   const dsi = inputs.dataset ? datasetInfo(inputs.dataset) : null;
   const gdsi = inputs.gramDataset ? datasetInfo(inputs.gramDataset) : null;
   const ranges = (n: number | undefined) => (n === undefined ? null : Array.from({ length: shards }, (_, i) => sampleRange(n, shards, i)));
@@ -141,7 +147,7 @@ export async function makePlan(configPath: string, shards: number, warn: (m: str
     },
     stages,
   };
-  return { plan: { ...body, planId: planIdOf(body) }, inputs };
+  return { ...body, planId: planIdOf(body) };
 }
 
 export function planIdOf(body: Omit<Plan, 'planId'> | Plan): string {
@@ -167,7 +173,7 @@ export async function writePlan(dir: string, plan: Plan): Promise<void> {
   await writeFileAtomic(p, JSON.stringify(plan, null, 2) + '\n');
 }
 
-async function readPlanIfAny(dir: string): Promise<Plan | null> {
+export async function readPlanIfAny(dir: string): Promise<Plan | null> {
   try {
     await stat(join(dir, PLAN_FILE));
   } catch {

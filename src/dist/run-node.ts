@@ -12,6 +12,7 @@ import type { TaskPool } from '../parallel/pool.js';
 import { loadPlanInputs, ownedRange, readPlan, type Plan } from './plan-node.js';
 import { checkStage, encodePartial, inputsSha, loadUpstream, partialKey, partialName, partialsDir, readPartial, stageError, type StageCheck } from './partials-node.js';
 import { replayBuild, runStageShard, type PlanStage } from './stages.js';
+import { finishFiles } from './finishes-node.js';
 
 export interface Log {
   info: (m: string) => void;
@@ -78,8 +79,9 @@ export async function runShard(dir: string, stageName: string, indexArg: string 
   const inputs = await loadPlanInputs(plan, () => undefined);
   const range = ownedRange(plan, stage, index);
   const t0 = performance.now();
+  const fin = await finishFiles(dir, plan, up.digests);
   const run = await runStageShard({
-    data: { config: plan.config, model: inputs.model, dataset: inputs.dataset, gramDataset: inputs.gramDataset },
+    data: { config: plan.config, model: inputs.model, dataset: inputs.dataset, gramDataset: inputs.gramDataset, finishes: fin.cache },
     stages: plan.stages,
     target: stage.name,
     range,
@@ -93,7 +95,9 @@ export async function runShard(dir: string, stageName: string, indexArg: string 
     run.blocks,
   );
   await writeFileAtomic(file, bytes);
-  log.info(`${stage.name} ${index}: ${run.blocks.length} of ${run.observed.length} blocks in ${((performance.now() - t0) / 1000).toFixed(2)} s → ${relative(resolve(dir), file)}`);
+  const saved = await fin.save(log.warn);
+  const finNote = [fin.loaded.length ? `finishes replayed: ${fin.loaded.join(', ')}` : '', saved.length ? `finishes saved: ${saved.join(', ')}` : ''].filter(Boolean).join('; ');
+  log.info(`${stage.name} ${index}: ${run.blocks.length} of ${run.observed.length} blocks in ${((performance.now() - t0) / 1000).toFixed(2)} s → ${relative(resolve(dir), file)}${finNote ? ` (${finNote})` : ''}`);
   return { file, skipped: false, blocks: run.blocks.length };
 }
 
@@ -125,8 +129,9 @@ export async function runMerge(dir: string, stageName: string | undefined, pool:
     }
   }
   const inputs = await loadPlanInputs(plan, log.warn);
+  const fin = await finishFiles(dir, plan, up.digests);
   const results = await replayBuild({
-    data: { config: plan.config, model: inputs.model, dataset: inputs.dataset, gramDataset: inputs.gramDataset },
+    data: { config: plan.config, model: inputs.model, dataset: inputs.dataset, gramDataset: inputs.gramDataset, finishes: fin.cache },
     stages: plan.stages,
     store: up.store,
     pool,

@@ -131,10 +131,15 @@ interface Classified extends BlockRef {
 
 const NEVER = new Promise<never>(() => undefined);
 
+/** One turn of the event loop (setImmediate where there is one: setTimeout(0) waits ≥ 1 ms in Node). */
+const macrotask = (): Promise<void> =>
+  new Promise((r) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? ((f: () => void) => setTimeout(f, 0)))(r));
+
 type BuildData = Omit<BuildInputs, 'pool' | 'progress' | 'warn' | 'loadedGrams' | 'loadedCs' | 'buildId'>;
 
 interface Mode {
-  kind: 'shard' | 'replay';
+  /** shard: one stage shard; replay: every task from `store`; local: stored stages replayed, the rest run and recorded */
+  kind: 'shard' | 'replay' | 'local';
   /** target stage index (shard mode) */
   target: number;
   /** owned samples of the target stage (null: every block, for one-node and out_dim stages) */
@@ -143,8 +148,17 @@ interface Mode {
   outDim: { index: number; shards: number } | null;
 }
 
+/** A stage of a local build whose blocks have all been asked for: its results as they settle. */
+export type StageDone = (stage: number, observed: BlockRef[], blocks: Promise<StoredBlock[]>, atEnd: boolean) => void;
+
 class StagePool implements TaskPool {
-  readonly size = 1 << 20;
+  readonly size: number;
+  /** local mode: per stage, the blocks run here (results encoded as they arrive) */
+  private readonly recorded = new Map<number, { observed: BlockRef[]; blocks: Array<Promise<StoredBlock>> }>();
+  private readonly finalized = new Set<number>();
+  onStageDone: StageDone = () => undefined;
+  /** local mode: true while saves are in flight (tasks then first let the event loop run, see run) */
+  busy: () => boolean = () => false;
   private readonly fwdJobs = new Map<unknown, number>();
   private readonly xToFwd = new Map<Float64Array, number>();
   private readonly fwdPayloads: unknown[][] = [];
@@ -171,6 +185,8 @@ class StagePool implements TaskPool {
     private readonly onOwnedDone: () => void,
   ) {
     this.stageIndex = new Map(stages.map((s, i) => [s.name, i]));
+    // a local build keeps the inner pool's width (the build's scheduler sizes its queue by it)
+    this.size = mode.kind === 'local' ? inner.size : 1 << 20;
   }
 
   private stageNamed(name: string, task: string): number {
@@ -317,10 +333,70 @@ class StagePool implements TaskPool {
     return new Float64Array(rout * rin);
   }
 
+  /**
+   * Local mode: the stages before `c`'s whose blocks the build has all asked for by now are handed
+   * to `onStageDone`. The build asks for stages in plan order, except that the edges of a pair start
+   * once both of its bases are known: an edges task of pair l means every M′ stage of layers ≥ l is
+   * complete.
+   */
+  private finalizeBefore(c: Classified, p: Record<string, unknown>): void {
+    if (c.stage < 0) return;
+    const edges = this.stages[c.stage]!.kind === 'edges';
+    for (let s = 0; s < c.stage; s++) {
+      if (this.finalized.has(s)) continue;
+      const st = this.stages[s]!;
+      if (edges && (st.kind === 'edges' || (st.kind === 'mprime' && this.nodeLayers.indexOf(st.layer!) < (p.layer as number)))) continue;
+      this.finalize(s);
+    }
+  }
+
+  private finalize(s: number, atEnd = false): void {
+    this.finalized.add(s);
+    if (this.store.has(this.stages[s]!.name)) return;
+    const r = this.recorded.get(s) ?? { observed: [], blocks: [] };
+    this.onStageDone(s, r.observed, Promise.all(r.blocks), atEnd);
+  }
+
+  /** Local mode, at the end of the build: every stage not handed on yet. */
+  finalizeAll(): void {
+    for (let s = 0; s < this.stages.length; s++) if (!this.finalized.has(s)) this.finalize(s, true);
+  }
+
+  private runLocal(task: string, p: Record<string, unknown>, c: Classified): Promise<unknown> | unknown {
+    if (c.stage === -1) {
+      // forward over `dataset` (beside `gram_dataset`): run now unless every stage reading it is stored
+      const f = c.fwd!;
+      const eager = this.stages.some((s) => (s.kind === 'mprime' || s.kind === 'edges') && !this.store.has(s.name));
+      if (!eager) return (p.dims as Array<[number, number]>).map(([, d]) => new Float64Array(d));
+      const r = this.inner.run(task, p);
+      this.fwdRuns[f]!.set(c.block, r);
+      return r;
+    }
+    this.finalizeBefore(c, p);
+    if (this.store.has(this.stages[c.stage]!.name)) return this.replay(c.stage, c, p);
+    let rec = this.recorded.get(c.stage);
+    if (!rec) this.recorded.set(c.stage, (rec = { observed: [], blocks: [] }));
+    const ref = { job: c.job, block: c.block, start: c.start, end: c.end };
+    rec.observed.push(ref);
+    const res = (async () => {
+      // an inline pool runs the whole build as one chain of microtasks: without a turn of the
+      // event loop between tasks, the saves' file operations would only complete after the build
+      if (this.busy()) await macrotask();
+      if (task !== 'rib.forward') await this.ensureForward(p.X, c.start, c.end);
+      return this.inner.run(task, p);
+    })();
+    if (task === 'rib.forward') this.fwdRuns[c.fwd!]!.set(c.block, res);
+    // an out_dim stage's block holds all of its output rows here
+    const rows: [number, number, number] | null = this.stages[c.stage]!.split === 'out_dim' ? [0, p.rout as number, p.rout as number] : null;
+    rec.blocks.push(res.then((v) => ({ ...ref, ...(rows ? { rows } : {}), value: encodeValue(v) })));
+    return res;
+  }
+
   async run<R>(task: string, payload: unknown): Promise<R> {
     const p = payload as Record<string, unknown>;
     const c = this.classify(task, p);
     const m = this.mode;
+    if (m.kind === 'local') return this.runLocal(task, p, c) as R;
     if (c.stage === -1) {
       // forward over `dataset` (beside `gram_dataset`): only its activations are used, lazily
       return (p.dims as Array<[number, number]>).map(([, d]) => new Float64Array(d)) as R;
@@ -403,6 +479,34 @@ export async function replayBuild(o: { data: BuildData; stages: PlanStage[]; sto
   const sp = new StagePool(o.pool, o.stages, o.data.config.node_layers, o.store, { kind: 'replay', target: o.stages.length, range: null, outDim: null }, () => undefined);
   try {
     return await ribBuild({ ...o.data, loadedGrams: null, loadedCs: null, pool: sp, buildId: o.buildId, warn: o.warn, progress: () => undefined });
+  } catch (e) {
+    throw sp.replayError ?? e;
+  }
+}
+
+/**
+ * The local build (`interbasis build`): the whole build on `pool`, with the stages held in `store`
+ * replayed (a resumed build) and every other stage run for real; each stage's blocks go to
+ * `onStageDone` as soon as the build has asked for all of them (to be saved for a later resume).
+ */
+export async function localBuild(o: {
+  data: BuildData;
+  stages: PlanStage[];
+  store: Store;
+  pool: TaskPool;
+  onStageDone: StageDone;
+  /** true while saves are in flight */
+  busy?: () => boolean;
+  progress?: BuildInputs['progress'];
+  warn?: (m: string) => void;
+}): Promise<RibResults> {
+  const sp = new StagePool(o.pool, o.stages, o.data.config.node_layers, o.store, { kind: 'local', target: -1, range: null, outDim: null }, () => undefined);
+  sp.onStageDone = o.onStageDone;
+  if (o.busy) sp.busy = o.busy;
+  try {
+    const res = await ribBuild({ ...o.data, loadedGrams: null, loadedCs: null, pool: sp, warn: o.warn, progress: o.progress });
+    sp.finalizeAll();
+    return res;
   } catch (e) {
     throw sp.replayError ?? e;
   }

@@ -46,6 +46,12 @@ export interface RunOptions {
   warn?: (m: string) => void;
   /** folder of local pretrained models (default $INTERBASIS_MODELS) */
   modelsDir?: string | null;
+  /** false: keep no partials in DIR/.interbasis-build (no resume); default true */
+  partials?: boolean;
+  /** keep DIR/.interbasis-build after success */
+  keepPartials?: boolean;
+  /** messages that are not warnings (resuming) */
+  info?: (m: string) => void;
 }
 
 /**
@@ -77,12 +83,19 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   // eval_type: scored before the build (as the reference logs it) and stored in results.json
   const pool = await o.pool;
   const evalResult = c.eval_type && dataset ? await evaluateModel(model, dataset, c.eval_type, { nodeLayers: c.node_layers, lastPosModuleType: c.last_pos_module_type, batchSize: c.batch_size, pool }) : null;
-  const results = await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn });
+  // with a results folder, the build runs on its stage graph and keeps its partials there until it
+  // succeeds, so that the same command resumes an interrupted build (src/dist/local-node.ts)
+  const local = dir && o.partials !== false ? await import('../dist/local-node.js') : null;
+  const results =
+    local && local.canKeepPartials(c)
+      ? (await local.buildWithPartials({ dir: dir!, config: c, inputs: { model, dataset, gramDataset }, pool, keep: o.keepPartials, progress: o.progress, warn, info: o.info })).results
+      : await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn });
   if (evalResult) results.info.eval = evalResult;
   if (dir) {
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });
     (results.info.times_s as Record<string, number>).save = (performance.now() - ts) / 1000;
+    if (local && !o.keepPartials) await local.removeBuildState(dir);
   }
   return { results, dir };
 }

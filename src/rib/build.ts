@@ -12,7 +12,7 @@ import type { EdgeMatrix, LayerBasis, Mat, RibResults } from '../io/results.js';
 import type { Model, SectionedModel } from '../models/types.js';
 import { type TaskPool } from '../parallel/pool.js';
 import { PriorityScheduler } from '../parallel/priority.js';
-import { finishRotation, isLnOut, neuronBasis, pcaFromW, pcaStage, svdBasis, type PcaStage, type PcaTaskPayload } from './basis.js';
+import { finishRotation, isLnOut, neuronBasis, pcaFromW, pcaStage, svdBasis, type FinishResult, type PcaStage, type PcaTaskPayload } from './basis.js';
 import type { BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -55,6 +55,14 @@ export interface BuildInputs {
   buildId?: string;
   /** false: every section takes the generic VJP path (the benchmark baseline; default true) */
   structured?: boolean;
+  /** finished rotations (M eigendecomposition, C) by node layer, kept from an earlier replay of the same inputs */
+  finishes?: FinishCache;
+}
+
+/** Where a replayed build (src/dist) takes finished rotations from and leaves new ones. */
+export interface FinishCache {
+  get(nodeLayer: string): FinishResult | null;
+  put(nodeLayer: string, f: FinishResult): void;
 }
 
 interface Stats {
@@ -212,7 +220,11 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
         if (c.basis_formula === 'svd') bases[l] = svdBasis(p);
         else {
           const { M, Lp } = await mp!;
-          const f = finishRotation(p, c.basis_formula, M, Lp, thr);
+          let f = inp.finishes?.get(L) ?? null;
+          if (!f) {
+            f = finishRotation(p, c.basis_formula, M, Lp, thr);
+            inp.finishes?.put(L, f);
+          }
           diag.lambda(L, f.lambda, p.nMasked);
           bases[l] = f.basis;
         }
