@@ -129,13 +129,13 @@ export function lowRankSqAccGather(
  * Pairwise accumulation within groups of atoms: for each group [start[g], start[g+1]) and atoms
  * α, β in it, Z[α, blk[β]·dh : +dh] += (u_α · W[β, (blk[α] >> 1)·dv : +dv]) · y_β.
  * u [n × dv], W [n × ldw], y [n × dh], Z [n × ldz] (accumulated in place and returned; null = start
- * from zeros in a new array); blk[a] ≥ 0
+ * from zeros, written into `into` [n × ldz] when given, else into a new array); blk[a] ≥ 0
  * with (blk[a] >> 1)·dv + dv ≤ ldw and blk[a]·dh + dh ≤ ldz. (The atom Gram K_αβ = u_αᵀΩu_β and
  * Z = K·Y of the attention M′, with W = rows of (Ω u_β)ᵀ.)
  */
 export function groupPairs(
   start: Int32Array, blk: Int32Array, u: Float64Array, dv: number, W: Float64Array, ldw: number,
-  y: Float64Array, dh: number, Z: Float64Array | null, ldz: number,
+  y: Float64Array, dh: number, Z: Float64Array | null, ldz: number, into: Float64Array | null = null,
 ): Float64Array {
   const fn = 'groupPairs';
   const g = start.length - 1;
@@ -152,7 +152,9 @@ export function groupPairs(
   checkArray(fn, 'W', W, n * ldw, `[${n} × ${ldw}]`, false);
   checkArray(fn, 'y', y, n * dh, `[${n} × ${dh}]`, false);
   if (Z) checkArray(fn, 'Z', Z, n * ldz, `[${n} × ${ldz}]`, false);
-  const out = Z ?? new Float64Array(n * ldz);
+  if (Z && into) throw new RangeError(`${fn}: pass Z (accumulate) or into (start from zeros), not both`);
+  if (into) checkArray(fn, 'into', into, n * ldz, `[${n} × ${ldz}]`, false);
+  const out = Z ?? into ?? new Float64Array(n * ldz);
   if (n === 0) return out;
   return withArena((K) => {
     const pU = copyIn(fn, 'u', u, dv);
