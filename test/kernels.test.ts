@@ -415,6 +415,16 @@ describe('groupPairs', () => {
     expect(maxAbsDiff(groupPairs(start, blk, u, dv, W, ldw, y, dh, Z0.slice(), ldz), want)).toBeLessThan(1e-14);
     const fromZero = groupPairs(start, blk, u, dv, W, ldw, y, dh, null, ldz);
     expect(maxAbsDiff(fromZero.map((v, i) => v + Z0[i]!), want)).toBeLessThan(1e-14);
+    // row maps: W stored in another row order, Z written in another: the same numbers, moved
+    const wRow = new Int32Array([3, 0, 6, 1, 5, 2, 4]);
+    const zRow = new Int32Array([6, 5, 4, 0, 1, 2, 3]);
+    const Wp = new Float64Array(n * ldw);
+    for (let b = 0; b < n; b++) Wp.set(W.subarray(b * ldw, (b + 1) * ldw), wRow[b]! * ldw);
+    const into = new Float64Array(n * ldz).fill(7);
+    const mapped = groupPairs(start, blk, u, dv, Wp, ldw, y, dh, null, ldz, { into, wRow, zRow });
+    expect(mapped).toBe(into);
+    for (let a = 0; a < n; a++) expect(Array.from(mapped.subarray(zRow[a]! * ldz, (zRow[a]! + 1) * ldz))).toEqual(Array.from(fromZero.subarray(a * ldz, (a + 1) * ldz)));
+    expect(() => groupPairs(start, blk, u, dv, W, ldw, y, dh, null, ldz, { zRow: new Int32Array([0, 1, 2, 3, 4, 5, 7]) })).toThrow(/groupPairs: zRow\[6\] = 7 is outside \[0, 7\)/);
     expect(() => groupPairs(start, new Int32Array([0, 9, 0, 0, 0, 0, 0]), u, dv, W, ldw, y, dh, Z0.slice(), ldz)).toThrow(/groupPairs: blk\[1\] = 9 is out of range/);
     expect(() => groupPairs(new Int32Array([0, 4, 2]), blk, u, dv, W, ldw, y, dh, Z0.slice(), ldz)).toThrow(/groupPairs: start must be non-decreasing/);
   });

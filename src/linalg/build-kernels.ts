@@ -127,16 +127,20 @@ export function lowRankSqAccGather(
 
 /**
  * Pairwise accumulation within groups of atoms: for each group [start[g], start[g+1]) and atoms
- * α, β in it, Z[α, blk[β]·dh : +dh] += (u_α · W[β, (blk[α] >> 1)·dv : +dv]) · y_β.
+ * α, β in it, Z[zRow[α], blk[β]·dh : +dh] += (u_α · W[wRow[β], (blk[α] >> 1)·dv : +dv]) · y_β.
  * u [n × dv], W [n × ldw], y [n × dh], Z [n × ldz] (accumulated in place and returned; null = start
- * from zeros in a new array); blk[a] ≥ 0
+ * from zeros, written into `o.into` [n × ldz] when given, else into a new array). The row maps
+ * `o.wRow`, `o.zRow` (n entries in [0, n); absent = the atom's own index) let W be stored and Z be
+ * written in another row order (e.g. grouped by head or block) without copies. blk[a] ≥ 0
  * with (blk[a] >> 1)·dv + dv ≤ ldw and blk[a]·dh + dh ≤ ldz. (The atom Gram K_αβ = u_αᵀΩu_β and
  * Z = K·Y of the attention M′, with W = rows of (Ω u_β)ᵀ.)
  */
 export function groupPairs(
   start: Int32Array, blk: Int32Array, u: Float64Array, dv: number, W: Float64Array, ldw: number,
   y: Float64Array, dh: number, Z: Float64Array | null, ldz: number,
+  o: { into?: Float64Array; wRow?: Int32Array; zRow?: Int32Array } = {},
 ): Float64Array {
+  const into = o.into ?? null;
   const fn = 'groupPairs';
   const g = start.length - 1;
   if (g < 0) throw new RangeError(`${fn}: start needs at least one entry`);
@@ -152,7 +156,14 @@ export function groupPairs(
   checkArray(fn, 'W', W, n * ldw, `[${n} × ${ldw}]`, false);
   checkArray(fn, 'y', y, n * dh, `[${n} × ${dh}]`, false);
   if (Z) checkArray(fn, 'Z', Z, n * ldz, `[${n} × ${ldz}]`, false);
-  const out = Z ?? new Float64Array(n * ldz);
+  if (Z && into) throw new RangeError(`${fn}: pass Z (accumulate) or into (start from zeros), not both`);
+  if (into) checkArray(fn, 'into', into, n * ldz, `[${n} × ${ldz}]`, false);
+  for (const [name, map] of [['wRow', o.wRow], ['zRow', o.zRow]] as const) {
+    if (!map) continue;
+    if (map.length < n) throw new RangeError(`${fn}: ${name} has ${map.length} entries, expected ${n}`);
+    for (let a = 0; a < n; a++) if (!(map[a]! >= 0 && map[a]! < n)) throw new RangeError(`${fn}: ${name}[${a}] = ${map[a]} is outside [0, ${n})`);
+  }
+  const out = Z ?? into ?? new Float64Array(n * ldz);
   if (n === 0) return out;
   return withArena((K) => {
     const pU = copyIn(fn, 'u', u, dv);
@@ -168,7 +179,13 @@ export function groupPairs(
     const pB = alloc(n, 4, fn);
     i32view(pS, g + 1).set(start);
     i32view(pB, n).set(blk.subarray(0, n));
-    K.groupPairs(g, pS, pB, pU, pW, ldw, pY, pZ, ldz, dv, dh);
+    const rowMap = (map: Int32Array | undefined): number => {
+      if (!map) return 0;
+      const p = alloc(n, 4, fn);
+      i32view(p, n).set(map.subarray(0, n));
+      return p;
+    };
+    K.groupPairs(g, pS, pB, pU, pW, ldw, pY, pZ, ldz, dv, dh, rowMap(o.wRow), rowMap(o.zRow));
     out.set(f64view(pZ, n * ldz));
     return out;
   });

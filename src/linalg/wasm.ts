@@ -28,7 +28,7 @@ export interface KernelExports {
   eigh(pA: number, n: number, pD: number, pE: number, pW: number, pTau: number, pP: number, pRot: number): number;
   eighRotCap(n: number): number;
   lowRankSqAccGather(nRows: number, m: number, n: number, pK0: number, pL0: number, pR0: number, pIdx: number, pS: number, pK: number, pBase: number, pF: number, pE: number, pT: number, pLs: number, pRs: number, work: number): void;
-  groupPairs(g: number, pStart: number, pBlk: number, pU: number, pW: number, ldw: number, pY: number, pZ: number, ldz: number, dv: number, dh: number): void;
+  groupPairs(g: number, pStart: number, pBlk: number, pU: number, pW: number, ldw: number, pY: number, pZ: number, ldz: number, dv: number, dh: number, pWRow: number, pZRow: number): void;
   nearestChain(rows: number, w: number, pBits: number, pOrder: number, pRem: number): void;
   eighJacobi(pA: number, n: number, pVt: number, maxSweeps: number): number;
   eighDC(pA: number, n: number, pD: number, pVt: number, work: number): number;

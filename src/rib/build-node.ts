@@ -16,7 +16,7 @@ import { checkInputFiles } from './config-node.js';
 import { checkpointTrainingDataset, lmModelInfo, loadDataset, loadModelSource, modelSourceOf } from './inputs-node.js';
 import type { LmModelInfo } from '../data/hf-dataset-node.js';
 import { checkSequenceLengths } from '../models/context-length.js';
-import { evaluateModel } from './evaluate.js';
+import { evaluateModel, prepareEval } from './evaluate.js';
 
 /** The model a build config names (src/rib/inputs-node.ts resolves it). */
 export async function loadModelFor(c: BuildConfig, modelsDir: string | null = null): Promise<Model> {
@@ -80,17 +80,19 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   checkSequenceLengths(model, [seq(dataset, 'dataset'), seq(gramDataset, 'gram_dataset')]);
   const loadedCs = c.interaction_matrices_path ? await loadResults(c.interaction_matrices_path) : null;
   const loadedGrams = !loadedCs && c.gram_matrices_path ? await loadResults(c.gram_matrices_path) : null;
-  // eval_type: scored before the build (as the reference logs it) and stored in results.json
+  // eval_type (stored in results.json): the labels are checked here, before any stage; the build
+  // scores the logits in its forward pass over `dataset` when it makes one, else a forward of its own
+  const evalOpts = { nodeLayers: c.node_layers, lastPosModuleType: c.last_pos_module_type, batchSize: c.batch_size };
+  const evaluation = c.eval_type && dataset ? prepareEval(model, dataset, c.eval_type, evalOpts) : null;
   const pool = await o.pool;
-  const evalResult = c.eval_type && dataset ? await evaluateModel(model, dataset, c.eval_type, { nodeLayers: c.node_layers, lastPosModuleType: c.last_pos_module_type, batchSize: c.batch_size, pool }) : null;
   // with a results folder, the build runs on its stage graph and keeps its partials there until it
   // succeeds, so that the same command resumes an interrupted build (src/dist/local-node.ts)
   const local = dir && o.partials !== false ? await import('../dist/local-node.js') : null;
   const results =
     local && local.canKeepPartials(c)
       ? (await local.buildWithPartials({ dir: dir!, config: c, inputs: { model, dataset, gramDataset }, pool, keep: o.keepPartials, progress: o.progress, warn, info: o.info })).results
-      : await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn });
-  if (evalResult) results.info.eval = evalResult;
+      : await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn, evaluation });
+  if (evaluation && dataset && !results.info.eval) results.info.eval = await evaluateModel(model, dataset, evaluation.evalType, { ...evalOpts, pool }, evaluation);
   if (dir) {
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });

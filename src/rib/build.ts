@@ -23,6 +23,7 @@ import {
   attnCacheFor,
   computeMprime,
   edgesPlan,
+  forwardScores,
   gramPlan,
   runPlan,
   sharedSpec,
@@ -31,6 +32,7 @@ import {
   type ProgressSink,
 } from './stages.js';
 import type { AttnForwardAll } from './structures/attention-core.js';
+import { evalResultOf, type EvalSpec } from './evaluate.js';
 
 export { SHARD, type ProgressEvent, type ProgressSink } from './stages.js';
 export type { NearThresholdEntry } from './diagnostics.js';
@@ -55,6 +57,11 @@ export interface BuildInputs {
   buildId?: string;
   /** false: every section takes the generic VJP path (the benchmark baseline; default true) */
   structured?: boolean;
+  /**
+   * eval_type of `dataset` (`prepareEval`): scored in the statistics forward pass over `dataset`
+   * when that pass can (`forwardScores`), and then stored in `info.eval`; otherwise left to the caller
+   */
+  evaluation?: EvalSpec | null;
   /** finished rotations (M eigendecomposition, C) by node layer, kept from an earlier replay of the same inputs */
   finishes?: FinishCache;
 }
@@ -126,7 +133,9 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   // attention sections' forward cache for M′, filled by the forward pass over `dataset`
   const attnFw: Array<AttnForwardAll | null> = new Array(K).fill(null);
   if (ds && computeCs && structured) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
-  const gAct = gds ? await runPlan(inp.pool, activationsPlan(gCtx, gds, gStatDims, nNonOut, 'forward', gds === ds ? attnFw : null), progress) : null;
+  // eval_type rides on the forward over `dataset` (the logits are scored there, no second forward)
+  const ev = inp.evaluation && ds && forwardScores(inp.evaluation, ds.n) ? inp.evaluation : null;
+  const gAct = gds ? await runPlan(inp.pool, activationsPlan(gCtx, gds, gStatDims, nNonOut, 'forward', gds === ds ? attnFw : null, gds === ds ? ev : null), progress) : null;
   let stats: Stats;
   if (loaded) {
     stats = { means: new Map(loaded.means), grams: new Map(loaded.grams) };
@@ -140,8 +149,9 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   // activations of `dataset` for M′ and edges
   let acts: Activations | null = null;
   if ((computeCs || c.calculate_edges) && ds) {
-    acts = gds === ds && gAct ? gAct : await runPlan(inp.pool, activationsPlan(ctx, ds, statDims.slice(0, nNonOut), nNonOut, 'forward (dataset)', attnFw), progress);
+    acts = gds === ds && gAct ? gAct : await runPlan(inp.pool, activationsPlan(ctx, ds, statDims.slice(0, nNonOut), nNonOut, 'forward (dataset)', attnFw, ev), progress);
   }
+  const scores = ev ? ((gds === ds ? gAct : acts)?.scores ?? null) : null;
   const N = acts?.N ?? 0;
 
   // ---- 2. bases, backwards from the last node layer ----------------------------------------
@@ -272,6 +282,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
       contains_all_edges: true,
       model_kind: inp.model.kind,
       ml_model_config: inp.model.config,
+      ...(ev && scores ? { eval: evalResultOf(ev, scores) } : {}),
     },
   };
 }

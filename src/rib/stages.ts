@@ -23,6 +23,7 @@ import { integrationMethodFor, type BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import { integrationPoints } from './integration.js';
 import type { ForwardShardPayload, GramShardPayload } from './stats.js';
+import type { EvalSpec } from './evaluate.js';
 import { attnForwardAlloc, detectAttention, type AttnForwardAll } from './structures/attention-core.js';
 import { structureFor, type EdgesShardPayload, type MprimeShardPayload, type MprimeShardResult } from './structures/index.js';
 
@@ -103,6 +104,8 @@ export interface Activations {
   acts: Float64Array[];
   sums: Float64Array[];
   N: number;
+  /** the folded eval scores when the pass scored the logits (`score` of activationsPlan), else null */
+  scores: Float64Array | null;
 }
 
 /**
@@ -117,18 +120,28 @@ export function activationsPlan(
   nNonOut: number,
   stage: string,
   attn: Array<AttnForwardAll | null> | null = null,
+  score: EvalSpec | null = null,
 ): ShardPlan<ForwardShardPayload, Float64Array[], Activations> {
   const N = d.n;
+  if (score && !forwardScores(score, N)) throw new Error(`forward: eval ranges of ${score.rangeSize} samples do not match the forward shards`);
   const inputs = sharedInputs(d.inputs);
   const outs = dims.map(([P, w]) => sharedZeros(N * P * w));
-  const payloads: ForwardShardPayload[] = shardRanges(N, SHARD.forward).map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut, attn }));
+  const payloads: ForwardShardPayload[] = shardRanges(N, SHARD.forward).map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut, attn, score }));
   return {
     stage,
     task: 'rib.forward',
     payloads,
     add: (acc, r) => acc.forEach((a, i) => addInPlace(a, r[i]!)),
-    finish: (sums) => ({ acts: outs, sums, N }),
+    finish: (sums) => ({ acts: outs, sums: sums.slice(0, outs.length), N, scores: score ? sums[outs.length]! : null }),
   };
+}
+
+/**
+ * Whether the forward pass over N samples can score `e` (its shards are the eval's ranges, so the
+ * scores are the same bits as `evaluateModel`'s).
+ */
+export function forwardScores(e: EvalSpec, N: number): boolean {
+  return e.rangeSize === SHARD.forward && e.n === N;
 }
 
 // ---- means and Grams --------------------------------------------------------------------------

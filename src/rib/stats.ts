@@ -6,6 +6,7 @@ import { syrk } from '../linalg/index.js';
 import type { Inputs } from '../models/types.js';
 import { sectionedFor, sliceInputs, type ModelCtx } from './context.js';
 import { attnSectionForward, detectAttention, storeAttnForward, type AttnForwardAll } from './structures/attention-core.js';
+import { scoreRange, type EvalSpec } from './evaluate.js';
 
 export interface ForwardShardPayload {
   model: ModelCtx;
@@ -20,11 +21,14 @@ export interface ForwardShardPayload {
   nNonOut: number;
   /** per section: shared attention cache to fill (attention sections whose M′ reads it), or null */
   attn?: Array<AttnForwardAll | null> | null;
+  /** eval_type scoring of these rows' logits (the forward runs on to the logits); null: none */
+  score?: EvalSpec | null;
 }
 
 /**
  * Runs the model on rows [start, end), writes every node layer's activation into `outs`, and
- * returns the per-layer sums over (sample, position) rows (for the means).
+ * returns the per-layer sums over (sample, position) rows (for the means); with `score`, one more
+ * entry: the rows' eval scores (`scoreRange`).
  */
 export function forwardShard(p: ForwardShardPayload): Float64Array[] {
   const sm = sectionedFor(p.model);
@@ -52,6 +56,13 @@ export function forwardShard(p: ForwardShardPayload): Float64Array[] {
       for (let j = 0; j < d; j++) s[j]! += x[o + j]!;
     }
     sums.push(s);
+  }
+  if (p.score) {
+    // on to the logits through the sections after the last stored layer (as `logits` runs them)
+    for (let l = p.outs.length - 1; l < sm.sections.length; l++) x = sm.sections[l]!.forward(x, B);
+    const sc = new Float64Array(1 + p.score.nBatches);
+    scoreRange(p.score, x, p.start, p.end, sc);
+    sums.push(sc);
   }
   return sums;
 }

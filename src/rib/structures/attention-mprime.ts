@@ -18,6 +18,7 @@
 import { gemm, groupPairs } from '../../linalg/index.js';
 import { softmaxVjp } from '../../models/modules.js';
 import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention-core.js';
+import { scratch, scratchI32 } from './scratch.js';
 
 /** dst[d0, d0 + n) = src[s0, s0 + n) (no subarray views: this runs once per atom). */
 function copyRow(src: Float64Array, s0: number, dst: Float64Array, d0: number, n: number): void {
@@ -68,13 +69,14 @@ export function attnMprimeAcc(
   let cap = 0;
   for (const t of T) cap += (t + 1) * H * nQ + H * (t + 1) * nQ;
   cap *= B;
-  const aBlk = new Int32Array(cap);
-  const aGrp = new Int32Array(cap); // group index (b, t, s)
-  const aU = new Float64Array(cap * dv);
-  const aY = new Float64Array(cap * dh);
+  // the per-shard temporaries (tens of MB) live in this thread's scratch buffers (scratch.ts)
+  const aBlk = scratchI32('mprime.aBlk', cap, false);
+  const aGrp = scratchI32('mprime.aGrp', cap, false); // group index (b, t, s)
+  const aU = scratch('mprime.aU', cap * dv, false);
+  const aY = scratch('mprime.aY', cap * dh, false);
   const nGroupsMax = B * T.reduce((s, t) => s + t + 1, 0);
-  const gC = new Float64Array(nGroupsMax * M1);
-  const gStart = new Int32Array(nGroupsMax + 1);
+  const gC = scratch('mprime.gC', nGroupsMax * M1);
+  const gStart = scratchI32('mprime.gStart', nGroupsMax + 1, false);
   const vt = new Float64Array(nQ * H * P * dv); // ṽ per (q, h, j)
   const vbar = new Float64Array(dv);
   let n = 0;
@@ -121,38 +123,61 @@ export function attnMprimeAcc(
   gStart[g] = n;
   // S = Σ c cᵀ
   gemm(true, false, M1, M1, g, gC.subarray(0, g * M1), gC.subarray(0, g * M1), S, 1, 1);
-  // Ωu per atom (rows of Ω for the atom's head): [n × H·dv]
-  const OmU = new Float64Array(n * HV);
+  // atom rows grouped by head (for Ωu) and by block (for Z), each in ascending atom order:
+  // byHead/byBlock list the atoms, headRow/blockRow give an atom's row (counting sorts)
+  const nBlk = 2 * H;
+  const bStart = new Int32Array(nBlk + 1);
+  for (let i = 0; i < n; i++) bStart[aBlk[i]! + 1]!++;
+  for (let a = 0; a < nBlk; a++) bStart[a + 1]! += bStart[a]!;
+  const hStart = new Int32Array(H + 1);
+  for (let h = 0; h <= H; h++) hStart[h] = bStart[2 * h]!;
+  const byBlock = scratchI32('mprime.byBlock', n, false);
+  const byHead = scratchI32('mprime.byHead', n, false);
+  const blockRow = scratchI32('mprime.blockRow', n, false);
+  const headRow = scratchI32('mprime.headRow', n, false);
   {
-    // group atoms by head: u lifted into H·dv (zeros outside the head) would waste H×; use per-head GEMMs
-    const idx = new Int32Array(n);
-    for (let h = 0; h < H; h++) {
-      let na = 0;
-      for (let i = 0; i < n; i++) if (aBlk[i]! >> 1 === h) idx[na++] = i;
-      if (!na) continue;
-      const Uh = new Float64Array(na * dv);
-      for (let k = 0; k < na; k++) copyRow(aU, idx[k]! * dv, Uh, k * dv, dv);
-      const Omh = headBlock(Om, HV, HV, h * dv, dv); // [H·dv × dv] = Ω[:, head h]
-      const R = gemm(false, true, na, HV, dv, Uh, Omh, new Float64Array(na * HV));
-      for (let k = 0; k < na; k++) copyRow(R, k * HV, OmU, idx[k]! * HV, HV);
+    const bPos = bStart.slice(0, nBlk);
+    const hPos = hStart.slice(0, H);
+    for (let i = 0; i < n; i++) {
+      const a = aBlk[i]!;
+      const rb = bPos[a]!++;
+      byBlock[rb] = i;
+      blockRow[i] = rb;
+      const rh = hPos[a >> 1]!++;
+      byHead[rh] = i;
+      headRow[i] = rh;
     }
   }
-  // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]
-  const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, null, W2);
-  // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a
-  const MV = M1 * dv;
-  const idx = new Int32Array(n);
-  for (let a = 0; a < 2 * H; a++) {
-    let na = 0;
-    for (let i = 0; i < n; i++) if (aBlk[i] === a) idx[na++] = i;
+  // Ωu per atom (rows of Ω for the atom's head) [n × H·dv], in head order: u lifted into H·dv
+  // (zeros outside the head) would waste H×; per-head GEMMs write their rows in place
+  const OmU = scratch('mprime.OmU', n * HV);
+  for (let h = 0; h < H; h++) {
+    const h0 = hStart[h]!;
+    const na = hStart[h + 1]! - h0;
     if (!na) continue;
-    const Ya = new Float64Array(na * dh);
-    const CU = new Float64Array(na * MV);
-    const Za = new Float64Array(na * W2);
+    const Uh = scratch('mprime.Uh', na * dv, false);
+    for (let k = 0; k < na; k++) copyRow(aU, byHead[h0 + k]! * dv, Uh, k * dv, dv);
+    const Omh = headBlock(Om, HV, HV, h * dv, dv); // [H·dv × dv] = Ω[:, head h]
+    gemm(false, true, na, HV, dv, Uh, Omh, OmU.subarray(h0 * HV, (h0 + na) * HV));
+  }
+  // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]; row α of Z in block order
+  const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, null, W2, {
+    into: scratch('mprime.Z', n * W2, false),
+    wRow: headRow,
+    zRow: blockRow,
+  });
+  // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a (Z_a: the block's rows of Z)
+  const MV = M1 * dv;
+  for (let a = 0; a < nBlk; a++) {
+    const a0 = bStart[a]!;
+    const na = bStart[a + 1]! - a0;
+    if (!na) continue;
+    // every row of Ya and CU is written below
+    const Ya = scratch('mprime.Ya', na * dh, false);
+    const CU = scratch('mprime.CU', na * MV, false);
     for (let k = 0; k < na; k++) {
-      const i = idx[k]!;
+      const i = byBlock[a0 + k]!;
       copyRow(aY, i * dh, Ya, k * dh, dh);
-      copyRow(Z, i * W2, Za, k * W2, W2);
       const co = aGrp[i]! * M1;
       const uo = i * dv;
       for (let m = 0; m < M1; m++) {
@@ -162,7 +187,7 @@ export function attnMprimeAcc(
       }
     }
     gemm(true, false, dh, MV, na, Ya, CU, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), 1, 1);
-    gemm(true, false, dh, W2, na, Ya, Za, Tacc.subarray(a * dh * W2, (a + 1) * dh * W2), 1, 1);
+    gemm(true, false, dh, W2, na, Ya, Z.subarray(a0 * W2, (a0 + na) * W2), Tacc.subarray(a * dh * W2, (a + 1) * dh * W2), 1, 1);
   }
   return acc;
 }

@@ -20,6 +20,7 @@ import { attnMprimeAcc, attnMprimeAssemble } from './attention-mprime.js';
 import { shardRows } from './generic.js';
 import { gatherCols, gatherRows, groupPatterns, mm, type EdgeBasis, type PatternGroup } from './masks.js';
 import type { AblationCache, Structure } from './types.js';
+import { scratch } from './scratch.js';
 
 function attnOf(sec: Section): AttnStruct {
   const a = detectAttention(sec);
@@ -48,8 +49,9 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const CW = (W: Float64Array, h: number) => gemm(false, false, rin, dh, d, Cinp, headBlock(W, d, H * dh, h * dh, dh), new Float64Array(rin * dh));
   const CWk = Array.from({ length: H }, (_, h) => CW(st.Wk, h));
   const CWq = Array.from({ length: H }, (_, h) => CW(st.Wq, h));
-  const QKC = fw.map((f) => CWk.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.q, rows, H * dh, h * dh, dh), g, new Float64Array(rows * rin))));
-  const KQC = fw.map((f) => CWq.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.k, rows, H * dh, h * dh, dh), g, new Float64Array(rows * rin))));
+  // the per-shard temporaries live in this thread's scratch buffers (scratch.ts)
+  const QKC = fw.map((f, q) => CWk.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.q, rows, H * dh, h * dh, dh), g, scratch(`edges.QKC.${q}.${h}`, rows * rin))));
+  const KQC = fw.map((f, q) => CWq.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.k, rows, H * dh, h * dh, dh), g, scratch(`edges.KQC.${q}.${h}`, rows * rin))));
   const T = outputPositions(st, P);
   const nT = T.length;
   const M1 = H + 1;
@@ -63,7 +65,7 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
       Tm[j * K + k] = UC[k * rin + j]!;
       for (let h = 0; h < H; h++) Tm[((1 + h) * rin + j) * K + k] = OVC[h]![k * rin + j]!;
     }
-  const CR = new Float64Array(B * nT * M1 * rin);
+  const CR = scratch('edges.CR', B * nT * M1 * rin);
   fw.forEach((f, q) => {
     const w = weights[q]!;
     for (let b = 0; b < B; b++) {
@@ -96,8 +98,9 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
     for (let b = 0; b < B; b++) counts[b * nT + ti] = m;
     mAll += B * m;
   }
-  const L = new Float64Array(mAll * rin);
-  const R = new Float64Array(mAll * K);
+  // every row of L and R is written below
+  const L = scratch('edges.L', mAll * rin, false);
+  const R = scratch('edges.R', mAll * K, false);
   const rs = new Float64Array(K);
   let row = 0;
   for (let b = 0; b < B; b++) {

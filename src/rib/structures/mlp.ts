@@ -16,6 +16,7 @@ import { eye } from '../context.js';
 import { coutOrEye, sumW, genericNodeAblated, shardRows } from './generic.js';
 import { chainOrder, gatherCols, gatherRows, groupPatterns, maskedProduct, mm, scatterCols, type EdgeBasis } from './masks.js';
 import type { EdgesShardPayload, Structure } from './types.js';
+import { scratch } from './scratch.js';
 
 type Mlp = Extract<SectionStructure, { type: 'mlp' }>;
 
@@ -37,8 +38,9 @@ function mlpEdgesShard(sec: Section, p: EdgesShardPayload): Float64Array {
   const { x, B } = shardRows(sec, p);
   const rows = B * sec.inPos;
   const d = sec.inDim;
-  const fhat = gemm(false, false, rows, p.rin, d, x, p.Cin, new Float64Array(rows * p.rin));
-  const xt = gemm(false, false, rows, d, p.rin, fhat, p.Cinp, new Float64Array(rows * d));
+  // the per-shard temporaries live in this thread's scratch buffers (scratch.ts)
+  const fhat = gemm(false, false, rows, p.rin, d, x, p.Cin, scratch('mlpEdges.fhat', rows * p.rin));
+  const xt = gemm(false, false, rows, d, p.rin, fhat, p.Cinp, scratch('mlpEdges.xt', rows * d));
   return mlpEdges(st, fhat, xt, rows, p, d, sec.outDim);
 }
 
@@ -64,9 +66,9 @@ function mlpEdges(
   const S = skipTimes(st, d, outDim, Cout, rout); // skip path in the output basis [d × rout]
   if (S) gemm(false, false, rin, rout, d, p.Cinp, S, K0, sw, 0);
   // pre-activations of x̃ and the integrated derivative m per row
-  const pre = gemm(false, false, rows, H, d, xt, st.Win, new Float64Array(rows * H));
-  const m = new Float64Array(rows * H);
-  const tmp = new Float64Array(rows * H);
+  const pre = gemm(false, false, rows, H, d, xt, st.Win, scratch('mlpEdges.pre', rows * H));
+  const m = scratch('mlpEdges.m', rows * H);
+  const tmp = scratch('mlpEdges.tmp', rows * H, false); // written before it is read
   for (let q = 0; q < p.alphas.length; q++) {
     const al = p.alphas[q]!;
     for (let i = 0; i < tmp.length; i++) tmp[i] = al * pre[i]!;
@@ -131,7 +133,7 @@ function mlpEdges(
   }
   const idx = new Int32Array(tot);
   const scl = new Float64Array(tot);
-  const f2 = new Float64Array(rows * rin);
+  const f2 = scratch('mlpEdges.f2', rows * rin, false); // every row written below
   let n = 0;
   for (let k = 0; k < rows; k++) {
     const r = order[k]!;
