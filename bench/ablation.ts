@@ -8,11 +8,11 @@ import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchRow } from './harness.js';
 import { initKernels } from '../src/linalg/index.js';
-import { loadModel } from '../src/models/load-node.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadModel } from '../src/models/load.nodejs.js';
+import { loadResults } from '../src/io/results.nodejs.js';
 import { modularArithmetic } from '../src/data/index.js';
 import { parseAblationConfig, runAblation } from '../src/analysis/ablation.js';
-import { createNodePool } from '../workers/pool-node.js';
+import { createNodePool } from '../workers/pool.nodejs.js';
 import '../src/tasks.js';
 
 function refdata(): string | null {

@@ -14,8 +14,8 @@ import type { BenchContext, BenchRow } from './harness.js';
 import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
 import { parseBuildConfig } from '../src/rib/config.js';
-import { runBuildFromConfig } from '../src/rib/build-node.js';
-import { createNodePool } from '../workers/pool-node.js';
+import { runBuildFromConfig } from '../src/rib/build.nodejs.js';
+import { createNodePool } from '../workers/pool.nodejs.js';
 import { APP_DIR, startServer } from '../src/cli/serve.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

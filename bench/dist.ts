@@ -16,8 +16,8 @@ import type { BenchContext, BenchRow } from './harness.js';
 import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
 import { runBuildCli } from '../src/cli/build.js';
-import { makePlan, writePlan } from '../src/dist/plan-node.js';
-import { runMerge, runShard } from '../src/dist/run-node.js';
+import { makePlan, writePlan } from '../src/dist/plan.nodejs.js';
+import { runMerge, runShard } from '../src/dist/run.nodejs.js';
 import { InlinePool } from '../src/parallel/pool.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -3,7 +3,7 @@
  * prints one table per area and optionally writes all rows as JSON.
  */
 import { environment, formatTable, type BenchContext, type BenchRow } from './harness.js';
-import { writeFileAtomic } from '../src/io/files-node.js';
+import { writeFileAtomic } from '../src/io/files.nodejs.js';
 
 type BenchModule = { run(ctx: BenchContext): Promise<BenchRow[]> };
 

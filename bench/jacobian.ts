@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initKernels, normals } from '../src/linalg/index.js';
 import { accumulateJacobianM, accumulateMlpM, accumulateMlpMExplicit, buildModel, parseTransformerConfig, transformerTensorShapes, type Model } from '../src/models/index.js';
-import { loadModel } from '../src/models/load-node.js';
+import { loadModel } from '../src/models/load.nodejs.js';
 import { modularArithmetic } from '../src/data/index.js';
 import { Rng } from '../src/rng.js';
 import type { Tensor } from '../src/io/tensor.js';

@@ -3,7 +3,7 @@
  * (so the two results are bit-identical, which is checked), X in a SharedArrayBuffer.
  * GFLOP/s count 2·N·d² (the full-matrix convention of issue 2).
  */
-import { createNodePool } from '../workers/pool-node.js';
+import { createNodePool } from '../workers/pool.nodejs.js';
 import { parallelGram } from '../src/parallel/gram.js';
 import { toShared } from '../src/parallel/pool.js';
 import { defaultShardRows } from '../src/parallel/shards.js';

@@ -5,14 +5,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { initKernels } from '../src/linalg/index.js';
-import { loadModel } from '../src/models/load-node.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadModel } from '../src/models/load.nodejs.js';
+import { loadResults } from '../src/io/results.nodejs.js';
 import type { RibResults } from '../src/io/results.js';
 import type { Model } from '../src/models/types.js';
 import type { Dataset } from '../src/data/types.js';
 import { modularArithmetic, sliceDataset } from '../src/data/index.js';
 import type { TaskPool } from '../src/parallel/index.js';
-import { createNodePool } from '../workers/pool-node.js';
+import { createNodePool } from '../workers/pool.nodejs.js';
 import { parseBuildConfig } from '../src/rib/config.js';
 import { edgeMask, parseAblationConfig, runAblation, ablationJson, type AblationOutput } from '../src/analysis/ablation.js';
 import { edgeAblatedOutput, type EdgeBasis } from '../src/analysis/ablation-edge.js';

@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
 import { runDemoCli } from '../src/cli/demo.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadResults } from '../src/io/results.nodejs.js';
 import { ExplorerGraph, syntheticGraph } from '../src/browser/explorer/graph-model.js';
 import { HAVE_CHROMIUM, harness, waitDone, type Harness } from './browser-harness.js';
 import { REFDATA, ref, TEST_OUTPUT } from './helpers/refdata.js';

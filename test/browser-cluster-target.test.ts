@@ -8,7 +8,7 @@ import { layeredPlantedGraph } from '../src/analysis/synthetic.js';
 import { searchGamma, clusterResults } from '../src/analysis/clusters.js';
 import { runClusterCli } from '../src/cli/cluster.js';
 import { REFDATA, ref } from './helpers/refdata.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadResults } from '../src/io/results.nodejs.js';
 
 describe('target_n_clusters', () => {
   it('finds a γ giving the target count, deterministically, and refuses impossible targets', async () => {

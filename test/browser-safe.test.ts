@@ -3,8 +3,8 @@
  * (from the TypeScript sources) must never reach a Node built-in module.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync, existsSync } from 'node:fs';
-import { resolve, dirname } from 'node:path';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { resolve, dirname, join, relative } from 'node:path';
 import { builtinModules } from 'node:module';
 import { REPO_ROOT } from './helpers/refdata.js';
 
@@ -46,5 +46,22 @@ describe('browser-safe core', () => {
   it('the checker does catch a Node import (src/node.ts)', () => {
     const { offenders } = walk(resolve(REPO_ROOT, 'src/node.ts'));
     expect(offenders.length).toBeGreaterThan(0);
+  });
+  it('a file under src/ that imports a Node module is named *.nodejs.ts (or is the CLI or the Node entry)', () => {
+    const files: string[] = [];
+    const list = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) list(p);
+        else if (e.name.endsWith('.ts')) files.push(p);
+      }
+    };
+    list(resolve(REPO_ROOT, 'src'));
+    const nodeImporters = files.filter((f) => importsOf(f).some((s) => s.startsWith('node:') || NODE_BUILTINS.has(s)));
+    expect(nodeImporters.length).toBeGreaterThan(5);
+    const misnamed = nodeImporters
+      .map((f) => relative(REPO_ROOT, f))
+      .filter((f) => !f.endsWith('.nodejs.ts') && !f.startsWith(join('src', 'cli')) && f !== join('src', 'node.ts'));
+    expect(misnamed).toEqual([]);
   });
 });

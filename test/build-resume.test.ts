@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
-import { planStatus, runMerge } from '../src/dist/run-node.js';
+import { planStatus, runMerge } from '../src/dist/run.nodejs.js';
 import { InlinePool } from '../src/parallel/pool.js';
 import { REPO_ROOT } from './helpers/refdata.js';
 import { quietLog, tinyMlpConfig, writeTmpConfig } from './dist-helpers.js';

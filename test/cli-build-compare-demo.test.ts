@@ -6,7 +6,7 @@ import { initKernels } from '../src/linalg/index.js';
 import { runCompareCli } from '../src/cli/compare.js';
 import { runDemoCli } from '../src/cli/demo.js';
 import { registerDemoHook } from '../src/rib/demo.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadResults } from '../src/io/results.nodejs.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 import { tmpDir } from './rib-helpers.js';
 

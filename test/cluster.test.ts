@@ -10,7 +10,7 @@ import { clusterResults, clusterStats, pianoArray, pianoRows, communitiesConnect
 import { leiden } from '../src/analysis/leiden.js';
 import { runClusterCli, type ClusterCliOptions } from '../src/cli/cluster.js';
 import { UserError } from '../src/errors.js';
-import { loadResults, saveResults } from '../src/io/results-node.js';
+import { loadResults, saveResults } from '../src/io/results.nodejs.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 
 beforeAll(async () => {

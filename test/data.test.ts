@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
 import { blockVector, modularArithmetic, mt19937Randperm, parseNpy, sliceDataset } from '../src/data/index.js';
 import { MT19937 } from '../src/data/mt19937.js';
-import { fileDataset } from '../src/data/file-node.js';
-import { mnistDigits } from '../src/data/mnist-node.js';
+import { fileDataset } from '../src/data/file.nodejs.js';
+import { mnistDigits } from '../src/data/mnist.nodejs.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 

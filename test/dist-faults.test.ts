@@ -10,8 +10,8 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
-import { makePlan, writePlan } from '../src/dist/plan-node.js';
-import { planStatus, runMerge, runShard } from '../src/dist/run-node.js';
+import { makePlan, writePlan } from '../src/dist/plan.nodejs.js';
+import { planStatus, runMerge, runShard } from '../src/dist/run.nodejs.js';
 import { InlinePool } from '../src/parallel/pool.js';
 import { REPO_ROOT } from './helpers/refdata.js';
 import { buildBytes, quietLog, runPlanInProcess, tinyMlpConfig, writeTmpConfig } from './dist-helpers.js';

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBuildCli } from '../src/cli/build.js';
-import { makePlan, writePlan } from '../src/dist/plan-node.js';
-import { runMerge, runShard, type Log } from '../src/dist/run-node.js';
+import { makePlan, writePlan } from '../src/dist/plan.nodejs.js';
+import { runMerge, runShard, type Log } from '../src/dist/run.nodejs.js';
 import { InlinePool } from '../src/parallel/pool.js';
 import '../src/tasks.js';
 import { tmpDir, writeConfig } from './rib-helpers.js';

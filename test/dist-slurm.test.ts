@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
-import { planStatus } from '../src/dist/run-node.js';
+import { planStatus } from '../src/dist/run.nodejs.js';
 import { REFDATA, REPO_ROOT, ref } from './helpers/refdata.js';
 import { buildBytes, tinyMlpConfig, writeTmpConfig } from './dist-helpers.js';
 import { modaddConfig, tmpDir } from './rib-helpers.js';

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readStructured, writeFileAtomic, readCheckpoint } from '../src/io/files-node.js';
+import { readStructured, writeFileAtomic, readCheckpoint } from '../src/io/files.nodejs.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { makeTensor } from '../src/io/tensor.js';
 import { UserError } from '../src/errors.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePt } from '../src/io/pt.js';
-import { readCheckpoint, readPtFile } from '../src/io/files-node.js';
+import { readCheckpoint, readPtFile } from '../src/io/files.nodejs.js';
 import { toFloat64, type Tensor } from '../src/io/tensor.js';
 import { writeZipStored, readZipDirectory, readZipEntry } from '../src/io/zip.js';
 import { unpickle } from '../src/io/pickle.js';

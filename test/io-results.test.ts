@@ -3,7 +3,7 @@ import { mkdtemp, rm, readFile, readdir, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { saveResults, loadResults } from '../src/io/results-node.js';
+import { saveResults, loadResults } from '../src/io/results.nodejs.js';
 import { resultsToSafetensors, type RibResults, type Mat } from '../src/io/results.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { UserError } from '../src/errors.js';

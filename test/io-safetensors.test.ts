@@ -4,7 +4,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
-import { readSafetensorsFile } from '../src/io/files-node.js';
+import { readSafetensorsFile } from '../src/io/files.nodejs.js';
 import {
   DTYPES, DTYPE_SIZE, makeTensor, toFloat64, numberToF16, f16ToNumber, numberToBf16, bf16ToNumber,
   type Tensor, type DType,

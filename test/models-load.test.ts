@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
-import { loadModel } from '../src/models/load-node.js';
+import { loadModel } from '../src/models/load.nodejs.js';
 import type { Tensor } from '../src/io/tensor.js';
 
 await initKernels();

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
-import { loadModel } from '../src/models/load-node.js';
+import { loadModel } from '../src/models/load.nodejs.js';
 import { modularArithmetic } from '../src/data/index.js';
-import { mnistDigits } from '../src/data/mnist-node.js';
-import { readSafetensorsFile } from '../src/io/files-node.js';
+import { mnistDigits } from '../src/data/mnist.nodejs.js';
+import { readSafetensorsFile } from '../src/io/files.nodejs.js';
 import { toFloat64 } from '../src/io/tensor.js';
 import type { Inputs } from '../src/models/index.js';
 import { maxAbsRelErr } from './helpers/compare.js';

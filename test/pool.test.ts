@@ -2,7 +2,7 @@
 // destroy, bounded memory over many shards. Needs the compiled worker: run `npm run build:ts` first
 // (`npm test` builds in its pretest step); without it createNodePool fails with "run npm run build".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodePool } from '../workers/pool-node.js';
+import { createNodePool } from '../workers/pool.nodejs.js';
 import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
 import { InlinePool, mapShards, type TaskPool } from '../src/parallel/pool.js';

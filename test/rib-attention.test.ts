@@ -4,10 +4,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadResults } from '../src/io/results.nodejs.js';
 import { accumulateJacobianM } from '../src/models/index.js';
 import { parseBuildConfig } from '../src/rib/config.js';
-import { datasetFor, loadModelFor } from '../src/rib/build-node.js';
+import { datasetFor, loadModelFor } from '../src/rib/build.nodejs.js';
 import { cotRows, detectAttention } from '../src/rib/structures/attention-core.js';
 import { attnMprimeAcc, attnMprimeAssemble } from '../src/rib/structures/attention-mprime.js';
 import { REFDATA, ref } from './helpers/refdata.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import { integrationMethodFor, parseBuildConfig } from '../src/rib/config.js';
-import { loadBuildConfig } from '../src/rib/config-node.js';
+import { loadBuildConfig } from '../src/rib/config.nodejs.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 import { tmpDir } from './rib-helpers.js';
 

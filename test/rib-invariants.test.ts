@@ -11,7 +11,7 @@ import { parseBuildConfig } from '../src/rib/config.js';
 import { ribBuild } from '../src/rib/build.js';
 import { centeringMatrix } from '../src/rib/eig.js';
 import { DEMO_DEFAULTS, demoConfig, demoDataset, demoModel } from '../src/rib/demo.js';
-import { datasetFor, loadModelFor } from '../src/rib/build-node.js';
+import { datasetFor, loadModelFor } from '../src/rib/build.nodejs.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 import { modaddConfig, maxRelEntries } from './rib-helpers.js';
 import { buildModel, parseTransformerConfig, transformerTensorShapes } from '../src/models/index.js';

@@ -4,12 +4,12 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initKernels } from '../src/linalg/index.js';
-import { loadResults } from '../src/io/results-node.js';
+import { loadResults } from '../src/io/results.nodejs.js';
 import type { Mat, RibResults } from '../src/io/results.js';
 import { InlinePool } from '../src/parallel/pool.js';
 import '../src/tasks.js';
 import { parseBuildConfig } from '../src/rib/config.js';
-import { datasetFor, loadModelFor, runBuildFromConfig } from '../src/rib/build-node.js';
+import { datasetFor, loadModelFor, runBuildFromConfig } from '../src/rib/build.nodejs.js';
 import { layerBasisFromNext } from '../src/rib/build.js';
 import { REFDATA, ref } from './helpers/refdata.js';
 import { colAbsCos } from '../src/rib/compare.js';

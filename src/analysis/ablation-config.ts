@@ -2,7 +2,7 @@
  * The ablation config (spec §8.1–§8.4): the reference's ablation YAML format, validated strictly
  * with zod, browser-safe. Its dataset uses the build config's dataset schema and its optional
  * model keys (where the model is when the path stored in the results does not exist here) are
- * the build config's model keys, so both resolve through src/rib/inputs-node.ts.
+ * the build config's model keys, so both resolve through src/rib/inputs.nodejs.ts.
  */
 import { z } from 'zod';
 import { UserError } from '../errors.js';

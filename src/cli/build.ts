@@ -38,9 +38,9 @@ export async function runBuildCli(
   let stopProgress = (): void => undefined;
   try {
     const [{ loadBuildConfig }, { preflightBuild, runBuildFromConfig }, { makeProgress }, { initKernels }] = await Promise.all([
-      import('../rib/config-node.js'),
-      import('../rib/build-node.js'),
-      import('../rib/progress-node.js'),
+      import('../rib/config.nodejs.js'),
+      import('../rib/build.nodejs.js'),
+      import('../rib/progress.nodejs.js'),
       import('../linalg/index.js'),
     ]);
     const cfg = await loadBuildConfig(config);

@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { initKernels } from '../linalg/index.js';
-import { loadResults } from '../io/results-node.js';
-import { readStructured, writeFileAtomic } from '../io/files-node.js';
+import { loadResults } from '../io/results.nodejs.js';
+import { readStructured, writeFileAtomic } from '../io/files.nodejs.js';
 import { clusterResults, type ClusterRun } from '../analysis/clusters.js';
 import { NORM_NAMES } from '../analysis/norms.js';
 

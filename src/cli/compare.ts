@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { initKernels } from '../linalg/index.js';
-import { loadResults } from '../io/results-node.js';
+import { loadResults } from '../io/results.nodejs.js';
 import { compareResults, formatComparison, type Comparison } from '../rib/compare.js';
 
 export async function runCompareCli(a: string, b: string, o: { json?: boolean }, out: NodeJS.WritableStream = process.stdout): Promise<Comparison> {

@@ -12,15 +12,15 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { UserError } from '../errors.js';
 import { initKernels } from '../linalg/index.js';
-import { writeFileAtomic } from '../io/files-node.js';
+import { writeFileAtomic } from '../io/files.nodejs.js';
 import { serializeSafetensors } from '../io/safetensors.js';
 import type { RibResults } from '../io/results.js';
-import { loadBuildConfig } from '../rib/config-node.js';
-import { runBuildFromConfig } from '../rib/build-node.js';
+import { loadBuildConfig } from '../rib/config.nodejs.js';
+import { runBuildFromConfig } from '../rib/build.nodejs.js';
 import { DEMO_DEFAULTS, demoConfig, demoDataset, demoHooks, demoModel, demoRecovery, demoSummary, formatDemo, formatRecovery, registerDemoHook, type DemoRow, type Recovery } from '../rib/demo.js';
-import { writeReport } from '../analysis/report/write-node.js';
-import { makeProgress } from '../rib/progress-node.js';
-import { checkWritableDir } from '../io/preflight-node.js';
+import { writeReport } from '../analysis/report/write.nodejs.js';
+import { makeProgress } from '../rib/progress.nodejs.js';
+import { checkWritableDir } from '../io/preflight.nodejs.js';
 import { makePool, parseWorkers, workersOption } from './options.js';
 
 // the demo also writes the report for its built-in model (DIR/report.html)

@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { initKernels } from '../linalg/index.js';
 import { UserError } from '../errors.js';
-import { readStructured } from '../io/files-node.js';
-import { loadModel } from '../models/load-node.js';
-import { loadHfModel, loadPretrained, PRETRAINED, resolveHfFiles } from '../models/hf/load-node.js';
+import { readStructured } from '../io/files.nodejs.js';
+import { loadModel } from '../models/load.nodejs.js';
+import { loadHfModel, loadPretrained, PRETRAINED, resolveHfFiles } from '../models/hf/load.nodejs.js';
 import type { Model, NodeLayerInfo } from '../models/types.js';
 
 export interface InspectOptions {

@@ -7,13 +7,13 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, resolve, basename } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../io/files-node.js';
-import { loadResults } from '../io/results-node.js';
+import { writeFileAtomic } from '../io/files.nodejs.js';
+import { loadResults } from '../io/results.nodejs.js';
 import { initKernels } from '../linalg/index.js';
 import { modAddLabels, toCsv } from '../analysis/labels.js';
-import { modelForResults } from '../analysis/inputs-node.js';
+import { modelForResults } from '../analysis/inputs.nodejs.js';
 import { positiveInt } from './options.js';
-import { checkOutputFile } from '../io/preflight-node.js';
+import { checkOutputFile } from '../io/preflight.nodejs.js';
 
 export interface LabelsCliOptions {
   out?: string;

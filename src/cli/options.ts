@@ -45,6 +45,6 @@ export async function makePool(n: number): Promise<TaskPool> {
     await import('../tasks.js'); // the tasks run here: register them in this thread
     return new InlinePool();
   }
-  const { createNodePool } = await import('../../workers/pool-node.js');
+  const { createNodePool } = await import('../../workers/pool.nodejs.js');
   return createNodePool({ workers: n });
 }

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { makePlan, parseShardCount, writePlan } from '../dist/plan-node.js';
+import { makePlan, parseShardCount, writePlan } from '../dist/plan.nodejs.js';
 import { UserError } from '../errors.js';
 
 export async function runPlanCli(config: string, o: { shards?: string; out?: string; json?: boolean }, out: NodeJS.WritableStream = process.stdout): Promise<string> {

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { writeReport } from '../analysis/report/write-node.js';
+import { writeReport } from '../analysis/report/write.nodejs.js';
 import { positiveInt } from './options.js';
 
 interface ReportCliOptions {

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { initKernels } from '../linalg/index.js';
 import '../tasks.js';
-import { runPlanLocally } from '../dist/run-node.js';
+import { runPlanLocally } from '../dist/run.nodejs.js';
 import { makePool, parseWorkers } from './build.js';
 
 export function register(program: Command): void {

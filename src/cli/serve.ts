@@ -12,7 +12,7 @@ import http from 'node:http';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
-import { loadResults, RESULTS_TENSORS } from '../io/results-node.js';
+import { loadResults, RESULTS_TENSORS } from '../io/results.nodejs.js';
 
 /** dist/app beside the compiled CLI (dist/src/cli → dist/app). */
 export const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'app');

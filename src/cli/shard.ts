@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { initKernels } from '../linalg/index.js';
 import '../tasks.js';
-import { runShard } from '../dist/run-node.js';
+import { runShard } from '../dist/run.nodejs.js';
 import { makePool, parseWorkers } from './build.js';
 
 export interface ShardCliOptions {

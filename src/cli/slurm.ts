@@ -3,9 +3,9 @@
  * and `interbasis slurm status DIR`: a planned build as Slurm job arrays (docs/distributed.md).
  */
 import type { Command } from 'commander';
-import { parseShardCount } from '../dist/plan-node.js';
-import { planStatus } from '../dist/run-node.js';
-import { formatStatus, SlurmJobError, slurmSubmit } from '../dist/slurm-node.js';
+import { parseShardCount } from '../dist/plan.nodejs.js';
+import { planStatus } from '../dist/run.nodejs.js';
+import { formatStatus, SlurmJobError, slurmSubmit } from '../dist/slurm.nodejs.js';
 import { UserError } from '../errors.js';
 import { parseWorkers } from './build.js';
 

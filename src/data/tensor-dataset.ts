@@ -1,4 +1,4 @@
-/** A dataset from an inputs tensor and optional labels (browser-safe; files: file-node.ts). */
+/** A dataset from an inputs tensor and optional labels (browser-safe; files: file.nodejs.ts). */
 import { UserError } from '../errors.js';
 import { toFloat64, type Tensor } from '../io/tensor.js';
 import type { Dataset } from './types.js';

@@ -1,4 +1,4 @@
-// Loading and instantiating the Wasm kernels (browser-safe; Node reads the file via load-node.ts).
+// Loading and instantiating the Wasm kernels (browser-safe; Node reads the file via load.nodejs.ts).
 import { instantiateKernels, isReady, setInstance } from './wasm.js';
 
 let initPromise: Promise<void> | null = null;
@@ -15,7 +15,7 @@ export async function initKernels(wasm?: BufferSource | WebAssembly.Module): Pro
       if (src === undefined) {
         const isNode = typeof process !== 'undefined' && !!process.versions?.node;
         if (!isNode) throw new Error('initKernels: in a browser, pass the kernels.wasm bytes or a WebAssembly.Module');
-        const spec = './load-node.js';
+        const spec = './load.nodejs.js';
         const mod = (await import(/* @vite-ignore */ spec)) as { readKernelsWasm(): Promise<Uint8Array> };
         src = await mod.readKernelsWasm();
       }

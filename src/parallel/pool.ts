@@ -3,7 +3,7 @@
  * the current thread (browsers without workers, tests); `mapShards` / `mapReduceShards` run one
  * task per shard on any `TaskPool` and give results in shard order; `toShared` places large
  * read-only arrays in SharedArrayBuffer so tasks carry them without copying.
- * Node pool: workers/pool-node.ts (`createNodePool`); browser pool: workers/browser.ts.
+ * Node pool: workers/pool.nodejs.ts (`createNodePool`); browser pool: workers/browser.ts.
  */
 import { runTask } from './registry.js';
 import { serializeError, taskError } from './envelope.js';

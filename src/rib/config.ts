@@ -1,7 +1,7 @@
 /**
  * The LIB build config (spec §0.3, §9): the reference's `RibBuildConfig` YAML format, validated
  * strictly with zod, plus our extensions (`model: {type, path, config}`, `dataset_type: file`).
- * Browser-safe: path resolution happens in config-node.ts.
+ * Browser-safe: path resolution happens in config.nodejs.ts.
  *
  * `parseBuildConfig(raw)` returns the resolved config with every default filled in, or throws a
  * `UserError` naming the offending key: unknown keys, wrong types and invalid combinations are

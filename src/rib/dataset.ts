@@ -1,7 +1,7 @@
 /**
  * The one dataset resolver: a dataset config (src/rib/config.ts `datasetSchema`) → a Dataset
  * (browser-safe). Where file data come from (files, the checkpoint's training config, MNIST) is
- * supplied by the caller: src/rib/inputs-node.ts reads them from disk for every command, and
+ * supplied by the caller: src/rib/inputs.nodejs.ts reads them from disk for every command, and
  * src/browser from File/Blob/URL inputs.
  */
 import { UserError } from '../errors.js';

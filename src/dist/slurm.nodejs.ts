@@ -8,9 +8,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../io/files-node.js';
-import { makePlan, writePlan, type Plan } from './plan-node.js';
-import { planStatus, type StageStatus } from './run-node.js';
+import { writeFileAtomic } from '../io/files.nodejs.js';
+import { makePlan, writePlan, type Plan } from './plan.nodejs.js';
+import { planStatus, type StageStatus } from './run.nodejs.js';
 
 export interface SubmitOptions {
   shards: number;

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
-import { pathExists, readCheckpoint, readStructured } from '../../io/files-node.js';
+import { pathExists, readCheckpoint, readStructured } from '../../io/files.nodejs.js';
 import type { Model } from '../types.js';
 import { hfModel } from './index.js';
 

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { readStructured } from '../io/files-node.js';
+import { readStructured } from '../io/files.nodejs.js';
 import { parseBuildConfig, type BuildConfig, type DatasetConfig } from './config.js';
 
 /** Read, validate and resolve a config file (throws UserError on any problem). */

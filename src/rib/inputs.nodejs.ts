@@ -6,15 +6,15 @@
  * from, so the same keys find the model of a result.
  */
 import { UserError } from '../errors.js';
-import { fileDataset } from '../data/file-node.js';
-import { mnistDigits } from '../data/mnist-node.js';
+import { fileDataset } from '../data/file.nodejs.js';
+import { mnistDigits } from '../data/mnist.nodejs.js';
 import type { Dataset } from '../data/types.js';
-import { readStructured } from '../io/files-node.js';
+import { readStructured } from '../io/files.nodejs.js';
 import { modularMlp } from '../models/index.js';
-import { findConfig, loadModel } from '../models/load-node.js';
-import { loadHfModel, loadPretrained, resolveHfFiles, resolvePretrained } from '../models/hf/load-node.js';
-import { huggingfaceDataset, type LmModelInfo } from '../data/hf-dataset-node.js';
-import { cifar10 } from '../data/cifar-node.js';
+import { findConfig, loadModel } from '../models/load.nodejs.js';
+import { loadHfModel, loadPretrained, resolveHfFiles, resolvePretrained } from '../models/hf/load.nodejs.js';
+import { huggingfaceDataset, type LmModelInfo } from '../data/hf-dataset.nodejs.js';
+import { cifar10 } from '../data/cifar.nodejs.js';
 import type { Model } from '../models/types.js';
 import type { DatasetConfig, ModelFileConfig, ModularMlpConfig } from './config.js';
 import { resolveDataset, type DatasetDefaults } from './dataset.js';

@@ -5,20 +5,20 @@
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Dataset } from '../data/types.js';
-import { loadResults, saveResults, RESULTS_JSON, RESULTS_TENSORS } from '../io/results-node.js';
-import { checkResultsDir } from '../io/preflight-node.js';
+import { loadResults, saveResults, RESULTS_JSON, RESULTS_TENSORS } from '../io/results.nodejs.js';
+import { checkResultsDir } from '../io/preflight.nodejs.js';
 import type { RibResults } from '../io/results.js';
 import type { Model } from '../models/types.js';
 import type { TaskPool } from '../parallel/pool.js';
 import { ribBuild, type ProgressSink } from './build.js';
 import type { BuildConfig, DatasetConfig } from './config.js';
-import { checkInputFiles } from './config-node.js';
-import { checkpointTrainingDataset, lmModelInfo, loadDataset, loadModelSource, modelSourceOf } from './inputs-node.js';
-import type { LmModelInfo } from '../data/hf-dataset-node.js';
+import { checkInputFiles } from './config.nodejs.js';
+import { checkpointTrainingDataset, lmModelInfo, loadDataset, loadModelSource, modelSourceOf } from './inputs.nodejs.js';
+import type { LmModelInfo } from '../data/hf-dataset.nodejs.js';
 import { checkSequenceLengths } from '../models/context-length.js';
 import { evaluateModel, prepareEval } from './evaluate.js';
 
-/** The model a build config names (src/rib/inputs-node.ts resolves it). */
+/** The model a build config names (src/rib/inputs.nodejs.ts resolves it). */
 export async function loadModelFor(c: BuildConfig, modelsDir: string | null = null): Promise<Model> {
   const src = modelSourceOf(c, undefined, modelsDir);
   if (!src) throw new UserError('no model source in the config');
@@ -86,8 +86,8 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   const evaluation = c.eval_type && dataset ? prepareEval(model, dataset, c.eval_type, evalOpts) : null;
   const pool = await o.pool;
   // with a results folder, the build runs on its stage graph and keeps its partials there until it
-  // succeeds, so that the same command resumes an interrupted build (src/dist/local-node.ts)
-  const local = dir && o.partials !== false ? await import('../dist/local-node.js') : null;
+  // succeeds, so that the same command resumes an interrupted build (src/dist/local.nodejs.ts)
+  const local = dir && o.partials !== false ? await import('../dist/local.nodejs.js') : null;
   const results =
     local && local.canKeepPartials(c)
       ? (await local.buildWithPartials({ dir: dir!, config: c, inputs: { model, dataset, gramDataset }, pool, keep: o.keepPartials, progress: o.progress, warn, info: o.info })).results

@@ -5,12 +5,12 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
-import { readStructuredFile, writeFileAtomic } from '../../io/files-node.js';
-import { loadResults } from '../../io/results-node.js';
+import { readStructuredFile, writeFileAtomic } from '../../io/files.nodejs.js';
+import { loadResults } from '../../io/results.nodejs.js';
 import type { RibResults } from '../../io/results.js';
 import { initKernels } from '../../linalg/index.js';
 import { buildReportHtml, type ClusterDoc } from './html.js';
-import { explorerSection } from './explorer-node.js';
+import { explorerSection } from './explorer.nodejs.js';
 
 export interface WriteReportOptions {
   /** a results folder / results.safetensors / refdata rib_graph_*.safetensors (or give `results`) */

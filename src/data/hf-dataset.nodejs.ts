@@ -11,7 +11,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { UserError } from '../errors.js';
-import { pathExists, readStructured } from '../io/files-node.js';
+import { pathExists, readStructured } from '../io/files.nodejs.js';
 import { checkVocab, documentRange, packChunks, tokenStream, type Document, type HuggingfaceDatasetConfig, type TextTokenizer } from './lm-text.js';
 import { tokenizerFromJson } from './tokenizer.js';
 import type { Dataset } from './types.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { fsyncDir, pathExists, readBytes, readPtFile, readStructured, tempPathFor, writeTempFile } from './files-node.js';
+import { fsyncDir, pathExists, readBytes, readPtFile, readStructured, tempPathFor, writeTempFile } from './files.nodejs.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
 import {
   RESULTS_FORMAT, resultsFromParsed, resultsFromRibDump, resultsMetadata, resultsToJson,

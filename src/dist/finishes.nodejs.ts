@@ -8,12 +8,12 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../io/files-node.js';
+import { writeFileAtomic } from '../io/files.nodejs.js';
 import type { FinishResult } from '../rib/basis.js';
 import type { FinishCache } from '../rib/build.js';
 import { decodeValue, encodeValue, packPartial, unpackPartial } from './codec.js';
-import { inputsSha, partialKey } from './partials-node.js';
-import { sha256Bytes, type Plan } from './plan-node.js';
+import { inputsSha, partialKey } from './partials.nodejs.js';
+import { sha256Bytes, type Plan } from './plan.nodejs.js';
 
 const FINISH_FORMAT = 'interbasis-finish';
 

@@ -5,14 +5,14 @@
 import { access, constants, mkdir, stat, unlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic, writeTempFile, tempPathFor } from '../io/files-node.js';
-import { RESULTS_TENSORS, saveResults } from '../io/results-node.js';
+import { writeFileAtomic, writeTempFile, tempPathFor } from '../io/files.nodejs.js';
+import { RESULTS_TENSORS, saveResults } from '../io/results.nodejs.js';
 import type { RibResults } from '../io/results.js';
 import type { TaskPool } from '../parallel/pool.js';
-import { loadPlanInputs, ownedRange, readPlan, type Plan } from './plan-node.js';
-import { checkStage, encodePartial, inputsSha, loadUpstream, partialKey, partialName, partialsDir, readPartial, stageError, type StageCheck } from './partials-node.js';
+import { loadPlanInputs, ownedRange, readPlan, type Plan } from './plan.nodejs.js';
+import { checkStage, encodePartial, inputsSha, loadUpstream, partialKey, partialName, partialsDir, readPartial, stageError, type StageCheck } from './partials.nodejs.js';
 import { replayBuild, runStageShard, type PlanStage } from './stages.js';
-import { finishFiles } from './finishes-node.js';
+import { finishFiles } from './finishes.nodejs.js';
 
 export interface Log {
   info: (m: string) => void;

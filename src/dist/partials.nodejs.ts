@@ -6,9 +6,9 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../io/files-node.js';
+import { writeFileAtomic } from '../io/files.nodejs.js';
 import { canonicalJson, encodeValue, packPartial, unpackPartial, type Encoded } from './codec.js';
-import { sha256Bytes, sha256Hex, type Plan } from './plan-node.js';
+import { sha256Bytes, sha256Hex, type Plan } from './plan.nodejs.js';
 import { blockKey, type BlockRef, type PlanStage, type Store, type StoredBlock } from './stages.js';
 
 export const PARTIAL_FORMAT = 'interbasis-partial';

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { pathExists } from '../io/files-node.js';
+import { pathExists } from '../io/files.nodejs.js';
 import { CIFAR_TEST_FILES, CIFAR_TRAIN_FILES, parseCifarBatches } from './cifar.js';
 import type { Dataset } from './types.js';
 

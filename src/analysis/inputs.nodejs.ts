@@ -2,7 +2,7 @@
  * The model and the dataset of a RIB result, for `ablate`, `labels` and `report`: the build
  * config stored in the results names them, and an override (the ablation config's model keys,
  * `--model`) wins. Both go through the one model resolver and dataset loader of
- * src/rib/inputs-node.ts.
+ * src/rib/inputs.nodejs.ts.
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -11,7 +11,7 @@ import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
 import type { RibResults } from '../io/results.js';
 import type { DatasetConfig } from '../rib/config.js';
-import { checkpointTrainingDataset, loadDataset, loadModelSource, modelSourceOf, type ModelKeys, type ModelSource } from '../rib/inputs-node.js';
+import { checkpointTrainingDataset, loadDataset, loadModelSource, modelSourceOf, type ModelKeys, type ModelSource } from '../rib/inputs.nodejs.js';
 
 /** A model file given explicitly (paths already absolute). */
 export interface ModelOverride {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { readSafetensorsFile } from '../io/files-node.js';
+import { readSafetensorsFile } from '../io/files.nodejs.js';
 import type { Tensor } from '../io/tensor.js';
 import { tensorToDataset } from './tensor-dataset.js';
 import type { Dataset } from './types.js';

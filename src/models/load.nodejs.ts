@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { pathExists, readCheckpoint, readStructured } from '../io/files-node.js';
+import { pathExists, readCheckpoint, readStructured } from '../io/files.nodejs.js';
 import { buildModel } from './index.js';
 import type { Model } from './types.js';
 import { CONFIG_NAMES, extractModelConfig, inferModelType } from './model-config.js';

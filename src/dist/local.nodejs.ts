@@ -9,14 +9,14 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../io/files-node.js';
+import { writeFileAtomic } from '../io/files.nodejs.js';
 import type { RibResults } from '../io/results.js';
 import type { TaskPool } from '../parallel/pool.js';
 import type { BuildConfig } from '../rib/config.js';
 import type { ProgressSink } from '../rib/build.js';
 import { toHex } from './codec.js';
-import { encodePartial, inputsSha, loadUpstream, partialKey, partialName, partialsDir } from './partials-node.js';
-import { ownedRange, planFor, readPlanIfAny, writePlan, sha256Hex, type LoadedInputs, type Plan } from './plan-node.js';
+import { encodePartial, inputsSha, loadUpstream, partialKey, partialName, partialsDir } from './partials.nodejs.js';
+import { ownedRange, planFor, readPlanIfAny, writePlan, sha256Hex, type LoadedInputs, type Plan } from './plan.nodejs.js';
 import { localBuild, stageGraph, type BlockRef, type StoredBlock } from './stages.js';
 
 /** Where a build in DIR keeps its partials until it succeeds. */
