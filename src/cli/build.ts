@@ -74,7 +74,7 @@ export async function runBuildCli(
       const t = info.times_s;
       lines.push(`times: grams ${t.grams?.toFixed(3)} s, Cs ${t.Cs?.toFixed(3)} s, edges ${t.edges?.toFixed(3)} s, total ${t.total?.toFixed(3)} s`);
       const ev = res.results.info.eval as { eval_type: string; value: number; n_samples: number } | undefined;
-      if (ev) lines.push(`eval (before the build): ${ev.eval_type} ${ev.value} on ${ev.n_samples} samples`);
+      if (ev) lines.push(`eval: ${ev.eval_type} ${ev.value} on ${ev.n_samples} samples`);
       lines.push(res.dir ? `results: ${res.dir}` : 'results not written (out_dir: null and no --out)');
       out.write(lines.join('\n') + '\n');
     }
