@@ -3,9 +3,8 @@
  * reference's config) with the worker pool at 1 and 2 workers. The reference JSON records
  * "0.1 minutes" on a GPU. Needs ../shared/refdata (or INTERBASIS_REFDATA) and a built dist/.
  */
-import { existsSync } from 'node:fs';
-import { resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { refdata } from './refdata.js';
 import type { BenchContext, BenchRow } from './harness.js';
 import { initKernels } from '../src/linalg/index.js';
 import { loadModel } from '../src/models/load.nodejs.js';
@@ -15,13 +14,6 @@ import { parseAblationConfig, runAblation } from '../src/analysis/ablation.js';
 import { createNodePool } from '../workers/pool.nodejs.js';
 import '../src/tasks.js';
 
-function refdata(): string | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const c of [process.env.INTERBASIS_REFDATA, resolve(here, '..', '..', 'shared', 'refdata'), resolve(here, '..', '..', '..', 'shared', 'refdata')]) {
-    if (c && existsSync(resolve(c, 'README.md'))) return c;
-  }
-  return null;
-}
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rd = refdata();

@@ -8,8 +8,8 @@
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { modaddConfig, refdata } from './refdata.js';
 import type { BenchContext, BenchRow } from './harness.js';
 import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
@@ -23,31 +23,8 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const GROUP = 'browser/modadd-seed0-rib';
 const SIZE = '3830 samples, f64, 2 workers';
 
-function refdata(): string | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const c of [process.env.INTERBASIS_REFDATA, resolve(here, '..', '..', 'shared', 'refdata'), resolve(here, '..', '..', '..', 'shared', 'refdata')]) {
-    if (c && existsSync(resolve(c, 'README.md'))) return c;
-  }
-  return null;
-}
 
-function config(model: string): Record<string, unknown> {
-  return {
-    exp_name: 'bench_browser_modadd_rib_seed0',
-    out_dir: null,
-    tlens_model_path: model,
-    last_pos_module_type: 'add_resid1',
-    dataset: { dataset_type: 'modular_arithmetic', return_set: 'train', fn_name: 'add', modulus: 113, frac_train: 0.3 },
-    node_layers: ['ln1.0', 'ln2.0', 'unembed', 'output'],
-    rotate_final_node_layer: false,
-    batch_size: 99999,
-    dtype: 'float64',
-    truncation_threshold: 1e-15,
-    basis_formula: 'jacobian',
-    edge_formula: 'squared',
-    dist_split_over: 'out_dim',
-  };
-}
+const config = (model: string) => modaddConfig(model, 'bench_browser_modadd_rib_seed0');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]!;
 

@@ -4,9 +4,8 @@
  * edges 0.36); and Jacobian (M′) throughput in samples/s per mod-add section at 1 and 2 workers.
  * Needs ../shared/refdata (or INTERBASIS_REFDATA); rows are skipped with a note otherwise.
  */
-import { existsSync } from 'node:fs';
-import { resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { modaddConfig, refdata } from './refdata.js';
 import type { BenchContext, BenchRow } from './harness.js';
 import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
@@ -24,31 +23,8 @@ import { structureFor } from '../src/rib/structures/index.js';
 
 const REF_A100 = { total: 0.96, grams: 0.034, Cs: 0.58, edges: 0.36 };
 
-export function refdata(): string | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const c of [process.env.INTERBASIS_REFDATA, resolve(here, '..', '..', 'shared', 'refdata'), resolve(here, '..', '..', '..', 'shared', 'refdata')]) {
-    if (c && existsSync(resolve(c, 'README.md'))) return c;
-  }
-  return null;
-}
 
-function modaddRaw(rd: string): Record<string, unknown> {
-  return {
-    exp_name: 'bench_modadd_rib_seed0',
-    out_dir: null,
-    tlens_model_path: resolve(rd, 'modadd/seed0/model.safetensors'),
-    last_pos_module_type: 'add_resid1',
-    dataset: { dataset_type: 'modular_arithmetic', return_set: 'train', fn_name: 'add', modulus: 113, frac_train: 0.3 },
-    node_layers: ['ln1.0', 'ln2.0', 'unembed', 'output'],
-    rotate_final_node_layer: false,
-    batch_size: 99999,
-    dtype: 'float64',
-    truncation_threshold: 1e-15,
-    basis_formula: 'jacobian',
-    edge_formula: 'squared',
-    dist_split_over: 'out_dim',
-  };
-}
+const modaddRaw = (rd: string) => modaddConfig(resolve(rd, 'modadd/seed0/model.safetensors'), 'bench_modadd_rib_seed0');
 
 /** The node layers of the general-cut row: a cut inside the attention block and the MLP block. */
 export const GENERAL_CUT = ['ln1.0', 'attn_in.0', 'attn_out.0', 'ln2.0', 'mlp_act.0', 'unembed', 'output'];

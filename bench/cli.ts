@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import type { BenchContext, BenchRow } from './harness.js';
-import { refdata } from './build.js';
+import { refdata } from './refdata.js';
 
 /** bin/interbasis.js of this checkout (bench runs from dist/bench/). */
 const BIN = fileURLToPath(new URL('../../bin/interbasis.js', import.meta.url));

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { refdata } from './refdata.js';
 import type { BenchContext, BenchRow } from './harness.js';
 import { initKernels } from '../src/linalg/index.js';
 import '../src/tasks.js';
@@ -24,12 +25,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 // bench/ (sources) or dist/bench/ (compiled)
 const BIN = [resolve(here, '..', 'bin', 'interbasis.js'), resolve(here, '..', '..', 'bin', 'interbasis.js')].find((p) => existsSync(p)) ?? 'bin/interbasis.js';
 
-function refdata(): string | null {
-  for (const c of [process.env.INTERBASIS_REFDATA, resolve(here, '..', '..', 'shared', 'refdata'), resolve(here, '..', '..', '..', 'shared', 'refdata')]) {
-    if (c && existsSync(resolve(c, 'README.md'))) return c;
-  }
-  return null;
-}
 
 const quiet = { log: { info: () => undefined, warn: () => undefined }, io: { out: { write: () => true } as unknown as NodeJS.WritableStream, err: { write: () => true } as unknown as NodeJS.WritableStream } };
 
