@@ -15,6 +15,7 @@ import type { TaskPool } from '../parallel/pool.js';
 import type { BuildConfig } from '../rib/config.js';
 import type { ProgressSink } from '../rib/build.js';
 import { toHex } from './codec.js';
+import type { EvalSpec } from '../rib/evaluate.js';
 import { encodePartial, inputsSha, loadUpstream, partialKey, partialName, partialsDir } from './partials.nodejs.js';
 import { ownedRange, planFor, readPlanIfAny, writePlan, sha256Hex, type LoadedInputs, type Plan } from './plan.nodejs.js';
 import { localBuild, stageGraph, type BlockRef, type StoredBlock } from './stages.js';
@@ -32,6 +33,8 @@ export interface LocalBuildOptions {
   dir: string;
   config: BuildConfig;
   inputs: LoadedInputs;
+  /** eval_type of the dataset, scored in the build's forward pass (as `ribBuild` does) */
+  evaluation?: EvalSpec | null;
   pool: TaskPool;
   /** keep the partials after success (default: remove them) */
   keep?: boolean;
@@ -91,7 +94,7 @@ export async function buildWithPartials(o: LocalBuildOptions): Promise<LocalBuil
     digests.push(sha256Hex(`0:${toHex(bytes.subarray(bytes.length - 32))}`));
   };
   const results = await localBuild({
-    data: { config: o.config, model: o.inputs.model, dataset: o.inputs.dataset, gramDataset: o.inputs.gramDataset },
+    data: { config: o.config, model: o.inputs.model, dataset: o.inputs.dataset, gramDataset: o.inputs.gramDataset, evaluation: o.evaluation ?? null },
     stages: plan.stages,
     store: up.store,
     pool: o.pool,

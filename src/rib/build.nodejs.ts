@@ -90,7 +90,7 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   const local = dir && o.partials !== false ? await import('../dist/local.nodejs.js') : null;
   const results =
     local && local.canKeepPartials(c)
-      ? (await local.buildWithPartials({ dir: dir!, config: c, inputs: { model, dataset, gramDataset }, pool, keep: o.keepPartials, progress: o.progress, warn, info: o.info })).results
+      ? (await local.buildWithPartials({ dir: dir!, config: c, inputs: { model, dataset, gramDataset }, evaluation, pool, keep: o.keepPartials, progress: o.progress, warn, info: o.info })).results
       : await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn, evaluation });
   if (evaluation && dataset && !results.info.eval) results.info.eval = await evaluateModel(model, dataset, evaluation.evalType, { ...evalOpts, pool }, evaluation);
   if (dir) {
