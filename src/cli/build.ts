@@ -1,10 +1,11 @@
 /**
- * `interbasis build CONFIG.yaml [--out DIR] [--workers N] [--json] [--force]`: the LIB build
+ * `interbasis build CONFIG.yaml [--out DIR] [--workers N] [--memory GB] [--json] [--force]`: the LIB build
  * (config → means/Grams → C matrices → edges → DIR/results.{safetensors,json}).
  */
 import type { Command } from 'commander';
 import type { TaskPool } from '../parallel/pool.js';
 import type { RibResults } from '../io/results.js';
+import { UserError } from '../errors.js';
 import { makePool, parseWorkers, workersOption } from './options.js';
 
 export { makePool, parseWorkers } from './options.js';
@@ -21,6 +22,18 @@ export interface BuildCliOptions {
   partials?: boolean;
   /** keep DIR/.interbasis-build after success */
   keepPartials?: boolean;
+  /** memory budget in GB (overrides the config's memory_budget_gb) */
+  memory?: string | number;
+}
+
+/** --memory GB: a positive number. */
+export function parseMemory(v: string | number | undefined): number | null {
+  if (v === undefined) return null;
+  const gb = Number(v);
+  if (!Number.isFinite(gb) || gb <= 0) {
+    throw new UserError(`--memory: expected a positive number of GB, got "${String(v)}"`);
+  }
+  return gb;
 }
 
 export async function runBuildCli(
@@ -29,6 +42,7 @@ export async function runBuildCli(
   io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {},
 ): Promise<{ results: RibResults; dir: string | null }> {
   const workers = parseWorkers(o.workers);
+  const memory = parseMemory(o.memory);
   // The worker threads start first: they boot while this thread loads the build code, checks the
   // config and the files (a refused run stops them again before any stage) and loads the kernels,
   // the model and the data.
@@ -43,7 +57,8 @@ export async function runBuildCli(
       import('../rib/progress.nodejs.js'),
       import('../linalg/index.js'),
     ]);
-    const cfg = await loadBuildConfig(config);
+    const loaded = await loadBuildConfig(config);
+    const cfg = memory === null ? loaded : { ...loaded, memory_budget_gb: memory };
     preflightBuild(cfg, { out: o.out, force: o.force });
     const pr = makeProgress({ json: !!o.json, out, err: io.err });
     stopProgress = pr.stop;
@@ -97,6 +112,7 @@ export function register(program: Command): void {
     .option('--force', 'overwrite existing results')
     .option('--models-dir <dir>', 'folder of local pretrained models for tlens_pretrained (default: $INTERBASIS_MODELS)')
     .option('--no-partials', 'keep no partial results in DIR/.interbasis-build (an interrupted build then starts over)')
+    .option('--memory <GB>', 'memory budget: activations that do not fit are recomputed, not stored (default: the config\'s memory_budget_gb, else no limit)')
     .option('--keep-partials', 'keep DIR/.interbasis-build after success (a one-shard plan: interbasis slurm status reads it)')
     .action(async (config: string, o: BuildCliOptions) => {
       await runBuildCli(config, o);

@@ -78,12 +78,29 @@ export function datasetInfo(d: Dataset): DatasetInfo {
 /** The model and dataset files a config reads (what the plan hashes). */
 async function inputFiles(c: BuildConfig): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
+  if (c.model?.type === 'hf') {
+    // a Hugging Face file or folder: the checkpoint (every shard of a sharded one) and config.json
+    const { resolveHfFiles } = await import('../models/hf/load.nodejs.js');
+    const f = await resolveHfFiles(c.model.path, c.model.config);
+    if (f.checkpoint.endsWith('.index.json')) {
+      const index = JSON.parse(await readFile(f.checkpoint, 'utf8')) as { weight_map?: Record<string, string> };
+      out.push(['model index', f.checkpoint]);
+      for (const shard of [...new Set(Object.values(index.weight_map ?? {}))].sort()) out.push(['model', join(f.folder, shard)]);
+    } else out.push(['model', f.checkpoint]);
+    out.push(['model config', f.config]);
+    return [...out, ...datasetFiles(c)];
+  }
   const ck = c.tlens_model_path ?? c.mlp_path ?? c.model?.path ?? null;
   if (ck) {
     out.push(['model', ck]);
     const cfg = c.model?.config ?? (await findConfig(ck).catch(() => null));
     if (cfg) out.push(['model config', cfg]);
   }
+  return [...out, ...datasetFiles(c)];
+}
+
+function datasetFiles(c: BuildConfig): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   if (c.dataset?.dataset_type === 'file') out.push(['dataset', c.dataset.path]);
   if (c.gram_dataset?.dataset_type === 'file') out.push(['gram_dataset', c.gram_dataset.path]);
   return out;
@@ -153,7 +170,10 @@ export async function planFor(c: BuildConfig, shards: number, inputs: LoadedInpu
 export function planIdOf(body: Omit<Plan, 'planId'> | Plan): string {
   const { planId: _drop, ...rest } = body as Plan;
   void _drop;
-  return sha256Hex(canonicalJson(rest));
+  // the memory budget changes what is stored, never a result: partials survive a new --memory
+  const { memory_budget_gb: _mem, ...config } = rest.config as unknown as Record<string, unknown>;
+  void _mem;
+  return sha256Hex(canonicalJson({ ...rest, config }));
 }
 
 /** Writes DIR/plan.json; an existing plan of another config is never replaced. */

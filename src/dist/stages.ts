@@ -206,12 +206,12 @@ class StagePool implements TaskPool {
     const end = (p.end as number) ?? 0;
     switch (task) {
       case 'rib.forward': {
-        const outs = p.outs as Float64Array[];
+        const outs = p.outs as Array<Float64Array | null>;
         let f = this.fwdJobs.get(outs);
         if (f === undefined) {
           f = this.fwdJobs.size;
           this.fwdJobs.set(outs, f);
-          for (const o of outs) this.xToFwd.set(o, f);
+          for (const o of outs) if (o) this.xToFwd.set(o, f);
           this.fwdPayloads.push([]);
           this.fwdRuns.push(new Map());
         }
@@ -227,6 +227,11 @@ class StagePool implements TaskPool {
           this.gramJobs.set(X, g);
         }
         const job = `gram.${g}`;
+        return { stage: this.stageNamed('grams', task), job, block: this.next(job), start, end, fwd: null };
+      }
+      case 'rib.gramStream': {
+        // the Grams of every layer in one pass over blocks (under a memory budget)
+        const job = 'gramStream';
         return { stage: this.stageNamed('grams', task), job, block: this.next(job), start, end, fwd: null };
       }
       case 'rib.pca': {
@@ -281,7 +286,9 @@ class StagePool implements TaskPool {
   }
 
   /** Runs the forward blocks that produce X's rows [start, end) (activations for an owned block). */
-  private async ensureForward(X: unknown, start: number, end: number): Promise<void> {
+  private async ensureForward(src: unknown, start: number, end: number): Promise<void> {
+    // stored activations, or the stored layer a recomputation starts from (memory budget)
+    const X = src instanceof Float64Array ? src : (src as { base?: unknown } | undefined)?.base;
     if (!(X instanceof Float64Array)) return;
     const f = this.xToFwd.get(X);
     if (f === undefined) throw new Error('distributed build: a block reads activations no forward pass writes');
@@ -416,7 +423,7 @@ class StagePool implements TaskPool {
     if (mine) return this.runOwned(task, p, c) as Promise<R>;
     // other shards' blocks: Grams and edges are asked layer by layer, so the build is let through
     // with zeros (its results are discarded); elsewhere the block is simply never answered
-    if (kind === 'grams') return new Float64Array((p.d as number) ** 2) as R;
+    if (kind === 'grams') return new Float64Array(task === 'rib.gramStream' ? (p.total as number) : (p.d as number) ** 2) as R;
     if (kind === 'edges') return new Float64Array((p.rin as number) * (p.rout as number)) as R;
     return NEVER;
   }

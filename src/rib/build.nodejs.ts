@@ -66,6 +66,11 @@ export function preflightBuild(c: BuildConfig, o: { out?: string; force?: boolea
   return dir;
 }
 
+/** Peak resident set size of this process so far, GB (all threads). */
+export function peakRssGb(): number {
+  return +(process.resourceUsage().maxRSS / 1024 ** 2).toFixed(3);
+}
+
 /** Everything that can fail on user input is checked before the build starts. */
 export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise<{ results: RibResults; dir: string | null }> {
   const warn = o.warn ?? (() => undefined);
@@ -93,6 +98,10 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
       ? (await local.buildWithPartials({ dir: dir!, config: c, inputs: { model, dataset, gramDataset }, evaluation, pool, keep: o.keepPartials, progress: o.progress, warn, info: o.info })).results
       : await ribBuild({ config: c, model, dataset, gramDataset, loadedCs, loadedGrams, pool, progress: o.progress, warn, evaluation });
   if (evaluation && dataset && !results.info.eval) results.info.eval = await evaluateModel(model, dataset, evaluation.evalType, { ...evalOpts, pool }, evaluation);
+  // the process's peak resident memory (main thread and workers), against the budget
+  const peak = peakRssGb();
+  results.info.peak_rss_gb = peak;
+  if (c.memory_budget_gb !== null && peak > c.memory_budget_gb) warn(`peak RSS ${peak.toFixed(2)} GB exceeded the memory budget of ${c.memory_budget_gb} GB (the estimate of src/rib/memory.ts was low for this model)`);
   if (dir) {
     const ts = performance.now();
     await saveResults(dir, results, { force: !!o.force });

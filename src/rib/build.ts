@@ -18,9 +18,15 @@ import type { ModelCtx } from './context.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { Diagnostics, layerDims } from './diagnostics.js';
 import { checkReuse, fingerprintCheck } from './reuse.js';
+import { gbToBytes, planMemory, type MemoryPlan } from './memory.js';
 import {
   activationsPlan,
+  actSource,
   attnCacheFor,
+  blockSamples,
+  gramStreamPlan,
+  samplePositions,
+  SHARD,
   computeMprime,
   edgesPlan,
   forwardScores,
@@ -64,6 +70,10 @@ export interface BuildInputs {
   evaluation?: EvalSpec | null;
   /** finished rotations (M eigendecomposition, C) by node layer, kept from an earlier replay of the same inputs */
   finishes?: FinishCache;
+  /** memory budget in bytes (default: the config's `memory_budget_gb`): activations beyond it are recomputed, not stored (src/rib/memory.ts) */
+  memoryBudget?: number | null;
+  /** store only every k-th node layer's activations of `dataset` (0: none) and stream the Grams, whatever the budget (tests, benchmarks) */
+  storeEvery?: number;
 }
 
 /** Where a replayed build (src/dist) takes finished rotations from and leaves new ones. */
@@ -130,12 +140,16 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
 
   // ---- 1. activations, means and Grams -----------------------------------------------------
   let ts = now();
-  // attention sections' forward cache for M′, filled by the forward pass over `dataset`
+  // which activations are stored (all, without a memory budget) and which are recomputed
+  const needActs = (computeCs || c.calculate_edges) && !!ds;
+  const mem = memoryPlanFor(inp, ctx, ds, gds, needActs ? statDims.slice(0, nNonOut) : null, gds !== ds || !needActs ? gStatDims : null);
+  const keepGram = gds === ds && needActs ? [...mem.keep, ...(gStatDims.length > nNonOut ? [mem.keep.every(Boolean)] : [])] : mem.keepGram ? null : gStatDims.map(() => false);
+  // attention sections' forward cache for M′, filled by the forward pass over `dataset` (not under a budget)
   const attnFw: Array<AttnForwardAll | null> = new Array(K).fill(null);
-  if (ds && computeCs && structured) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
+  if (ds && computeCs && structured && mem.budget === null && mem.keep.every(Boolean)) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
   // eval_type rides on the forward over `dataset` (the logits are scored there, no second forward)
-  const ev = inp.evaluation && ds && forwardScores(inp.evaluation, ds.n) ? inp.evaluation : null;
-  const gAct = gds ? await runPlan(inp.pool, activationsPlan(gCtx, gds, gStatDims, nNonOut, 'forward', gds === ds ? attnFw : null, gds === ds ? ev : null), progress) : null;
+  const ev = inp.evaluation && ds && forwardScores(inp.evaluation, ds.n, blockSamples(SHARD.forward, samplePositions(ds))) ? inp.evaluation : null;
+  const gAct = gds ? await runPlan(inp.pool, activationsPlan(gCtx, gds, gStatDims, nNonOut, 'forward', gds === ds ? attnFw : null, gds === ds ? ev : null, keepGram), progress) : null;
   let stats: Stats;
   if (loaded) {
     stats = { means: new Map(loaded.means), grams: new Map(loaded.grams) };
@@ -148,8 +162,8 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   times.grams = now() - ts;
   // activations of `dataset` for M′ and edges
   let acts: Activations | null = null;
-  if ((computeCs || c.calculate_edges) && ds) {
-    acts = gds === ds && gAct ? gAct : await runPlan(inp.pool, activationsPlan(ctx, ds, statDims.slice(0, nNonOut), nNonOut, 'forward (dataset)', attnFw, ev), progress);
+  if (needActs) {
+    acts = gds === ds && gAct ? gAct : await runPlan(inp.pool, activationsPlan(ctx, ds!, statDims.slice(0, nNonOut), nNonOut, 'forward (dataset)', attnFw, ev, mem.keep), progress);
   }
   const scores = ev ? ((gds === ds ? gAct : acts)?.scores ?? null) : null;
   const N = acts?.N ?? 0;
@@ -165,7 +179,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   const edgeJobs: Array<Promise<Mat> | null> = new Array(K).fill(null);
   const startEdges = (l: number) => {
     if (!c.calculate_edges || !acts || edgeJobs[l]) return;
-    const p = runPlan(pools.edges, edgesPlan(c, ctx, sm, l, acts.acts[l]!, N, bases[l]!, bases[l + 1]!, structured), progress);
+    const p = runPlan(pools.edges, edgesPlan(c, ctx, sm, l, actSource(acts, l), N, bases[l]!, bases[l + 1]!, structured), progress);
     p.catch(() => undefined); // awaited in the edges stage
     edgeJobs[l] = p;
   };
@@ -219,8 +233,10 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
             const sm2 = inp.model.sectioned(sub, { lastPosModuleType: c.last_pos_module_type, seqLen });
             const ctx2: ModelCtx = { ...ctx, id: `${ctx.id}-ngf${l}`, nodeLayers: sub };
             const c2 = { ...c, node_layers: sub } as BuildConfig;
-            mp = computeMprime(pools.mprime, c2, ctx2, sm2, 0, acts.acts[l]!, N, bases[K]!, progress, null, structured);
-          } else mp = computeMprime(pools.mprime, c, ctx, sm, l, acts.acts[l]!, N, bases[l + 1]!, progress, attnFw[l], structured);
+            // from layer l's stored activations, or recomputed by the one-section model from the inputs
+            const X = acts.acts[l] ?? { inputs: acts.inputs, base: null, baseLayer: -1 };
+            mp = computeMprime(pools.mprime, c2, ctx2, sm2, 0, X, N, bases[K]!, progress, null, structured);
+          } else mp = computeMprime(pools.mprime, c, ctx, sm, l, actSource(acts, l), N, bases[l + 1]!, progress, attnFw[l], structured);
           mp.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
         }
         // the next pair's bases are known: its edges fill the workers while this layer finishes
@@ -279,6 +295,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
       workers: inp.pool.size,
       versions: { interbasis: VERSION },
       near_threshold: nearThresholdInfo,
+      memory: { budget_gb: mem.budget === null ? null : mem.budget / 1024 ** 3, estimate_gb: +(mem.estimate / 1024 ** 3).toFixed(3), stored_every: mem.every },
       contains_all_edges: true,
       model_kind: inp.model.kind,
       ml_model_config: inp.model.config,
@@ -298,10 +315,41 @@ function checkInputsMatch(d: Dataset | null, key: string): void {
   if (inp.batch !== d.n) throw new UserError(`${key}: inputs batch ${inp.batch} ≠ n ${d.n}`);
 }
 
-/** Means and Grams of every stored layer, one plan per layer, in layer order. */
+/** The memory plan of this build (src/rib/memory.ts). */
+function memoryPlanFor(inp: BuildInputs, ctx: ModelCtx, ds: Dataset | null, gds: Dataset | null, dims: Array<[number, number]> | null, gramDims: Array<[number, number]> | null): MemoryPlan {
+  const P = Math.max(ds ? samplePositions(ds) : 1, gds ? samplePositions(gds) : 1);
+  const block = blockSamples(SHARD.forward, P);
+  const widest = Math.max(1, ...[...(dims ?? []), ...(gramDims ?? [])].map(([, d]) => d));
+  const heads = Number((inp.model.config as { n_heads?: number } | null)?.n_heads ?? 0);
+  const plan = planMemory({
+    budget: inp.memoryBudget !== undefined ? inp.memoryBudget : inp.config.memory_budget_gb !== null ? gbToBytes(inp.config.memory_budget_gb) : null,
+    workers: inp.pool.size,
+    modelValues: Object.values(ctx.spec.tensors).reduce((s, t) => s + t.length, 0),
+    inputBytes: (ds?.inputs.data.byteLength ?? 0) + (gds && gds !== ds ? gds.inputs.data.byteLength : 0),
+    dims,
+    samples: ds?.n ?? 0,
+    gramDims,
+    gramSamples: gds?.n ?? 0,
+    blockRows: block * P * widest,
+    blockCells: P > 1 ? block * Math.max(1, heads) * P * P : 0,
+  });
+  const k = inp.storeEvery;
+  if (k === undefined) return plan;
+  return { ...plan, keep: plan.keep.map((_, l) => k > 0 && l % k === 0), keepGram: false, every: k };
+}
+
+/** Means and Grams of every stat layer: one plan per layer over stored activations, or one streamed pass. */
 async function meansAndGrams(pool: TaskPool, center: boolean, a: Activations, dims: Array<[number, number]>, names: string[], progress: ProgressSink): Promise<Stats> {
   const means = new Map<string, Float64Array>();
   const grams = new Map<string, Mat>();
+  if (a.acts.some((x) => !x)) {
+    const res = await runPlan(pool, gramStreamPlan(center, a, names), progress);
+    res.forEach(({ mean, G }, l) => {
+      if (mean) means.set(names[l]!, mean);
+      grams.set(names[l]!, G);
+    });
+    return { means, grams };
+  }
   const plans = dims.map(([P, d], l) => gramPlan(center, a, l, P, d, names[l]!));
   const total = plans.reduce((n, p) => n + p.payloads.length, 0);
   let offset = 0;

@@ -158,6 +158,8 @@ export const buildConfigSchema = z.strictObject({
   dist_split_over: z.enum(['dataset', 'out_dim']).default('dataset'),
   isolate_ln_var: z.boolean().default(true),
   naive_gradient_flow: z.boolean().default(false),
+  /** GB the build may use (`--memory`): activations beyond it are recomputed, not stored (src/rib/memory.ts); null: no limit */
+  memory_budget_gb: z.number().positive().finite().nullable().default(null),
 });
 
 type RawBuildConfig = z.infer<typeof buildConfigSchema>;

@@ -24,6 +24,29 @@ export function sectionedFor(ctx: ModelCtx): SectionedModel {
   );
 }
 
+/**
+ * Node layer `layer`'s activations of samples [start, end), recomputed by the model's own forward
+ * pass from stored layer `src.baseLayer` (or from the inputs) — the same modules and row batches
+ * as the forward that stores them, so the same bits.
+ */
+export function activationRows(ctx: ModelCtx, src: { inputs: Inputs; base: Float64Array | null; baseLayer: number }, layer: number, start: number, end: number): Float64Array {
+  const sm = sectionedFor(ctx);
+  const B = end - start;
+  let x: Float64Array;
+  let from: number;
+  if (src.base && src.baseLayer >= 0) {
+    const info = sm.nodeLayers[src.baseLayer]!;
+    const n = info.positions * info.dim;
+    x = src.base.subarray(start * n, end * n);
+    from = src.baseLayer;
+  } else {
+    x = sm.pre(sliceInputs(src.inputs, start, end));
+    from = 0;
+  }
+  for (let s = from; s < layer; s++) x = sm.sections[s]!.forward(x, B);
+  return x;
+}
+
 /** Rows [start, end) of a dataset's inputs (views, no copy). */
 export function sliceInputs(inputs: Inputs, start: number, end: number): Inputs {
   return sliceModelInputs(inputs, start, end - start);

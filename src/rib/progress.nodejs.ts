@@ -1,6 +1,7 @@
 /**
- * Progress display for the CLI: a cli-progress bar per stage (stderr, TTY only), or NDJSON events
- * `{"event":"progress","stage","done","total","eta_s"}` for machines (--json).
+ * Progress display for the CLI: a cli-progress bar per stage (stderr on a terminal); without a
+ * terminal (batch jobs, logs) a line per stage at most every 30 s while it runs, with its ETA; or
+ * NDJSON events `{"event":"progress","stage","done","total","eta_s"}` for machines (--json).
  */
 import { createRequire } from 'node:module';
 import type * as CliProgress from 'cli-progress';
@@ -16,7 +17,33 @@ export interface ProgressReporter {
   stop: () => void;
 }
 
-export function makeProgress(opts: { json: boolean; out?: NodeJS.WritableStream; err?: NodeJS.WritableStream }): ProgressReporter {
+/** Seconds as `1h02m`, `3m05s` or `12s`. */
+export function formatSeconds(s: number): string {
+  const t = Math.round(s);
+  if (t >= 3600) return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
+  if (t >= 60) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${t}s`;
+}
+
+/** Progress as log lines: per stage, at most one line every `every` seconds, and its end once a line was written. */
+function logLines(err: NodeJS.WritableStream, every: number): (ev: ProgressEvent) => void {
+  const stages = new Map<string, { t0: number; last: number; logged: boolean }>();
+  return (ev) => {
+    const t = performance.now() / 1000;
+    let st = stages.get(ev.stage);
+    if (!st || ev.done === 0) stages.set(ev.stage, (st = { t0: t, last: t, logged: false }));
+    const el = t - st.t0;
+    const end = ev.done >= ev.total;
+    if (end ? !st.logged : t - st.last < every) return;
+    st.last = t;
+    st.logged = true;
+    const pct = ev.total > 0 ? Math.floor((100 * ev.done) / ev.total) : 100;
+    const eta = end ? `done in ${formatSeconds(el)}` : ev.done > 0 ? `ETA ${formatSeconds((el / ev.done) * (ev.total - ev.done))}` : 'ETA -';
+    err.write(`interbasis: ${ev.stage} ${ev.done}/${ev.total} (${pct}%) ${eta}\n`);
+  };
+}
+
+export function makeProgress(opts: { json: boolean; out?: NodeJS.WritableStream; err?: NodeJS.WritableStream; logEvery?: number }): ProgressReporter {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
   if (opts.json) {
@@ -38,9 +65,10 @@ export function makeProgress(opts: { json: boolean; out?: NodeJS.WritableStream;
   const warnings: string[] = [];
   // cli-progress draws nothing on a stream that is not a terminal
   const drawBars = (err as { isTTY?: boolean }).isTTY === true;
+  const logLine = drawBars ? null : logLines(err, opts.logEvery ?? 30);
   return {
     sink: (ev: ProgressEvent) => {
-      if (!drawBars) return;
+      if (logLine) return logLine(ev);
       if (ev.stage !== stage || !bar) {
         bar?.stop();
         stage = ev.stage;

@@ -103,9 +103,10 @@ export function fingerprintCheck(
         throw new UserError(`${key}: the saved mean of ${L} differs from this model's on this dataset (relative ${(Math.sqrt(num / den)).toExponential(2)}): the results were computed with a different model or dataset`);
       }
     }
-    // Gram diagonal
+    // Gram diagonal (of the stored layers: under a memory budget the means above are the check)
+    const X = g.acts[l];
+    if (!X) continue;
     const shift = c.center ? Float64Array.from(mu, (m, j) => (j === d - 1 ? 0 : -m)) : new Float64Array(d);
-    const X = g.acts[l]!;
     const diag = new Float64Array(d);
     for (let r = 0; r < np; r++) for (let j = 0; j < d; j++) {
       const v = X[r * d + j]! + shift[j]!;

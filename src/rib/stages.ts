@@ -22,13 +22,32 @@ import { mat } from './basis.js';
 import { integrationMethodFor, type BuildConfig } from './config.js';
 import type { ModelCtx } from './context.js';
 import { integrationPoints } from './integration.js';
-import type { ForwardShardPayload, GramShardPayload } from './stats.js';
+import type { ForwardShardPayload, GramShardPayload, GramStreamPayload } from './stats.js';
 import type { EvalSpec } from './evaluate.js';
 import { attnForwardAlloc, detectAttention, type AttnForwardAll } from './structures/attention-core.js';
-import { structureFor, type EdgesShardPayload, type MprimeShardPayload, type MprimeShardResult } from './structures/index.js';
+import { structureFor, type ActSource, type EdgesShardPayload, type MprimeShardPayload, type MprimeShardResult } from './structures/index.js';
 
 /** Fixed shard sizes (samples) of the statistics pass; M′ and edges take their structure's. */
 export const SHARD = { forward: 256, gram: 256 } as const;
+
+/** Rows (sample × position) and attention cells (sample × position²) a block holds at most. */
+const BLOCK_ROWS = 8192;
+const BLOCK_CELLS = 1 << 21;
+
+/**
+ * The samples of one block of a stage whose base size is `base` samples, at P positions: long
+ * sequences get fewer samples per block, so that a task's working set (activations ∝ P, attention
+ * patterns ∝ P²) stays bounded. A function of (base, P) only, never of the workers or the memory
+ * budget; every sequence of ≤ 4 positions (the toy models) keeps `base`.
+ */
+export function blockSamples(base: number, P: number): number {
+  return Math.max(1, Math.min(base, Math.floor(BLOCK_ROWS / P), Math.floor(BLOCK_CELLS / (P * P))));
+}
+
+/** Positions of a dataset's samples (token sequences; 1 for vectors). */
+export function samplePositions(d: Dataset): number {
+  return d.inputs.kind === 'tokens' ? d.inputs.seqLen : 1;
+}
 
 export interface ProgressEvent {
   stage: string;
@@ -99,9 +118,20 @@ export function sharedZeros(n: number): Float64Array {
 
 // ---- activations ------------------------------------------------------------------------------
 
-/** Activations of every stored layer ([N, P_l, d_l], shared) and their column sums. */
+/**
+ * Activations of the stat layers ([N, P_l, d_l], shared; null for a layer a memory budget does not
+ * keep: its rows are recomputed from `inputs` where needed) and their column sums.
+ */
 export interface Activations {
-  acts: Float64Array[];
+  acts: Array<Float64Array | null>;
+  /** the dataset's inputs (shared), for recomputing layers that are not kept */
+  inputs: Inputs;
+  /** the stat layers' [P, d] */
+  dims: Array<[number, number]>;
+  /** the context the activations were computed with */
+  ctx: ModelCtx;
+  /** samples per forward block (the Gram blocks are the same) */
+  block: number;
   sums: Float64Array[];
   N: number;
   /** the folded eval scores when the pass scored the logits (`score` of activationsPlan), else null */
@@ -112,6 +142,7 @@ export interface Activations {
  * The forward pass over `d` in blocks of SHARD.forward samples: each shard writes its rows of
  * every stored layer (`dims` [P_l, d_l]; a last entry beyond the node layers holds the logits) and
  * returns the column sums; `attn` caches are filled for the attention sections whose M′ reads them.
+ * `keep[l]` false: layer l is not stored (a memory budget; its sums are still taken).
  */
 export function activationsPlan(
   ctx: ModelCtx,
@@ -121,27 +152,43 @@ export function activationsPlan(
   stage: string,
   attn: Array<AttnForwardAll | null> | null = null,
   score: EvalSpec | null = null,
+  keep: boolean[] | null = null,
 ): ShardPlan<ForwardShardPayload, Float64Array[], Activations> {
   const N = d.n;
-  if (score && !forwardScores(score, N)) throw new Error(`forward: eval ranges of ${score.rangeSize} samples do not match the forward shards`);
+  const block = blockSamples(SHARD.forward, samplePositions(d));
+  if (score && !forwardScores(score, N, block)) throw new Error(`forward: eval ranges of ${score.rangeSize} samples do not match the forward shards`);
   const inputs = sharedInputs(d.inputs);
-  const outs = dims.map(([P, w]) => sharedZeros(N * P * w));
-  const payloads: ForwardShardPayload[] = shardRanges(N, SHARD.forward).map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut, attn, score }));
+  const outs = dims.map(([P, w], l) => (keep && !keep[l] ? null : sharedZeros(N * P * w)));
+  const payloads: ForwardShardPayload[] = shardRanges(N, block).map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut, attn, score }));
   return {
     stage,
     task: 'rib.forward',
     payloads,
     add: (acc, r) => acc.forEach((a, i) => addInPlace(a, r[i]!)),
-    finish: (sums) => ({ acts: outs, sums: sums.slice(0, outs.length), N, scores: score ? sums[outs.length]! : null }),
+    finish: (sums) => ({ acts: outs, inputs, dims, ctx, block, sums: sums.slice(0, outs.length), N, scores: score ? sums[outs.length]! : null }),
   };
+}
+
+/**
+ * Where a shard of stat layer l reads its rows: the stored activations, or (not kept under a
+ * memory budget) a recomputation from the nearest stored layer below, or from the inputs.
+ */
+export function actSource(a: Activations, l: number): ActSource {
+  const X = a.acts[l];
+  if (X) return X;
+  for (let b = l - 1; b >= 0; b--) {
+    const base = a.acts[b];
+    if (base) return { inputs: a.inputs, base, baseLayer: b };
+  }
+  return { inputs: a.inputs, base: null, baseLayer: -1 };
 }
 
 /**
  * Whether the forward pass over N samples can score `e` (its shards are the eval's ranges, so the
  * scores are the same bits as `evaluateModel`'s).
  */
-export function forwardScores(e: EvalSpec, N: number): boolean {
-  return e.rangeSize === SHARD.forward && e.n === N;
+export function forwardScores(e: EvalSpec, N: number, block: number): boolean {
+  return e.rangeSize === block && e.n === N;
 }
 
 // ---- means and Grams --------------------------------------------------------------------------
@@ -152,17 +199,10 @@ export function forwardScores(e: EvalSpec, N: number): boolean {
  */
 export function gramPlan(center: boolean, a: Activations, l: number, P: number, d: number, name: string): ShardPlan<GramShardPayload, Float64Array, { mean: Float64Array | null; G: Mat }> {
   const np = a.N * P;
-  let mean: Float64Array | null = null;
-  let shift: Float64Array | null = null;
-  if (center) {
-    const mu = new Float64Array(d);
-    for (let j = 0; j < d; j++) mu[j] = a.sums[l]![j]! / np;
-    mean = mu;
-    shift = new Float64Array(d);
-    for (let j = 0; j < d; j++) shift[j] = -mu[j]!;
-    if (name !== 'output') shift[d - 1] = 0;
-  }
-  const payloads: GramShardPayload[] = shardRanges(a.N, SHARD.gram).map(([start, end]) => ({ X: a.acts[l]!, P, d, start, end, shift }));
+  const { mean, shift } = meanShift(center, a.sums[l]!, np, d, name);
+  const X = a.acts[l];
+  if (!X) throw new Error(`grams: layer ${name} is not stored (use gramStreamPlan)`);
+  const payloads: GramShardPayload[] = shardRanges(a.N, a.block).map(([start, end]) => ({ X, P, d, start, end, shift }));
   return {
     stage: 'grams',
     task: 'rib.gram',
@@ -171,6 +211,52 @@ export function gramPlan(center: boolean, a: Activations, l: number, P: number, 
     finish: (G) => {
       for (let i = 0; i < G.length; i++) G[i]! /= np;
       return { mean, G: mat(d, d, G) };
+    },
+  };
+}
+
+/** μ and σ of one stat layer from the forward's column sums (σ = −μ except the constant slot). */
+function meanShift(center: boolean, sum: Float64Array, np: number, d: number, name: string): { mean: Float64Array | null; shift: Float64Array | null } {
+  if (!center) return { mean: null, shift: null };
+  const mean = new Float64Array(d);
+  for (let j = 0; j < d; j++) mean[j] = sum[j]! / np;
+  const shift = new Float64Array(d);
+  for (let j = 0; j < d; j++) shift[j] = -mean[j]!;
+  if (name !== 'output') shift[d - 1] = 0;
+  return { mean, shift };
+}
+
+/**
+ * Means and centred Grams of every stat layer in one more forward pass (the activations are not
+ * all stored): each block recomputes its rows and returns the concatenated Gram sums of every
+ * layer. Same blocks, shifts and kernels as `gramPlan` over stored activations, hence the same bits.
+ */
+export function gramStreamPlan(center: boolean, a: Activations, names: string[]): ShardPlan<GramStreamPayload, Float64Array, Array<{ mean: Float64Array | null; G: Mat }>> {
+  const ms = a.dims.map(([P, d], l) => meanShift(center, a.sums[l]!, a.N * P, d, names[l]!));
+  const total = a.dims.reduce((n, [, d]) => n + d * d, 0);
+  const payloads: GramStreamPayload[] = shardRanges(a.N, a.block).map(([start, end]) => ({
+    model: a.ctx,
+    inputs: a.inputs,
+    start,
+    end,
+    dims: a.dims,
+    shifts: ms.map((m) => m.shift),
+    total,
+  }));
+  return {
+    stage: 'grams',
+    task: 'rib.gramStream',
+    payloads,
+    add: addInPlace,
+    finish: (acc) => {
+      let o = 0;
+      return a.dims.map(([P, d], l) => {
+        const G = acc.slice(o, o + d * d);
+        o += d * d;
+        const np = a.N * P;
+        for (let i = 0; i < G.length; i++) G[i]! /= np;
+        return { mean: ms[l]!.mean, G: mat(d, d, G) };
+      });
     },
   };
 }
@@ -203,7 +289,7 @@ export function mprimePlan(
   ctx: ModelCtx,
   sm: SectionedModel,
   l: number,
-  X: Float64Array,
+  X: ActSource,
   N: number,
   outBasis: LayerBasis,
   attnFw: AttnForwardAll | null,
@@ -223,7 +309,7 @@ export function mprimePlan(
   const closed = st.mprimeWithoutData(sec, Cout, r, weights);
   if (closed) return { closed: { M: closed, Lp: null } };
   const fwAll = st.name === 'attention' ? attnFw : null;
-  const payloads: MprimeShardPayload[] = shardRanges(N, st.shards.mprime).map(([start, end], shard) => ({
+  const payloads: MprimeShardPayload[] = shardRanges(N, blockSamples(st.shards.mprime, sec.inPos)).map(([start, end], shard) => ({
     attnFw: fwAll,
     model: ctx,
     layer: l,
@@ -276,7 +362,7 @@ export async function computeMprime(
   ctx: ModelCtx,
   sm: SectionedModel,
   l: number,
-  X: Float64Array,
+  X: ActSource,
   N: number,
   outBasis: LayerBasis,
   progress: ProgressSink,
@@ -295,7 +381,7 @@ export function edgesPlan(
   ctx: ModelCtx,
   sm: SectionedModel,
   l: number,
-  X: Float64Array,
+  X: ActSource,
   N: number,
   inB: LayerBasis,
   outB: LayerBasis,
@@ -314,7 +400,7 @@ export function edgesPlan(
   const Cin = toShared(inB.C.data);
   const Cinp = toShared(inB.Cpinv.data);
   const Cout = outB.C ? toShared(outB.C.data) : null;
-  const payloads: EdgesShardPayload[] = shardRanges(N, st.shards.edges).map(([start, end], shard) => ({
+  const payloads: EdgesShardPayload[] = shardRanges(N, blockSamples(st.shards.edges, sec.inPos)).map(([start, end], shard) => ({
     model: ctx,
     layer: l,
     X,

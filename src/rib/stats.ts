@@ -13,8 +13,8 @@ export interface ForwardShardPayload {
   inputs: Inputs;
   start: number;
   end: number;
-  /** activations per stat layer, [N, P_l, d_l] (SharedArrayBuffer-backed: each shard writes its rows) */
-  outs: Float64Array[];
+  /** activations per stat layer, [N, P_l, d_l] (SharedArrayBuffer-backed: each shard writes its rows); null: not stored */
+  outs: Array<Float64Array | null>;
   /** [P_l, d_l] per stat layer */
   dims: Array<[number, number]>;
   /** number of non-output node layers; a further entry in `outs` (if any) holds the logits */
@@ -31,11 +31,40 @@ export interface ForwardShardPayload {
  * entry: the rows' eval scores (`scoreRange`).
  */
 export function forwardShard(p: ForwardShardPayload): Float64Array[] {
+  const sums: Float64Array[] = [];
+  const logits = forwardRows(p, p.outs.length, !!p.score, (l, x, B) => {
+    const [P, d] = p.dims[l]!;
+    p.outs[l]?.set(x, p.start * P * d);
+    const s = new Float64Array(d);
+    for (let r = 0; r < B * P; r++) {
+      const o = r * d;
+      for (let j = 0; j < d; j++) s[j]! += x[o + j]!;
+    }
+    sums.push(s);
+  });
+  if (p.score) {
+    const sc = new Float64Array(1 + p.score.nBatches);
+    scoreRange(p.score, logits!, p.start, p.end, sc);
+    sums.push(sc);
+  }
+  return sums;
+}
+
+/**
+ * The model on rows [start, end): `visit(l, x, B)` sees stat layer l's activations [B, P_l, d_l]
+ * for l < nLayers (checked against `dims`); with `toLogits`, the pass runs on to the logits
+ * (through the sections after the last stat layer, as `logits` runs them) and returns them.
+ */
+function forwardRows(
+  p: { model: ModelCtx; inputs: Inputs; start: number; end: number; dims: Array<[number, number]>; attn?: Array<AttnForwardAll | null> | null },
+  nLayers: number,
+  toLogits: boolean,
+  visit: (l: number, x: Float64Array, B: number) => void,
+): Float64Array | null {
   const sm = sectionedFor(p.model);
   const B = p.end - p.start;
-  const sums: Float64Array[] = [];
   let x = sm.pre(sliceInputs(p.inputs, p.start, p.end));
-  for (let l = 0; l < p.outs.length; l++) {
+  for (let l = 0; l < nLayers; l++) {
     if (l > 0) {
       const sec = sm.sections[l - 1]!;
       const all = p.attn?.[l - 1] ?? null;
@@ -49,22 +78,37 @@ export function forwardShard(p: ForwardShardPayload): Float64Array[] {
     }
     const [P, d] = p.dims[l]!;
     if (x.length !== B * P * d) throw new Error(`forward: layer ${l} has ${x.length} values, expected [${B}, ${P}, ${d}]`);
-    p.outs[l]!.set(x, p.start * P * d);
-    const s = new Float64Array(d);
-    for (let r = 0; r < B * P; r++) {
-      const o = r * d;
-      for (let j = 0; j < d; j++) s[j]! += x[o + j]!;
-    }
-    sums.push(s);
+    visit(l, x, B);
   }
-  if (p.score) {
-    // on to the logits through the sections after the last stored layer (as `logits` runs them)
-    for (let l = p.outs.length - 1; l < sm.sections.length; l++) x = sm.sections[l]!.forward(x, B);
-    const sc = new Float64Array(1 + p.score.nBatches);
-    scoreRange(p.score, x, p.start, p.end, sc);
-    sums.push(sc);
-  }
-  return sums;
+  if (!toLogits) return null;
+  for (let l = nLayers - 1; l < sm.sections.length; l++) x = sm.sections[l]!.forward(x, B);
+  return x;
+}
+
+/** One block of `gramStreamPlan`: the rows' forward pass and every stat layer's shifted Gram sums, concatenated. */
+export interface GramStreamPayload {
+  model: ModelCtx;
+  inputs: Inputs;
+  start: number;
+  end: number;
+  /** [P_l, d_l] per stat layer */
+  dims: Array<[number, number]>;
+  /** σ_l per stat layer (null = none) */
+  shifts: Array<Float64Array | null>;
+  /** Σ_l d_l² */
+  total: number;
+}
+
+/** Σ_{rows, s} (x + σ)ᵀ(x + σ) of every stat layer from the rows' own forward pass (as `gramShard` on stored rows). */
+export function gramStreamShard(p: GramStreamPayload): Float64Array {
+  const out = new Float64Array(p.total);
+  let o = 0;
+  forwardRows(p, p.dims.length, false, (l, x, B) => {
+    const [P, d] = p.dims[l]!;
+    out.set(gramShard({ X: x, P, d, start: 0, end: B, shift: p.shifts[l]! }), o);
+    o += d * d;
+  });
+  return out;
 }
 
 export interface GramShardPayload {

@@ -4,7 +4,7 @@ import { withoutOperandScreen } from '../linalg/index.js';
 import { pcaStage, type PcaTaskPayload } from './basis.js';
 import { edgesShard, type EdgesShardPayload } from './edges.js';
 import { mprimeShard, type MprimeShardPayload } from './mprime.js';
-import { forwardShard, gramShard, type ForwardShardPayload, type GramShardPayload } from './stats.js';
+import { forwardShard, gramShard, gramStreamShard, type ForwardShardPayload, type GramShardPayload, type GramStreamPayload } from './stats.js';
 
 /**
  * M′ and edge shards work on activations, bases and weights the build already screened (the
@@ -22,6 +22,7 @@ function checkFinite(what: string, p: { layer: number; start: number; end: numbe
 
 registerTask('rib.forward', (p: ForwardShardPayload) => forwardShard(p));
 registerTask('rib.gram', (p: GramShardPayload) => gramShard(p));
+registerTask('rib.gramStream', (p: GramStreamPayload) => gramStreamShard(p));
 registerTask('rib.pca', (p: PcaTaskPayload) => pcaStage(p.G, p.d, p.mean, p.o));
 registerTask('rib.mprime', (p: MprimeShardPayload) => {
   const r = withoutOperandScreen(() => mprimeShard(p));

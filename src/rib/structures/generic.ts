@@ -14,17 +14,19 @@ import { gemm, syrk } from '../../linalg/index.js';
 import { accumulateJacobianM } from '../../models/index.js';
 import type { Section } from '../../models/types.js';
 import { Rng } from '../../rng.js';
-import { eye, scaled, streamId } from '../context.js';
+import { activationRows, eye, scaled, streamId, type ModelCtx } from '../context.js';
 import { gatherCols, groupPatterns, maskedProduct, mm, scatterCols, type EdgeBasis } from './masks.js';
-import type { EdgesShardPayload, MprimeShardPayload, MprimeShardResult, Structure } from './types.js';
+import type { ActSource, EdgesShardPayload, MprimeShardPayload, MprimeShardResult, Structure } from './types.js';
 
 const PROBE_CHUNK_M = 32;
 const PROBE_CHUNK_E = 16;
 
-/** Samples [p.start, p.end) of the payload's activations and the shard's batch size. */
-export function shardRows(sec: Section, p: { X: Float64Array; start: number; end: number }): { x: Float64Array; B: number } {
+/** Samples [p.start, p.end) of the payload's activations (stored or recomputed) and the shard's batch size. */
+export function shardRows(sec: Section, p: { X: ActSource; start: number; end: number; model: ModelCtx; layer: number }): { x: Float64Array; B: number } {
   const n = sec.inPos * sec.inDim;
-  return { x: p.X.subarray(p.start * n, p.end * n), B: p.end - p.start };
+  const x = p.X instanceof Float64Array ? p.X.subarray(p.start * n, p.end * n) : activationRows(p.model, p.X, p.layer, p.start, p.end);
+  if (x.length !== (p.end - p.start) * n) throw new Error(`section ${p.layer}: ${x.length} activation values for samples ${p.start}–${p.end}, expected [${p.end - p.start}, ${sec.inPos}, ${sec.inDim}]`);
+  return { x, B: p.end - p.start };
 }
 
 /** The generic M′ shard (any formula). */

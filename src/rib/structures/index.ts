@@ -13,7 +13,7 @@ import { mlp } from './mlp.js';
 import { positionwise } from './positionwise.js';
 import type { Structure } from './types.js';
 
-export type { Structure, MprimeShardPayload, MprimeShardResult, EdgesShardPayload, AblationCache } from './types.js';
+export type { Structure, MprimeShardPayload, MprimeShardResult, EdgesShardPayload, AblationCache, ActSource, Recompute } from './types.js';
 export type { EdgeBasis, PatternGroup } from './masks.js';
 
 export interface StageMode {

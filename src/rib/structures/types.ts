@@ -5,17 +5,29 @@
  * unnormalised partial sums; the caller adds them in shard order (`reduceInOrder`) and calls
  * `mprimeAssemble` once on the sum.
  */
-import type { Section } from '../../models/types.js';
+import type { Inputs, Section } from '../../models/types.js';
 import type { ModelCtx } from '../context.js';
 import type { AttnForwardAll } from './attention-core.js';
 import type { EdgeBasis } from './masks.js';
+
+/**
+ * Where a shard reads its node-layer activations: the stored [N, P_in, d] (shared), or, for a layer
+ * a memory budget does not keep, a recomputation of its rows by the model's own forward pass
+ * from stored layer `baseLayer` (`base`) or from the inputs (`baseLayer` −1).
+ */
+export type ActSource = Float64Array | Recompute;
+export interface Recompute {
+  inputs: Inputs;
+  base: Float64Array | null;
+  baseLayer: number;
+}
 
 export interface MprimeShardPayload {
   model: ModelCtx;
   /** section index l (node layer l → l+1) */
   layer: number;
-  /** activations at node layer l, [N, P_in, d] */
-  X: Float64Array;
+  /** activations at node layer l, [N, P_in, d] (or how to recompute them) */
+  X: ActSource;
   start: number;
   end: number;
   /** d_out × r (null = identity, r = d_out) */
@@ -44,8 +56,8 @@ export interface MprimeShardResult {
 export interface EdgesShardPayload {
   model: ModelCtx;
   layer: number;
-  /** activations at node layer l, [N, P_in, d] */
-  X: Float64Array;
+  /** activations at node layer l, [N, P_in, d] (or how to recompute them) */
+  X: ActSource;
   start: number;
   end: number;
   /** d × r_in */
