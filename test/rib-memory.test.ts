@@ -111,9 +111,9 @@ describe('memory plan', () => {
     expect(blockSamples(256, 3)).toBe(256);
     expect(blockSamples(2048, 3)).toBe(2048);
     expect(blockSamples(256, 1)).toBe(256);
-    expect(blockSamples(256, 200)).toBe(40);
-    expect(blockSamples(256, 511)).toBe(8);
-    expect(blockSamples(256, 1024)).toBe(2);
+    expect(blockSamples(256, 200)).toBe(26);
+    expect(blockSamples(256, 511)).toBe(4);
+    expect(blockSamples(256, 1024)).toBe(1);
     expect(blockSamples(256, 5000)).toBe(1);
   });
 });

@@ -112,10 +112,11 @@ class SectionImpl implements Section {
   }
 
   vjp(x: Float64Array, batch: number, cot: Float64Array, K: number): Float64Array {
+    return this.vjpAt(x, batch)(cot, K);
+  }
+
+  vjpAt(x: Float64Array, batch: number): (cot: Float64Array, K: number) => Float64Array {
     this.checkX(x, batch);
-    if (cot.length !== K * batch * this.outPos * this.outDim) {
-      throw new UserError(`${this.name}: cotangent has ${cot.length} values, expected [${K}, ${batch}, ${this.outPos}, ${this.outDim}]`);
-    }
     // forward once, keep every module's cache; then reverse with all K·B cotangent rows at once
     const caches: unknown[] = [];
     let t = splitTup(x, batch, this.inPos, this.inWidths);
@@ -124,11 +125,16 @@ class SectionImpl implements Section {
       caches.push(r.cache);
       t = r.y;
     }
-    const R = K * batch;
-    let g = splitTup(cot, R, this.outPos, this.outWidths);
-    for (let i = this.modules.length - 1; i >= 0; i--) g = this.modules[i]!.backward(caches[i], g, R, batch);
-    const out = concatTup(g, R);
-    return out === cot ? new Float64Array(out) : out;
+    return (cot, K) => {
+      if (cot.length !== K * batch * this.outPos * this.outDim) {
+        throw new UserError(`${this.name}: cotangent has ${cot.length} values, expected [${K}, ${batch}, ${this.outPos}, ${this.outDim}]`);
+      }
+      const R = K * batch;
+      let g = splitTup(cot, R, this.outPos, this.outWidths);
+      for (let i = this.modules.length - 1; i >= 0; i--) g = this.modules[i]!.backward(caches[i], g, R, batch);
+      const out = concatTup(g, R);
+      return out === cot ? new Float64Array(out) : out;
+    };
   }
 }
 

@@ -87,6 +87,11 @@ export interface Section {
    * Implementations run the forward once and reuse it for all K cotangents.
    */
   vjp(x: Float64Array, batch: number, cot: Float64Array, K: number): Float64Array;
+  /**
+   * The forward at x once, kept: the returned function maps any number of cotangent batches
+   * cot [K, B, outPos, outDim] → [K, B, inPos, inDim], each exactly as `vjp(x, batch, cot, K)`.
+   */
+  vjpAt(x: Float64Array, batch: number): (cot: Float64Array, K: number) => Float64Array;
   /** The modules the section runs, in order (their forward and backward are the section's). */
   readonly modules: readonly Module[];
   /** Widths of the input tuple's parts (their sum is inDim) and of the output tuple's parts. */

@@ -32,7 +32,7 @@ export const SHARD = { forward: 256, gram: 256 } as const;
 
 /** Rows (sample × position) and attention cells (sample × position²) a block holds at most. */
 const BLOCK_ROWS = 8192;
-const BLOCK_CELLS = 1 << 21;
+const BLOCK_CELLS = 1 << 20;
 
 /**
  * The samples of one block of a stage whose base size is `base` samples, at P positions: long

@@ -20,6 +20,18 @@ import type { ActSource, EdgesShardPayload, MprimeShardPayload, MprimeShardResul
 
 const PROBE_CHUNK_M = 32;
 const PROBE_CHUNK_E = 16;
+/** rows (probe × sample × position) and attention cells (× position) of one batched VJP at most */
+const VJP_ROWS = 1 << 14;
+const VJP_CELLS = 1 << 20;
+
+/**
+ * Probes per batched VJP: `max`, fewer for long sequences so that the batch (K·B·P rows, and
+ * K·B·P² attention cells) stays bounded. A function of the shard's shape only (fixed bits); every
+ * sequence of ≤ 4 positions keeps `max`.
+ */
+export function probeChunk(max: number, B: number, P: number): number {
+  return Math.max(1, Math.min(max, Math.floor(VJP_ROWS / (B * P)), Math.floor(VJP_CELLS / (B * P * P))));
+}
 
 /** Samples [p.start, p.end) of the payload's activations (stored or recomputed) and the shard's batch size. */
 export function shardRows(sec: Section, p: { X: ActSource; start: number; end: number; model: ModelCtx; layer: number }): { x: Float64Array; B: number } {
@@ -101,8 +113,10 @@ function stochasticShard(sec: Section, x: Float64Array, B: number, p: MprimeShar
   const nI = p.nHidden ?? r;
   const nProbes = nT * nI;
   const rowOut = outPos * outDim;
-  for (let k0 = 0; k0 < nProbes; k0 += PROBE_CHUNK_M) {
-    const K = Math.min(PROBE_CHUNK_M, nProbes - k0);
+  const chunk = probeChunk(PROBE_CHUNK_M, B, Math.max(inPos, outPos));
+  const vjp = integratedVjpAt(sec, x, B, p.alphas, p.weights);
+  for (let k0 = 0; k0 < nProbes; k0 += chunk) {
+    const K = Math.min(chunk, nProbes - k0);
     const cot = new Float64Array(K * B * rowOut);
     for (let kk = 0; kk < K; kk++) {
       const probe = k0 + kk;
@@ -128,23 +142,31 @@ function stochasticShard(sec: Section, x: Float64Array, B: number, p: MprimeShar
         }
       }
     }
-    const g = integratedVjp(sec, x, B, cot, K, p.alphas, p.weights);
+    const g = vjp(cot, K);
     syrk(g, K * B * inPos, inDim, M, 1);
   }
 }
 
 /** Σ_k w_k VJP(α_k x; cot) → [K, B, P_in, d]. */
 export function integratedVjp(sec: Section, x: Float64Array, B: number, cot: Float64Array, K: number, alphas: number[], weights: number[]): Float64Array {
-  let g: Float64Array | null = null;
-  for (let q = 0; q < alphas.length; q++) {
-    const gq = sec.vjp(scaled(x, alphas[q]!), B, cot, K);
-    const w = weights[q]!;
-    if (!g) {
-      g = gq === cot ? gq.slice() : gq;
-      if (w !== 1) for (let i = 0; i < g.length; i++) g[i]! *= w;
-    } else for (let i = 0; i < g.length; i++) g[i]! += w * gq[i]!;
-  }
-  return g!;
+  return integratedVjpAt(sec, x, B, alphas, weights)(cot, K);
+}
+
+/** `integratedVjp` with the forwards at α_k x run once, for any number of cotangent batches. */
+export function integratedVjpAt(sec: Section, x: Float64Array, B: number, alphas: number[], weights: number[]): (cot: Float64Array, K: number) => Float64Array {
+  const at = alphas.map((a) => sec.vjpAt(scaled(x, a), B));
+  return (cot, K) => {
+    let g: Float64Array | null = null;
+    for (let q = 0; q < alphas.length; q++) {
+      const gq = at[q]!(cot, K);
+      const w = weights[q]!;
+      if (!g) {
+        g = gq === cot ? gq.slice() : gq;
+        if (w !== 1) for (let i = 0; i < g.length; i++) g[i]! *= w;
+      } else for (let i = 0; i < g.length; i++) g[i]! += w * gq[i]!;
+    }
+    return g!;
+  };
 }
 
 /** f̂ = y·Cout for y [rows, d_out] (or y itself). */
@@ -202,8 +224,10 @@ function vjpEdges(sec: Section, fhat: Float64Array, xt: Float64Array, B: number,
     phi = new Float64Array(B * R * outPos);
     new Rng(p.seed, streamId(1, p.layer, p.shard, 0)).fillSigns(phi);
   }
-  for (let k0 = 0; k0 < nProbes; k0 += PROBE_CHUNK_E) {
-    const K = Math.min(PROBE_CHUNK_E, nProbes - k0);
+  const chunk = probeChunk(PROBE_CHUNK_E, B, Math.max(inPos, outPos));
+  const vjp = integratedVjpAt(sec, xt, B, p.alphas, p.weights);
+  for (let k0 = 0; k0 < nProbes; k0 += chunk) {
+    const K = Math.min(chunk, nProbes - k0);
     const cot = new Float64Array(K * B * rowOut);
     for (let kk = 0; kk < K; kk++) {
       const probe = k0 + kk;
@@ -221,7 +245,7 @@ function vjpEdges(sec: Section, fhat: Float64Array, xt: Float64Array, B: number,
         }
       }
     }
-    const g = integratedVjp(sec, xt, B, cot, K, p.alphas, p.weights); // [K, B, P_in, d]
+    const g = vjp(cot, K); // [K, B, P_in, d]
     const gz = gemm(false, true, K * B * inPos, rin, inDim, g, p.Cinp, new Float64Array(K * B * inPos * rin));
     for (let kk = 0; kk < K; kk++) {
       const i = Math.floor((k0 + kk) / perI);
@@ -250,6 +274,7 @@ function functionalEdges(sec: Section, fhat: Float64Array, xt: Float64Array, B: 
     const a = p.alphas[q]!;
     const xa = scaled(xt, a);
     const Fa = gemm(false, false, rowsOut, rout, outDim, sec.forward(xa, B), Cout, new Float64Array(rowsOut * rout));
+    const vjp = sec.vjpAt(xa, B);
     for (let i0 = 0; i0 < rout; i0 += PROBE_CHUNK_E) {
       const K = Math.min(PROBE_CHUNK_E, rout - i0);
       const cot = new Float64Array(K * rowsOut * outDim);
@@ -261,7 +286,7 @@ function functionalEdges(sec: Section, fhat: Float64Array, xt: Float64Array, B: 
           for (let j = 0; j < outDim; j++) cot[o + j] = c * Cout[j * rout + i]!;
         }
       }
-      const g = sec.vjp(xa, B, cot, K);
+      const g = vjp(cot, K);
       const gz = gemm(false, true, K * B * inPos, rin, inDim, g, p.Cinp, new Float64Array(K * B * inPos * rin));
       const w = p.weights[q]!;
       for (let kk = 0; kk < K; kk++) {
