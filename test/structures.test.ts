@@ -113,6 +113,20 @@ const CASES: Record<string, Case> = {
     inputs: tokens(4, 9),
     expect: ['positionwise', 'positionwise', 'attention', 'positionwise', 'positionwise', 'mlp', 'generic', 'positionwise', 'positionwise', 'linear'],
   },
+  'GPT-Neo-shaped: local attention (window 2 of 5 positions) in block 1': {
+    model: () => randomTransformer({ ...LN_LIKE, n_ctx: 5, use_local_attn: true, window_size: 2 }, 7),
+    nodeLayers: ['ln1.1', 'ln1_out.1', 'attn_in.1', 'ln2.1', 'ln2_out.1', 'mlp_in.1', 'ln_final', 'unembed', 'output'],
+    lpt: null,
+    inputs: tokens(5, 9),
+    expect: ['positionwise', 'positionwise', 'attention', 'positionwise', 'positionwise', 'mlp', 'positionwise', 'linear'],
+  },
+  'GPT-NeoX-shaped: rotary, parallel attention and MLP': {
+    model: () => randomTransformer({ ...LN_LIKE, positional_embedding_type: 'rotary', rotary_dim: 2, parallel_attn_mlp: true }, 8),
+    nodeLayers: ['ln1.0', 'ln1_out.0', 'attn_in.0', 'ln2.0', 'ln2_out.0', 'mlp_in.0', 'ln1.1', 'unembed', 'output'],
+    lpt: null,
+    inputs: tokens(4, 9),
+    expect: ['positionwise', 'positionwise', 'generic', 'positionwise', 'positionwise', 'mlp', 'generic', 'linear'],
+  },
 };
 
 function ctxOf(m: Model, c: Case): ModelCtx {

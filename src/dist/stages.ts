@@ -17,8 +17,10 @@
  * the build's: nothing here recomputes them.
  *
  * Coupling to the build's internals (all of it is in this file): the task names `rib.forward`,
- * `rib.gram`, `rib.pca`, `rib.mprime`, `rib.edges` and these payload fields — forward: `outs`,
- * `dims`, `start`, `end`; gram: `X`, `d`, `start`, `end`; pca: `o.nodeLayer`; mprime: `layer`,
+ * `rib.gram`, `rib.gramStream`, `rib.pca`, `rib.mprime`, `rib.edges` and these payload fields —
+ * forward: `outs` (null entries: not stored under a memory budget), `dims`, `start`, `end`; gram:
+ * `X`, `d`, `start`, `end`; gramStream: `total`, `start`, `end`; mprime and edges read `X`, stored
+ * activations or a recomputation from `X.base` (see `ensureForward`); pca: `o.nodeLayer`; mprime: `layer`,
  * `shard`, `model.id` (suffix `-ngf<l>` for naive gradient flow), `X`, `start`, `end`; edges:
  * `layer`, `shard`, `X`, `rin`, `rout`, `start`, `end`; and the order in which `ribBuild` asks:
  * the forward over `gram_dataset` (or `dataset`) first, a second forward over `dataset` only when

@@ -15,6 +15,8 @@
  * Linear: x ↦ (x·W_in, x), the matrix [W_in | I].
  */
 import { Act, Add, AttnIn, AttnOut, Identity, Linear, LnOut, LnVar, MlpLayer, Split, type Module } from './modules.js';
+import { AddKeepResid, ParallelLnOut, ParallelLnVar } from './parallel.js';
+import { RotaryAttnIn } from './rotary.js';
 import { concatTup, splitTup, sum, type Tup } from './tuple.js';
 import type { ActivationName, SectionStructure } from './types.js';
 
@@ -24,18 +26,19 @@ export const MAX_MAP_WIDTH = 8192;
 /** True for modules that are linear per position and keep the positions. */
 function isLinear(m: Module): boolean {
   if (m instanceof Identity || m instanceof Split || m instanceof AttnIn) return true;
-  if (m instanceof Linear || m instanceof Add) return !m.lastPos;
+  if (m instanceof Linear || m instanceof Add || m instanceof AddKeepResid) return !m.lastPos;
   if (m instanceof MlpLayer) return m.act === null;
   return false;
 }
 
 /** Linear modules that keep only the last position (add_resid1 / unembed with last_pos_module_type). */
 function selects(m: Module): boolean {
-  return (m instanceof Linear || m instanceof Add) && m.lastPos;
+  return (m instanceof Linear || m instanceof Add || m instanceof AddKeepResid) && m.lastPos;
 }
 
-/** Per-position modules (no position mixing or selection). */
+/** Per-position modules (no position mixing or selection; rotary's map depends on the position, but acts on each alone). */
 function isPositionwise(m: Module): boolean {
+  if (m instanceof ParallelLnVar || m instanceof ParallelLnOut || m instanceof RotaryAttnIn) return true;
   return isLinear(m) || m instanceof Act || (m instanceof MlpLayer) || m instanceof LnVar || m instanceof LnOut;
 }
 
@@ -131,9 +134,8 @@ export function detectStructure(mods: readonly Module[], inPos: number, inW: rea
   const ai = mods.findIndex((m) => m instanceof AttnOut);
   if (ai >= 0) {
     const ao = mods[ai] as AttnOut;
-    // local attention that masks keys at these positions: the generic path (the structure's
-    // M′ and edges assume the full causal pattern)
-    if (ao.window < inPos) return undefined;
+    // a local window (GPT-Neo) leaves zeros in the pattern outside it, which the closed forms
+    // read as they are; the structure's own row evaluation applies the window
     const pre = mods.slice(0, ai);
     const post = mods.slice(ai + 1);
     // linear before; after: linear, and at most a last-position selection (add_resid1)
@@ -162,7 +164,7 @@ export function detectStructure(mods: readonly Module[], inPos: number, inW: rea
     const Wo = isIdentity(La, ao.dout, outDim) ? ao.Wo : product(ao.Wo, H * dv, ao.dout, La, outDim);
     const R = isIdentity(Lr, dr, outDim) ? Wr : product(Wr, inDim, dr, Lr, outDim);
     const residual = isIdentity(R, inDim, outDim) ? null : R;
-    return { type: 'attention', Wq, Wk, Wv, Wo, residual, H, dh, dv, dIn: inDim, dOut: outDim, scale: ao.scale, lastPos, attnIndex: ai };
+    return { type: 'attention', Wq, Wk, Wv, Wo, residual, H, dh, dv, dIn: inDim, dOut: outDim, scale: ao.scale, window: ao.window, lastPos, attnIndex: ai };
   }
   if (inPos === outPos && mods.every(isPositionwise)) return { type: 'positionwise' };
   return undefined;

@@ -34,8 +34,10 @@ export interface TransformerConfig {
   rotary_dim: number | null;
   /** GPT-NeoX: attention and MLP read the same block input (spec LM §6.3) */
   parallel_attn_mlp: boolean;
-  /** GPT-Neo: odd layers attend to the last LOCAL_ATTN_WINDOW positions only (spec LM §5.3) */
+  /** GPT-Neo: odd layers attend to the last `window_size` positions only (spec LM §5.3) */
   use_local_attn: boolean;
+  /** the local window (transformer-lens' `window_size`; rib's GPT-Neo: LOCAL_ATTN_WINDOW) */
+  window_size: number;
   original_architecture: string | null;
 }
 
@@ -70,6 +72,7 @@ export function parseTransformerConfig(raw: Record<string, unknown>): Transforme
     if (base !== 10000) throw new UserError(`transformer config: rotary_base ${JSON.stringify(base)} is not supported (transformer-lens 1.10 and rib use 10000)`);
   }
   const use_local_attn = cfgBool(cfg, 'use_local_attn', WHAT, false);
+  const window_size = cfg['window_size'] === undefined || cfg['window_size'] === null ? LOCAL_ATTN_WINDOW : cfgPosInt(cfg, 'window_size', WHAT);
   if (use_local_attn && nt === null) throw new UserError('transformer config: use_local_attn needs normalization_type "LN" or "LNPre" (as GPT-Neo has)');
   const oa = cfg['original_architecture'] ?? null;
   return {
@@ -89,6 +92,7 @@ export function parseTransformerConfig(raw: Record<string, unknown>): Transforme
     rotary_dim,
     parallel_attn_mlp: cfgBool(cfg, 'parallel_attn_mlp', WHAT, false),
     use_local_attn,
+    window_size,
     original_architecture: typeof oa === 'string' ? oa : null,
   };
 }
@@ -278,7 +282,7 @@ export function transformerFromWeights(c: TransformerConfig, w: Map<string, Floa
     for (let L = 0; L < c.n_layers; L++) {
       const Lw = f.layers[L]!;
       const attnIn = new AttnIn(`attn_in.${L}`, Lw.Wq, Lw.Wk, Lw.Wv, d1, H * dh, H * (dh + 1));
-      const window = c.use_local_attn && L % 2 === 1 ? LOCAL_ATTN_WINDOW : Infinity;
+      const window = c.use_local_attn && L % 2 === 1 ? c.window_size : Infinity;
       mods.push(
         LN ? new LnVar(`ln1.${L}`) : new Identity(`ln1.${L}`),
         LN ? new LnOut(`ln1_out.${L}`, c.eps, true) : new Split(`ln1_out.${L}`),

@@ -59,6 +59,8 @@ export type SectionStructure =
       dIn: number;
       dOut: number;
       scale: number;
+      /** keys of query i: i − window < j ≤ i (Infinity: all j ≤ i) */
+      window: number;
       lastPos: boolean;
       attnIndex: number;
     }

@@ -221,13 +221,16 @@ function attnZ(a: AttnStruct, P: number, q: Float64Array[], k: Float64Array[], v
       const tab = tables[t]!;
       for (let h = 0; h < H; h++) {
         const qo = qi * dqk + h * dh;
-        for (let j = 0; j <= i; j++) {
+        // keys j0 ≤ j ≤ i (a local window starts later), as AttnOut.forward runs them
+        const j0 = Math.max(0, i + 1 - a.window);
+        for (let j = j0; j <= i; j++) {
           const kj = uniq[j]!.idx[b]!;
           const T = tab[j];
           row[j] = T ? T[(qi * uniq[j]!.U + kj) * H + h]! : attnScore(qa, qo, k[j]!, kj * dqk + h * dh, dh, scale);
         }
-        for (let j = 0; j <= i; j++) vo[j] = uniq[j]!.idx[b]! * dvv + h * dv;
-        attendRow(row, i + 1, v, vo, dv, Z, (b * nOut + t) * dvv + h * dv);
+        for (let j = j0; j <= i; j++) vo[j] = uniq[j]!.idx[b]! * dvv + h * dv;
+        if (j0 === 0) attendRow(row, i + 1, v, vo, dv, Z, (b * nOut + t) * dvv + h * dv);
+        else attendRow(row.subarray(j0), i + 1 - j0, v.slice(j0), vo.subarray(j0), dv, Z, (b * nOut + t) * dvv + h * dv);
       }
     }
   }
