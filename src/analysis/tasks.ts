@@ -10,7 +10,7 @@ import { sliceInputs } from '../models/sections.js';
 import type { ModelSpec } from '../models/index.js';
 import { modelFromSpec } from '../models/index.js';
 import { registerTask, withContext } from '../parallel/index.js';
-import { exp, log } from '../linalg/index.js';
+import { log, vexp } from '../linalg/index.js';
 import type { AblationCache } from '../rib/structures/index.js';
 import { edgeAblatedOutput, nodeAblatedOutput, type EdgeBasis } from './ablation-edge.js';
 
@@ -71,6 +71,8 @@ function activations(c: Cached, inputs: Inputs, s: number, e: number): Float64Ar
 }
 
 /** Score logits [B, P, V] at the last position against integer labels. */
+let scratch = new Float64Array(0);
+
 export function scoreLastPosition(logits: Float64Array, B: number, P: number, V: number, labels: ArrayLike<number>, ce: boolean): { correct: number; ceSum: number } {
   let correct = 0;
   let ceSum = 0;
@@ -88,8 +90,13 @@ export function scoreLastPosition(logits: Float64Array, B: number, P: number, V:
     const y = labels[b]!;
     if (best === y) correct++;
     if (ce) {
+      // Σ_v exp(x_v − mx) in index order; the exps in one Wasm call per row (same function, same bits)
+      if (scratch.length < V) scratch = new Float64Array(V);
+      const e = scratch.subarray(0, V);
+      for (let v = 0; v < V; v++) e[v] = logits[o + v]! - mx;
+      vexp(e);
       let s = 0;
-      for (let v = 0; v < V; v++) s += exp(logits[o + v]! - mx);
+      for (let v = 0; v < V; v++) s += e[v]!;
       ceSum += mx + log(s) - logits[o + y]!;
     }
   }
