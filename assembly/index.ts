@@ -11,6 +11,7 @@ export { lowRankSqAcc, lowRankSqAccGather } from './sqacc';
 export { groupPairs } from './pairs';
 export { nearestChain } from './chain';
 export { svd, svdWork } from './svd';
+export { attnForward, attnBackward } from './attention';
 
 export function heapBase(): usize {
   return (__heap_base + 63) & ~63;

@@ -11,6 +11,7 @@ type BenchModule = { run(ctx: BenchContext): Promise<BenchRow[]> };
 const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['kernels', () => import('./kernels.js')],
   ['jacobian', () => import('./jacobian.js')],
+  ['attention', () => import('./attention.js')],
   ['graph', () => import('./leiden.js')],
   ['pool', () => import('./pool.js')],
   ['build', () => import('./build.js')],

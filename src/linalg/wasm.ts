@@ -41,6 +41,8 @@ export interface KernelExports {
   svd(pA: number, m: number, n: number, pU: number, pS: number, pV: number, work: number): number;
   svdWork(m: number, n: number): number;
   firstNonFinite(p: number, n: number, isF32: number): number;
+  attnForward(P: number, H: number, dh: number, dv: number, h0: number, h1: number, win: number, scale: number, pQ: number, pK: number, pV: number, pA: number, pZ: number, pKT: number): void;
+  attnBackward(P: number, H: number, dh: number, dv: number, h0: number, h1: number, nr: number, scale: number, pQ: number, pK: number, pV: number, pA: number, pGZ: number, pGQ: number, pGK: number, pGV: number, pW: number): void;
 }
 
 /** Default largest arena (bytes) a single call may use. */

@@ -7,7 +7,7 @@
  *   sample r mod B of the cached forward) → cotangent of x, parts [R, P_in, w_in_i].
  * Inputs and cotangents are never mutated; outputs may alias inputs (pass-through parts).
  */
-import { exp } from '../linalg/index.js';
+import { attentionBackward, attentionForward, exp } from '../linalg/index.js';
 import { actDeriv, actForward } from './activations.js';
 import {
   addArrays,
@@ -465,32 +465,13 @@ export class AttnOut implements Module {
     return { P, w: [this.dout, w[3]!] };
   }
   forward(x: Tup, B: number): { y: Tup; cache: AttnCache } {
-    const { H, dh, dv } = this;
+    const { H, dh, dv, scale } = this;
     const P = x.P;
     const [q, k, v] = x.parts as [Float64Array, Float64Array, Float64Array];
-    const dqk = H * dh;
-    const dvv = H * dv;
-    const A = new Float64Array(B * H * P * P);
-    const Z = new Float64Array(B * P * dvv);
-    const row = new Float64Array(P);
-    const vs = new Array<Float64Array>(P).fill(v);
-    const vo = new Int32Array(P);
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < H; h++) {
-        const ab = (b * H + h) * P * P;
-        for (let j = 0; j < P; j++) vo[j] = (b * P + j) * dvv + h * dv;
-        for (let i = 0; i < P; i++) {
-          const qo = (b * P + i) * dqk + h * dh;
-          // local attention: keys i − window < j ≤ i (j0 = 0 for global attention)
-          const j0 = Math.max(0, i + 1 - this.window);
-          for (let j = j0; j <= i; j++) row[j] = attnScore(q, qo, k, (b * P + j) * dqk + h * dh, dh, this.scale);
-          const rw = j0 === 0 ? row : row.subarray(j0);
-          attendRow(rw, i + 1 - j0, vs, j0 === 0 ? vo : vo.subarray(j0), dv, Z, (b * P + i) * dvv + h * dv);
-          A.set(rw.subarray(0, i + 1 - j0), ab + i * P + j0);
-        }
-      }
-    }
-    const out = matMul(Z, B * P, dvv, this.Wo, this.dout);
+    // Wasm loops (src/linalg/attention.ts), bit-identical to attnScore + attendRow per query row;
+    // local attention: keys i − window < j ≤ i
+    const { A, Z } = attentionForward(q, k, v, { B, P, H, dh, dv, scale }, this.window);
+    const out = matMul(Z, B * P, H * dv, this.Wo, this.dout);
     const cache: AttnCache = { q, k, v, A, P };
     return { y: { P, w: [this.dout, x.w[3]!], parts: [out, x.parts[3]!] }, cache };
   }
@@ -500,55 +481,9 @@ export class AttnOut implements Module {
     const dqk = H * dh;
     const dvv = H * dv;
     const gZ = matMulT(g.parts[0]!, R * P, this.dout, this.Wo, dvv); // [R, P, H·dv]
-    const gq = new Float64Array(R * P * dqk);
-    const gk = new Float64Array(R * P * dqk);
-    const gv = new Float64Array(R * P * dvv);
-    const gA = new Float64Array(P * P);
-    const gS = new Float64Array(P);
-    const rs1 = new Float64Array(1);
-    for (let r = 0; r < R; r++) {
-      const b = r % B;
-      for (let h = 0; h < H; h++) {
-        const ab = (b * H + h) * P * P;
-        // Ā[i, j] = Z̄_i · v_j ;  v̄_j += A[i, j] Z̄_i
-        for (let i = 0; i < P; i++) {
-          const zo = (r * P + i) * dvv + h * dv;
-          let nz = false;
-          for (let c = 0; c < dv; c++) if (gZ[zo + c] !== 0) { nz = true; break; }
-          if (!nz) {
-            for (let j = 0; j <= i; j++) gA[i * P + j] = 0;
-            continue;
-          }
-          for (let j = 0; j <= i; j++) {
-            const vo = (b * P + j) * dvv + h * dv;
-            const gvo = (r * P + j) * dvv + h * dv;
-            const a = A[ab + i * P + j]!;
-            let s = 0;
-            for (let c = 0; c < dv; c++) {
-              s += gZ[zo + c]! * v[vo + c]!;
-              gv[gvo + c]! += a * gZ[zo + c]!;
-            }
-            gA[i * P + j] = s;
-          }
-        }
-        // S̄_i = softmaxVjp(A_i, Ā_i) (scale included); q̄_i = Σ_j S̄_ij k_j; k̄_j = Σ_i S̄_ij q_i
-        for (let i = 0; i < P; i++) {
-          softmaxVjp(A, ab + i * P, i + 1, scale, gA, i * P, 1, 1, gS, 0, 1, rs1);
-          const qo = (b * P + i) * dqk + h * dh;
-          const gqo = (r * P + i) * dqk + h * dh;
-          for (let j = 0; j <= i; j++) {
-            const gs = gS[j]!;
-            if (gs === 0) continue;
-            const ko = (b * P + j) * dqk + h * dh;
-            const gko = (r * P + j) * dqk + h * dh;
-            for (let c = 0; c < dh; c++) {
-              gq[gqo + c]! += gs * k[ko + c]!;
-              gk[gko + c]! += gs * q[qo + c]!;
-            }
-          }
-        }
-      }
-    }
+    // Wasm loops (src/linalg/attention.ts): Ā = Z̄ vᵀ and v̄ (rows with Z̄_i = 0 skipped), then
+    // softmaxVjp per row and q̄ = S̄ k, k̄ = S̄ᵀ q (zero S̄ skipped), bit-identical to the scalar form
+    const { gq, gk, gv } = attentionBackward(q, k, v, A, gZ, R, { B, P, H, dh, dv, scale });
     return { P, w: [dqk, dqk, dvv, g.w[1]!], parts: [gq, gk, gv, g.parts[1]!] };
   }
 }
