@@ -128,10 +128,15 @@ function stochasticShard(sec: Section, x: Float64Array, B: number, p: MprimeShar
         for (let t = 0; t < outPos; t++) {
           // which (t, i) entries of φ are nonzero for this probe
           if (p.nPos === null && t !== tIdx) continue;
-          phi.fill(0);
-          if (p.nHidden === null) phi[iIdx] = rng.sign();
-          else rng.fillSigns(phi);
           const o = ((kk * B + b) * outPos + t) * outDim;
+          if (p.nHidden === null) {
+            // φ = sign·e_i: u = sign·Cout[:, i] (0 + …: the +0 that the full sum Σ_i Cout·φ gives for a zero)
+            const sg = rng.sign();
+            if (Cout) for (let j = 0; j < outDim; j++) cot[o + j] = 0 + Cout[j * r + iIdx]! * sg;
+            else cot[o + iIdx] = sg;
+            continue;
+          }
+          rng.fillSigns(phi);
           if (Cout) {
             for (let j = 0; j < outDim; j++) {
               let s = 0;
