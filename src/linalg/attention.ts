@@ -46,10 +46,12 @@ function headsPerCall(H: number, perHead: number, fixed: number): number {
  * max(0, i + 1 − window) ≤ j ≤ i, score_j = scale·Σ_c q_ic·k_jc, the pattern A[b, h, i, ·] =
  * softmax(score) (0 outside the keys) and Z[b, i, h·dv : +dv] = Σ_j A_ij·v_j.
  * q, k [B, P, H·dh], v [B, P, H·dv] (head-major columns) → A [B, H, P, P], Z [B, P, H·dv].
- * `window` is Infinity (global attention) or a positive integer (local attention).
+ * `window` is Infinity (global attention) or a positive integer (local attention). With
+ * `keepPattern` false, A is not returned (an empty array): a forward whose caller needs only Z
+ * skips copying B·H·P² values out of Wasm memory.
  */
 export function attentionForward(
-  q: Float64Array, k: Float64Array, v: Float64Array, shape: AttnShape, window = Infinity,
+  q: Float64Array, k: Float64Array, v: Float64Array, shape: AttnShape, window = Infinity, keepPattern = true,
 ): { A: Float64Array; Z: Float64Array } {
   const fn = 'attentionForward';
   checkShape(fn, shape);
@@ -61,7 +63,7 @@ export function attentionForward(
   const nq = P * H * dh;
   const nv = P * H * dv;
   const PP = P * P;
-  const A = new Float64Array(B * H * PP);
+  const A = new Float64Array(keepPattern ? B * H * PP : 0);
   const Z = new Float64Array(B * nv);
   return withArena((K) => {
     const pQ = alloc(nq, 8, fn);
@@ -80,7 +82,7 @@ export function attentionForward(
       for (let h0 = 0; h0 < H; h0 += nh) {
         const h1 = Math.min(H, h0 + nh);
         K.attnForward(P, H, dh, dv, h0, h1, win, scale, pQ, pK, pV, pA, pZ, pT);
-        A.set(f64view(pA, (h1 - h0) * PP), (b * H + h0) * PP);
+        if (keepPattern) A.set(f64view(pA, (h1 - h0) * PP), (b * H + h0) * PP);
       }
       Z.set(f64view(pZ, nv), b * nv);
     }

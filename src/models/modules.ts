@@ -41,7 +41,8 @@ export interface Module {
   readonly kind: ModuleKind;
   /** Output (P, widths) for input (P, widths); throws on a mismatch. */
   shape(P: number, w: readonly number[]): { P: number; w: number[] };
-  forward(x: Tup, B: number): { y: Tup; cache: unknown };
+  /** `keep` false: the caller uses only y (a module may then return no cache). */
+  forward(x: Tup, B: number, keep?: boolean): { y: Tup; cache: unknown };
   backward(cache: unknown, g: Tup, R: number, B: number): Tup;
 }
 
@@ -464,13 +465,13 @@ export class AttnOut implements Module {
     }
     return { P, w: [this.dout, w[3]!] };
   }
-  forward(x: Tup, B: number): { y: Tup; cache: AttnCache } {
+  forward(x: Tup, B: number, keep = true): { y: Tup; cache: AttnCache } {
     const { H, dh, dv, scale } = this;
     const P = x.P;
     const [q, k, v] = x.parts as [Float64Array, Float64Array, Float64Array];
     // Wasm loops (src/linalg/attention.ts), bit-identical to attnScore + attendRow per query row;
-    // local attention: keys i − window < j ≤ i
-    const { A, Z } = attentionForward(q, k, v, { B, P, H, dh, dv, scale }, this.window);
+    // local attention: keys i − window < j ≤ i. Without `keep` the pattern stays in Wasm memory.
+    const { A, Z } = attentionForward(q, k, v, { B, P, H, dh, dv, scale }, this.window, keep);
     const out = matMul(Z, B * P, H * dv, this.Wo, this.dout);
     const cache: AttnCache = { q, k, v, A, P };
     return { y: { P, w: [this.dout, x.w[3]!], parts: [out, x.parts[3]!] }, cache };

@@ -68,9 +68,10 @@ function propagate(mods: Module[], from: number, to: number, s: { P: number; w: 
   return cur;
 }
 
+/** The modules' forward passes, keeping no caches (the caller needs only the output). */
 function runForward(mods: readonly Module[], x: Tup, B: number): Tup {
   let t = x;
-  for (const m of mods) t = m.forward(t, B).y;
+  for (const m of mods) t = m.forward(t, B, false).y;
   return t;
 }
 
