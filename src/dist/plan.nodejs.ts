@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/files.nodejs.js';
 import { initKernels } from '../linalg/index.js';
 import type { Dataset } from '../data/types.js';
 import { findConfig } from '../models/load.nodejs.js';
+import { resolveHfFiles } from '../models/hf/load.nodejs.js';
 import { VERSION } from '../rib/build.js';
 import { datasetFor, loadModelFor } from '../rib/build.nodejs.js';
 import { parseBuildConfig, type BuildConfig } from '../rib/config.js';
@@ -78,7 +79,12 @@ export function datasetInfo(d: Dataset): DatasetInfo {
 /** The model and dataset files a config reads (what the plan hashes). */
 async function inputFiles(c: BuildConfig): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
-  const ck = c.tlens_model_path ?? c.mlp_path ?? c.model?.path ?? null;
+  if (c.model?.type === 'hf') {
+    // a Hugging Face folder or file: the checkpoint and config.json the loader reads
+    const f = await resolveHfFiles(c.model.path, c.model.config);
+    out.push(['model', f.checkpoint], ['model config', f.config]);
+  }
+  const ck = c.model?.type === 'hf' ? null : c.tlens_model_path ?? c.mlp_path ?? c.model?.path ?? null;
   if (ck) {
     out.push(['model', ck]);
     const cfg = c.model?.config ?? (await findConfig(ck).catch(() => null));
