@@ -19,6 +19,7 @@ const MODULES: Array<[string, () => Promise<BenchModule>]> = [
   ['cli', () => import('./cli.js')],
   ['dist', () => import('./dist.js')],
   ['browser', () => import('./browser.js')],
+  ['lm', () => import('./lm-scale.js')],
 ];
 
 function parseArgs(argv: string[]): BenchContext {

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/files.nodejs.js';
 import { initKernels } from '../linalg/index.js';
 import type { Dataset } from '../data/types.js';
 import { findConfig } from '../models/load.nodejs.js';
+import { resolveHfFiles } from '../models/hf/load.nodejs.js';
 import { VERSION } from '../rib/build.js';
 import { datasetFor, loadModelFor } from '../rib/build.nodejs.js';
 import { parseBuildConfig, type BuildConfig } from '../rib/config.js';
@@ -80,7 +81,6 @@ async function inputFiles(c: BuildConfig): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   if (c.model?.type === 'hf') {
     // a Hugging Face file or folder: the checkpoint (every shard of a sharded one) and config.json
-    const { resolveHfFiles } = await import('../models/hf/load.nodejs.js');
     const f = await resolveHfFiles(c.model.path, c.model.config);
     if (f.checkpoint.endsWith('.index.json')) {
       const index = JSON.parse(await readFile(f.checkpoint, 'utf8')) as { weight_map?: Record<string, string> };
