@@ -15,9 +15,9 @@ export { sectionJacobian, accumulateJacobianM, accumulateMlpM, accumulateMlpMExp
 export { validateNodeLayers } from './sections.js';
 
 /** Builds a model from a config and checkpoint tensors; validates every tensor against the config. */
-export function buildModel(kind: 'mlp' | 'transformer', config: Record<string, unknown>, tensors: Map<string, Tensor>): Model {
+export function buildModel(kind: 'mlp' | 'transformer', config: Record<string, unknown>, tensors: Map<string, Tensor>, folded: Record<string, Float64Array> | null = null): Model {
   if (kind === 'mlp') return buildMlp(config, tensors);
-  if (kind === 'transformer') return buildTransformer(config, tensors);
+  if (kind === 'transformer') return buildTransformer(config, tensors, folded);
   throw new UserError(`unknown model type ${JSON.stringify(kind)} (expected "mlp" or "transformer")`);
 }
 
@@ -29,6 +29,8 @@ export interface ModelSpec {
   tensors: Record<string, Float64Array>;
   /** Shape of each tensor. */
   shapes: Record<string, number[]>;
+  /** Transformers: the folded weights (`Model.folded`), so that a worker does not fold again. */
+  folded?: Record<string, Float64Array>;
 }
 
 export function modelToSpec(m: Model): ModelSpec {
@@ -46,7 +48,7 @@ export function modelFromSpec(s: ModelSpec): Model {
   if (!s || (s.kind !== 'mlp' && s.kind !== 'transformer')) throw new UserError(`model spec: unknown kind ${JSON.stringify(s?.kind)}`);
   const tensors = new Map<string, Tensor>();
   for (const [k, v] of Object.entries(s.tensors)) tensors.set(k, { dtype: 'F64', shape: s.shapes?.[k] ?? [v.length], data: v });
-  const model = buildModel(s.kind, s.config, tensors);
+  const model = buildModel(s.kind, s.config, tensors, s.folded ?? null);
   const modular = s.config['modular'];
   return modular ? { ...model, config: { ...model.config, modular } } : model;
 }

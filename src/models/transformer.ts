@@ -134,11 +134,11 @@ export function transformerTensorShapes(c: TransformerConfig): Map<string, numbe
 /** transformer-lens buffers that carry no weights. */
 const isBuffer = (n: string): boolean => /^blocks\.\d+\.attn\.(mask|IGNORE)$/.test(n);
 
-export function buildTransformer(rawConfig: Record<string, unknown>, tensors: Map<string, Tensor>): Model {
+export function buildTransformer(rawConfig: Record<string, unknown>, tensors: Map<string, Tensor>, folded: Record<string, Float64Array> | null = null): Model {
   const c = parseTransformerConfig(rawConfig);
   const w = takeTensors(tensors, transformerTensorShapes(c), isBuffer, 'transformer');
   if (c.positional_embedding_type === 'rotary' && tensors.has('pos_embed.W_pos')) throw new UserError('transformer: a rotary model has no pos_embed.W_pos, but the checkpoint holds one');
-  return transformerFromWeights(c, w);
+  return transformerFromWeights(c, w, folded);
 }
 
 export function transformerModuleIds(n_layers: number, rotary = false): string[] {
@@ -265,11 +265,34 @@ function checkTokens(inputs: Inputs, c: TransformerConfig): { tok: Int32Array; B
   return { tok: data, B, S };
 }
 
-export function transformerFromWeights(c: TransformerConfig, w: Map<string, Float64Array>): Model {
+const LAYER_KEYS = ['Wq', 'Wk', 'Wv', 'Wo', 'Win', 'Wout'] as const;
+
+/** The folded weights as a flat record (WE, Wpos, WU, L<i>.Wq …), and back. */
+function foldedRecord(f: Folded): Record<string, Float64Array> {
+  const r: Record<string, Float64Array> = { WE: f.WE, Wpos: f.Wpos, WU: f.WU };
+  f.layers.forEach((l, i) => LAYER_KEYS.forEach((k) => (r[`L${i}.${k}`] = l[k])));
+  return r;
+}
+
+function foldedFromRecord(c: TransformerConfig, r: Record<string, Float64Array>): Folded {
+  const get = (k: string) => {
+    const a = r[k];
+    if (!(a instanceof Float64Array)) throw new UserError(`model spec: folded weight ${k} is missing`);
+    return a;
+  };
+  const layers = Array.from({ length: c.n_layers }, (_, i) => {
+    const l = {} as Folded['layers'][number];
+    for (const k of LAYER_KEYS) l[k] = get(`L${i}.${k}`);
+    return l;
+  });
+  return { WE: get('WE'), Wpos: get('Wpos'), WU: get('WU'), layers };
+}
+
+export function transformerFromWeights(c: TransformerConfig, w: Map<string, Float64Array>, preFolded: Record<string, Float64Array> | null = null): Model {
   const rotary = c.positional_embedding_type === 'rotary';
   const moduleIds = transformerModuleIds(c.n_layers, rotary);
   const shapes = transformerTensorShapes(c);
-  let folded: Folded | null = null;
+  let folded: Folded | null = preFolded ? foldedFromRecord(c, preFolded) : null;
   const flat = (lpt: 'add_resid1' | 'unembed' | null): FlatModel => {
     folded ??= foldTransformer(c, w);
     const f = folded;
@@ -332,6 +355,14 @@ export function transformerFromWeights(c: TransformerConfig, w: Map<string, Floa
     tensors: w,
     shapes,
     moduleIds,
+    folded(place?: (a: Float64Array) => Float64Array) {
+      folded ??= foldTransformer(c, w);
+      if (place) {
+        const f = folded;
+        folded = { WE: place(f.WE), Wpos: place(f.Wpos), WU: place(f.WU), layers: f.layers.map((l) => ({ Wq: place(l.Wq), Wk: place(l.Wk), Wv: place(l.Wv), Wo: place(l.Wo), Win: place(l.Win), Wout: place(l.Wout) })) };
+      }
+      return foldedRecord(folded);
+    },
     sectioned(nodeLayers: string[], opts?: SectionOptions) {
       const lpt = opts?.lastPosModuleType ?? null;
       if (lpt !== null && lpt !== 'add_resid1' && lpt !== 'unembed') {

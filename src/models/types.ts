@@ -135,6 +135,11 @@ export interface Model {
   readonly shapes: Map<string, number[]>;
   /** Every module id in model order (spec §1.1/§1.3.1). */
   readonly moduleIds: string[];
+  /**
+   * Transformers: the folded weights (computed once, flat record). With `place`, they are first
+   * moved through it (e.g. into shared memory), and every later `sectioned` uses the placed arrays.
+   */
+  folded?(place?: (a: Float64Array) => Float64Array): Record<string, Float64Array>;
   /** Folds biases (and LN weights) and cuts the model at `nodeLayers` (spec §1.1, §2). */
   sectioned(nodeLayers: string[], opts?: SectionOptions): SectionedModel;
   /**

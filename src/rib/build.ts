@@ -102,6 +102,8 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   // token datasets run at their own sequence length (the Gram dataset's may differ, spec LM §8)
   const seqOf = (d: Dataset | null) => (d && d.inputs.kind === 'tokens' ? d.inputs.seqLen : undefined);
   const seqLen = seqOf(inp.dataset ?? inp.gramDataset);
+  // the weights in shared memory first (the sections below and every worker then use them)
+  const spec = sharedSpec(inp.model);
   const sm = inp.model.sectioned(nl, { lastPosModuleType: c.last_pos_module_type, seqLen });
   const infos = sm.nodeLayers;
   const nNonOut = hasOutput ? nl.length - 1 : nl.length;
@@ -123,7 +125,7 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   if (inp.loadedGrams) checkReuse(c, inp.loadedGrams, infos, 'gram_matrices_path', false);
   const ctx: ModelCtx = {
     id: inp.buildId ?? `b${++buildCounter}-${Math.floor(Math.random() * 1e9).toString(36)}`,
-    spec: sharedSpec(inp.model),
+    spec,
     nodeLayers: nl,
     lastPosModuleType: c.last_pos_module_type,
     ...(seqLen !== undefined ? { seqLen } : {}),

@@ -99,12 +99,15 @@ export function addInPlace(acc: Float64Array, x: Float64Array): void {
 
 // ---- shared memory ----------------------------------------------------------------------------
 
-/** The model with SharedArrayBuffer-backed weights (workers read it without a copy). */
+/**
+ * The model with SharedArrayBuffer-backed weights, unfolded and folded (workers read them without
+ * a copy and fold nothing). The model's own weights move into the shared copies (same values), so
+ * the process holds each once; sections made after this call use them.
+ */
 export function sharedSpec(m: Model): ModelSpec {
-  const s = modelToSpec(m);
-  const tensors: Record<string, Float64Array> = {};
-  for (const [k, v] of Object.entries(s.tensors)) tensors[k] = toShared(v);
-  return { ...s, tensors };
+  for (const [k, v] of m.tensors) m.tensors.set(k, toShared(v));
+  const folded = m.folded?.(toShared);
+  return { ...modelToSpec(m), ...(folded ? { folded } : {}) };
 }
 
 function sharedInputs(inp: Inputs): Inputs {
