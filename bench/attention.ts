@@ -5,7 +5,8 @@
  * TinyStories-sized model: d 64, 16 heads of dh 4, dv 5 (bias folded), Wo [80 × 65];
  * P 200 with B 26 samples and P 511 with B 4; the backward takes R = B cotangent rows (K = 1).
  */
-import { attnScore, attendRow, AttnOut, softmaxVjp, type AttnCache } from '../src/models/modules.js';
+import { AttnOut, type AttnCache } from '../src/models/modules.js';
+import { scalarAttentionBackward, scalarAttentionForward } from './attention-oracle.js';
 import { matMul, matMulT, type Tup } from '../src/models/tuple.js';
 import { initKernels, normals } from '../src/linalg/index.js';
 import { Rng } from '../src/rng.js';
@@ -14,86 +15,16 @@ import { time, type BenchContext, type BenchRow } from './harness.js';
 // ---- baseline: the scalar JavaScript AttnOut.forward / backward -------------------------------
 
 function jsForward(m: AttnOut, x: Tup, B: number): { out: Float64Array; cache: AttnCache } {
-  const { H, dh, dv } = m;
-  const P = x.P;
   const [q, k, v] = x.parts as [Float64Array, Float64Array, Float64Array];
-  const dqk = H * dh;
-  const dvv = H * dv;
-  const A = new Float64Array(B * H * P * P);
-  const Z = new Float64Array(B * P * dvv);
-  const row = new Float64Array(P);
-  const vs = new Array<Float64Array>(P).fill(v);
-  const vo = new Int32Array(P);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const ab = (b * H + h) * P * P;
-      for (let j = 0; j < P; j++) vo[j] = (b * P + j) * dvv + h * dv;
-      for (let i = 0; i < P; i++) {
-        const qo = (b * P + i) * dqk + h * dh;
-        const j0 = Math.max(0, i + 1 - m.window);
-        for (let j = j0; j <= i; j++) row[j] = attnScore(q, qo, k, (b * P + j) * dqk + h * dh, dh, m.scale);
-        const rw = j0 === 0 ? row : row.subarray(j0);
-        attendRow(rw, i + 1 - j0, vs, j0 === 0 ? vo : vo.subarray(j0), dv, Z, (b * P + i) * dvv + h * dv);
-        A.set(rw.subarray(0, i + 1 - j0), ab + i * P + j0);
-      }
-    }
-  }
-  return { out: matMul(Z, B * P, dvv, m.Wo, m.dout), cache: { q, k, v, A, P } };
+  const P = x.P;
+  const { A, Z } = scalarAttentionForward(q, k, v, { B, P, H: m.H, dh: m.dh, dv: m.dv, scale: m.scale }, m.window);
+  return { out: matMul(Z, B * P, m.H * m.dv, m.Wo, m.dout), cache: { q, k, v, A, P } };
 }
 
 function jsBackward(m: AttnOut, cache: AttnCache, gOut: Float64Array, R: number, B: number): Float64Array[] {
   const { q, k, v, A, P } = cache;
-  const { H, dh, dv, scale } = m;
-  const dqk = H * dh;
-  const dvv = H * dv;
-  const gZ = matMulT(gOut, R * P, m.dout, m.Wo, dvv);
-  const gq = new Float64Array(R * P * dqk);
-  const gk = new Float64Array(R * P * dqk);
-  const gv = new Float64Array(R * P * dvv);
-  const gA = new Float64Array(P * P);
-  const gS = new Float64Array(P);
-  const rs1 = new Float64Array(1);
-  for (let r = 0; r < R; r++) {
-    const b = r % B;
-    for (let h = 0; h < H; h++) {
-      const ab = (b * H + h) * P * P;
-      for (let i = 0; i < P; i++) {
-        const zo = (r * P + i) * dvv + h * dv;
-        let nz = false;
-        for (let c = 0; c < dv; c++) if (gZ[zo + c] !== 0) { nz = true; break; }
-        if (!nz) {
-          for (let j = 0; j <= i; j++) gA[i * P + j] = 0;
-          continue;
-        }
-        for (let j = 0; j <= i; j++) {
-          const vo = (b * P + j) * dvv + h * dv;
-          const gvo = (r * P + j) * dvv + h * dv;
-          const a = A[ab + i * P + j]!;
-          let s = 0;
-          for (let c = 0; c < dv; c++) {
-            s += gZ[zo + c]! * v[vo + c]!;
-            gv[gvo + c]! += a * gZ[zo + c]!;
-          }
-          gA[i * P + j] = s;
-        }
-      }
-      for (let i = 0; i < P; i++) {
-        softmaxVjp(A, ab + i * P, i + 1, scale, gA, i * P, 1, 1, gS, 0, 1, rs1);
-        const qo = (b * P + i) * dqk + h * dh;
-        const gqo = (r * P + i) * dqk + h * dh;
-        for (let j = 0; j <= i; j++) {
-          const gs = gS[j]!;
-          if (gs === 0) continue;
-          const ko = (b * P + j) * dqk + h * dh;
-          const gko = (r * P + j) * dqk + h * dh;
-          for (let c = 0; c < dh; c++) {
-            gq[gqo + c]! += gs * k[ko + c]!;
-            gk[gko + c]! += gs * q[qo + c]!;
-          }
-        }
-      }
-    }
-  }
+  const gZ = matMulT(gOut, R * P, m.dout, m.Wo, m.H * m.dv);
+  const { gq, gk, gv } = scalarAttentionBackward(q, k, v, A, gZ, R, { B, P, H: m.H, dh: m.dh, dv: m.dv, scale: m.scale });
   return [gq, gk, gv];
 }
 

@@ -6,94 +6,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ARENA_MAX_BYTES, setArenaLimit } from '../src/linalg/wasm.js';
 import { attentionBackward, attentionForward, initKernels, type AttnShape } from '../src/linalg/index.js';
-import { AttnOut, attendRow, attnScore, softmaxVjp, type AttnCache } from '../src/models/modules.js';
+import { AttnOut, type AttnCache } from '../src/models/modules.js';
+import { scalarAttentionBackward, scalarAttentionForward } from '../bench/attention-oracle.js';
 import { matMul, matMulT, type Tup } from '../src/models/tuple.js';
 import { Rng } from '../src/rng.js';
 import { randn } from './helpers/random-models.js';
 
 await initKernels();
-
-// ---- oracle: the scalar loops of AttnOut.forward / AttnOut.backward -------------------------
-
-function oracleForward(q: Float64Array, k: Float64Array, v: Float64Array, s: AttnShape, window: number) {
-  const { B, P, H, dh, dv, scale } = s;
-  const dqk = H * dh;
-  const dvv = H * dv;
-  const A = new Float64Array(B * H * P * P);
-  const Z = new Float64Array(B * P * dvv);
-  const row = new Float64Array(P);
-  const vs = new Array<Float64Array>(P).fill(v);
-  const vo = new Int32Array(P);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const ab = (b * H + h) * P * P;
-      for (let j = 0; j < P; j++) vo[j] = (b * P + j) * dvv + h * dv;
-      for (let i = 0; i < P; i++) {
-        const qo = (b * P + i) * dqk + h * dh;
-        const j0 = Math.max(0, i + 1 - window);
-        for (let j = j0; j <= i; j++) row[j] = attnScore(q, qo, k, (b * P + j) * dqk + h * dh, dh, scale);
-        const rw = j0 === 0 ? row : row.subarray(j0);
-        attendRow(rw, i + 1 - j0, vs, j0 === 0 ? vo : vo.subarray(j0), dv, Z, (b * P + i) * dvv + h * dv);
-        A.set(rw.subarray(0, i + 1 - j0), ab + i * P + j0);
-      }
-    }
-  }
-  return { A, Z };
-}
-
-function oracleBackward(q: Float64Array, k: Float64Array, v: Float64Array, A: Float64Array, gZ: Float64Array, R: number, s: AttnShape) {
-  const { B, P, H, dh, dv, scale } = s;
-  const dqk = H * dh;
-  const dvv = H * dv;
-  const gq = new Float64Array(R * P * dqk);
-  const gk = new Float64Array(R * P * dqk);
-  const gv = new Float64Array(R * P * dvv);
-  const gA = new Float64Array(P * P);
-  const gS = new Float64Array(P);
-  const rs1 = new Float64Array(1);
-  for (let r = 0; r < R; r++) {
-    const b = r % B;
-    for (let h = 0; h < H; h++) {
-      const ab = (b * H + h) * P * P;
-      for (let i = 0; i < P; i++) {
-        const zo = (r * P + i) * dvv + h * dv;
-        let nz = false;
-        for (let c = 0; c < dv; c++) if (gZ[zo + c] !== 0) { nz = true; break; }
-        if (!nz) {
-          for (let j = 0; j <= i; j++) gA[i * P + j] = 0;
-          continue;
-        }
-        for (let j = 0; j <= i; j++) {
-          const vo = (b * P + j) * dvv + h * dv;
-          const gvo = (r * P + j) * dvv + h * dv;
-          const a = A[ab + i * P + j]!;
-          let t = 0;
-          for (let c = 0; c < dv; c++) {
-            t += gZ[zo + c]! * v[vo + c]!;
-            gv[gvo + c]! += a * gZ[zo + c]!;
-          }
-          gA[i * P + j] = t;
-        }
-      }
-      for (let i = 0; i < P; i++) {
-        softmaxVjp(A, ab + i * P, i + 1, scale, gA, i * P, 1, 1, gS, 0, 1, rs1);
-        const qo = (b * P + i) * dqk + h * dh;
-        const gqo = (r * P + i) * dqk + h * dh;
-        for (let j = 0; j <= i; j++) {
-          const gs = gS[j]!;
-          if (gs === 0) continue;
-          const ko = (b * P + j) * dqk + h * dh;
-          const gko = (r * P + j) * dqk + h * dh;
-          for (let c = 0; c < dh; c++) {
-            gq[gqo + c]! += gs * k[ko + c]!;
-            gk[gko + c]! += gs * q[qo + c]!;
-          }
-        }
-      }
-    }
-  }
-  return { gq, gk, gv };
-}
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -143,11 +62,11 @@ function run(c: Case, seed: number) {
   const v = randn(rng, c.B * c.P * c.H * c.dv, 1);
   const R = c.K * c.B;
   const gZ = cotangents(rng, R, c.P, c.H * c.dv);
-  const want = oracleForward(q, k, v, s, c.window);
+  const want = scalarAttentionForward(q, k, v, s, c.window);
   const got = attentionForward(q, k, v, s, c.window);
   expectSameBits('A', got.A, want.A);
   expectSameBits('Z', got.Z, want.Z);
-  const wb = oracleBackward(q, k, v, want.A, gZ, R, s);
+  const wb = scalarAttentionBackward(q, k, v, want.A, gZ, R, s);
   const gb = attentionBackward(q, k, v, got.A, gZ, R, s);
   expectSameBits('q̄', gb.gq, wb.gq);
   expectSameBits('k̄', gb.gk, wb.gk);
@@ -177,8 +96,8 @@ describe('Wasm attention loops are bit-identical to the scalar JavaScript', () =
       const k = randn(rng, 3 * 9 * 4, 1);
       const v = randn(rng, 3 * 9 * 6, 1);
       const gZ = cotangents(rng, R, 9, 6);
-      const { A } = oracleForward(q, k, v, s, Infinity);
-      const want = oracleBackward(q, k, v, A, gZ, R, s);
+      const { A } = scalarAttentionForward(q, k, v, s, Infinity);
+      const want = scalarAttentionBackward(q, k, v, A, gZ, R, s);
       const got = attentionBackward(q, k, v, A, gZ, R, s);
       expectSameBits('q̄', got.gq, want.gq);
       expectSameBits('k̄', got.gk, want.gk);
@@ -199,13 +118,13 @@ describe('Wasm attention loops are bit-identical to the scalar JavaScript', () =
       const resid = randn(rng, B * P * dres, 1);
       const x: Tup = { P, w: [H * dh, H * dh, H * dv, dres], parts: [q, k, v, resid] };
       const { y, cache } = m.forward(x, B);
-      const of = oracleForward(q, k, v, s, window);
+      const of = scalarAttentionForward(q, k, v, s, window);
       expectSameBits('out', y.parts[0]!, matMul(of.Z, B * P, H * dv, Wo, dout));
       expectSameBits('A', (cache as AttnCache).A, of.A);
       const R = K * B;
       const gOut = cotangents(rng, R, P, dout);
       const gx = m.backward(cache, { P, w: [dout, dres], parts: [gOut, randn(rng, R * P * dres, 1)] }, R, B);
-      const ob = oracleBackward(q, k, v, of.A, matMulT(gOut, R * P, dout, Wo, H * dv), R, s);
+      const ob = scalarAttentionBackward(q, k, v, of.A, matMulT(gOut, R * P, dout, Wo, H * dv), R, s);
       expectSameBits('q̄', gx.parts[0]!, ob.gq);
       expectSameBits('k̄', gx.parts[1]!, ob.gk);
       expectSameBits('v̄', gx.parts[2]!, ob.gv);
