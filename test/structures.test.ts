@@ -151,6 +151,29 @@ for (const [name, c] of Object.entries(CASES)) {
       expect(sm.sections.map((s) => structureFor(s, 'mprime', { formula: 'jacobian', stochastic: true }).name)).toEqual(c.expect.map(() => 'generic'));
       expect(sm.sections.map((s) => structureFor(s, 'edges', { formula: 'squared', structured: false }).name)).toEqual(c.expect.map(() => 'generic'));
     });
+    it('M′ with position sources only: a section that does not mix positions keeps its closed form, which equals the stochastic estimate', () => {
+      const m = c.model();
+      const sm = m.sectioned(c.nodeLayers, { lastPosModuleType: c.lpt });
+      const ctx = ctxOf(m, c);
+      const B = c.inputs.batch;
+      const rng = new Rng(23, 1);
+      let x = sm.pre(c.inputs);
+      sm.sections.forEach((sec, l) => {
+        const st = structureFor(sec, 'mprime', { formula: 'jacobian', stochastic: true, positionSourcesOnly: true });
+        expect(st.name).toBe(c.expect[l] === 'attention' ? 'generic' : c.expect[l]);
+        expect(structureFor(sec, 'mprime', { formula: 'jacobian', stochastic: true, positionSourcesOnly: false }).name).toBe('generic');
+        if (st.name !== 'generic') {
+          const r = Math.max(1, sec.outDim - 2);
+          const Cout = mat(rng, sec.outDim, r);
+          for (const nPos of [1, 3]) {
+            const mp: MprimeShardPayload = { model: ctx, layer: l, X: x, start: 0, end: B, Cout, r, formula: 'jacobian', alphas: [1], weights: [1], nPos, nHidden: null, seed: 5, shard: 0 };
+            const stochastic = mprimeOf(generic, sec, mp).map((v) => v / nPos);
+            expect(rel(mprimeOf(st, sec, mp), stochastic), `M′ ${sec.inLayer}→${sec.outLayer}, ${nPos} position source(s)`).toBeLessThan(1e-12);
+          }
+        }
+        x = sec.forward(x, B);
+      });
+    });
     for (const [rule, alphas, weights] of RULES) {
       it(`M′, edges and ablated outputs (${rule})`, () => {
         const m = c.model();

@@ -12,5 +12,5 @@ export { integratedVjp } from './structures/generic.js';
 export function mprimeShard(p: MprimeShardPayload): MprimeShardResult {
   const sec = sectionedFor(p.model).sections[p.layer]!;
   const stochastic = p.nPos !== null || p.nHidden !== null;
-  return structureFor(sec, 'mprime', { structured: p.closedForm !== false, formula: p.formula, stochastic }).mprimeShard(sec, p);
+  return structureFor(sec, 'mprime', { structured: p.closedForm !== false, formula: p.formula, stochastic, positionSourcesOnly: p.nHidden === null }).mprimeShard(sec, p);
 }

@@ -307,8 +307,9 @@ export function mprimePlan(
   const nPos = c.n_stochastic_sources_basis_pos;
   const nHid = c.n_stochastic_sources_basis_hidden;
   const stoch = nPos !== null || nHid !== null;
-  const norm = N * sec.inPos * (nPos ?? 1) * (nHid ?? 1);
-  const st = structureFor(sec, 'mprime', { formula, stochastic: stoch, structured });
+  const st = structureFor(sec, 'mprime', { formula, stochastic: stoch, structured, positionSourcesOnly: nHid === null });
+  // a closed form computes the deterministic M′ (what position sources give on this section)
+  const norm = N * sec.inPos * (st.name === 'generic' ? (nPos ?? 1) * (nHid ?? 1) : 1);
   const closed = st.mprimeWithoutData(sec, Cout, r, weights);
   if (closed) return { closed: { M: closed, Lp: null } };
   const fwAll = st.name === 'attention' ? attnFw : null;
