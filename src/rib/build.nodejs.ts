@@ -92,7 +92,10 @@ export async function runBuildFromConfig(c: BuildConfig, o: RunOptions): Promise
   const pool = await o.pool;
   // with a results folder, the build runs on its stage graph and keeps its partials there until it
   // succeeds, so that the same command resumes an interrupted build (src/dist/local.nodejs.ts)
-  const local = dir && o.partials !== false ? await import('../dist/local.nodejs.js') : null;
+  // under a memory budget no partials are kept: they would hold every block's sums (the streamed
+  // Grams of an LM-scale dataset are gigabytes), and resuming would replay them all
+  if (dir && o.partials !== false && c.memory_budget_gb !== null) o.info?.(`memory budget ${c.memory_budget_gb} GB: no resumable partials are kept (an interrupted build starts over)`);
+  const local = dir && o.partials !== false && c.memory_budget_gb === null ? await import('../dist/local.nodejs.js') : null;
   const results =
     local && local.canKeepPartials(c)
       ? (await local.buildWithPartials({ dir: dir!, config: c, inputs: { model, dataset, gramDataset }, evaluation, pool, keep: o.keepPartials, progress: o.progress, warn, info: o.info })).results

@@ -8,7 +8,7 @@
  */
 import { gemm, syrk } from '../../linalg/index.js';
 import type { Section } from '../../models/types.js';
-import { coutOrEye, genericEdgeAblated, genericNodeAblated, integratedVjpAt, shardRows } from './generic.js';
+import { coutOrEye, genericEdgeAblated, genericNodeAblated, integratedVjpAt, probeChunk, shardRows } from './generic.js';
 import type { EdgesShardPayload, MprimeShardPayload, Structure } from './types.js';
 
 const PROBE_CHUNK = 32;
@@ -32,8 +32,9 @@ function mprimeShard(sec: Section, p: MprimeShardPayload): { M: Float64Array; Lp
   const Cout = coutOrEye(p.Cout, sec.outDim);
   const M = new Float64Array(sec.inDim * sec.inDim);
   const vjp = integratedVjpAt(sec, x, B, p.alphas, p.weights);
-  for (let i0 = 0; i0 < p.r; i0 += PROBE_CHUNK) {
-    const K = Math.min(PROBE_CHUNK, p.r - i0);
+  const chunk = probeChunk(PROBE_CHUNK, B, sec.inPos);
+  for (let i0 = 0; i0 < p.r; i0 += chunk) {
+    const K = Math.min(chunk, p.r - i0);
     const g = vjp(allPositionProbes(sec, Cout, p.r, i0, K, B), K);
     syrk(g, K * B * sec.inPos, sec.inDim, M, 1);
   }
@@ -50,8 +51,9 @@ function edgesShard(sec: Section, p: EdgesShardPayload): Float64Array {
   const Cout = coutOrEye(p.Cout, sec.outDim);
   const E = new Float64Array(rout * rin);
   const vjp = integratedVjpAt(sec, xt, B, p.alphas, p.weights);
-  for (let i0 = 0; i0 < rout; i0 += PROBE_CHUNK) {
-    const K = Math.min(PROBE_CHUNK, rout - i0);
+  const chunk = probeChunk(PROBE_CHUNK, B, inPos);
+  for (let i0 = 0; i0 < rout; i0 += chunk) {
+    const K = Math.min(chunk, rout - i0);
     const g = vjp(allPositionProbes(sec, Cout, rout, i0, K, B), K);
     const gz = gemm(false, true, K * rows, rin, inDim, g, p.Cinp, new Float64Array(K * rows * rin));
     for (let k = 0; k < K; k++) {
