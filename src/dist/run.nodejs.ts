@@ -81,7 +81,7 @@ export async function runShard(dir: string, stageName: string, indexArg: string 
   const t0 = performance.now();
   const fin = await finishFiles(dir, plan, up.digests);
   const run = await runStageShard({
-    data: { config: plan.config, model: inputs.model, dataset: inputs.dataset, gramDataset: inputs.gramDataset, finishes: fin.cache },
+    data: { config: plan.config, ...inputs, finishes: fin.cache },
     stages: plan.stages,
     target: stage.name,
     range,
@@ -131,7 +131,7 @@ export async function runMerge(dir: string, stageName: string | undefined, pool:
   const inputs = await loadPlanInputs(plan, log.warn);
   const fin = await finishFiles(dir, plan, up.digests);
   const results = await replayBuild({
-    data: { config: plan.config, model: inputs.model, dataset: inputs.dataset, gramDataset: inputs.gramDataset, finishes: fin.cache },
+    data: { config: plan.config, ...inputs, finishes: fin.cache },
     stages: plan.stages,
     store: up.store,
     pool,

@@ -18,9 +18,7 @@ export function eigh(A: Float64Array, n: number, opts: EighOptions = {}): { valu
   if (method === 'ql') return eighQL(A, n);
   if (method !== 'dc') throw new RangeError(`eigh: unknown method "${String(opts.method)}" (use "dc", "ql" or "jacobi")`);
   const fn = 'eigh';
-  checkDim(fn, 'n', n);
-  checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
-  const amax = maxAbsFinite(fn, A, n);
+  const amax = checkSymmetricInput(fn, A, n);
   return withArena((K) => {
     const need = (2 * n * n + n + K.eighDCWork(n)) * 8 + 256;
     if (need > arenaFree()) {
@@ -30,8 +28,7 @@ export function eigh(A: Float64Array, n: number, opts: EighOptions = {}): { valu
           `(n=${n}, divide and conquer ≈ 5n² values; eigh(A, n, { method: 'ql' }) needs ${mib((K.eighRotCap(n) + 2 * n * n + 5 * n) * 8)} MiB)`,
       );
     }
-    const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
-    symmetrizeInto(fn, A, n, amax, f64view(pA, n * n));
+    const pA = symmetricOperand(fn, A, n, amax);
     const pD = alloc(n, 8, fn);
     const pVt = alloc(n * n, 8, fn);
     const work = alloc(K.eighDCWork(n), 8, fn);
@@ -49,12 +46,9 @@ export function eigh(A: Float64Array, n: number, opts: EighOptions = {}): { valu
  */
 export function tridiagonalize(A: Float64Array, n: number): { d: Float64Array; e: Float64Array } {
   const fn = 'tridiagonalize';
-  checkDim(fn, 'n', n);
-  checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
-  const amax = maxAbsFinite(fn, A, n);
+  const amax = checkSymmetricInput(fn, A, n);
   return withArena((K) => {
-    const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
-    symmetrizeInto(fn, A, n, amax, f64view(pA, n * n));
+    const pA = symmetricOperand(fn, A, n, amax);
     const pD = alloc(n, 8, fn);
     const pE = alloc(n, 8, fn);
     const pTau = alloc(n, 8, fn);
@@ -102,12 +96,9 @@ export function eighTridiagonal(d: Float64Array, e: Float64Array): { values: Flo
  */
 export function eighQL(A: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
   const fn = 'eighQL';
-  checkDim(fn, 'n', n);
-  checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
-  const amax = maxAbsFinite(fn, A, n);
+  const amax = checkSymmetricInput(fn, A, n);
   return withArena((K) => {
-    const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
-    symmetrizeInto(fn, A, n, amax, f64view(pA, n * n));
+    const pA = symmetricOperand(fn, A, n, amax);
     const pD = alloc(n, 8, fn);
     const pE = alloc(n, 8, fn);
     const pW = alloc(n * n, 8, fn);
@@ -160,6 +151,20 @@ export function eighJacobi(A: Float64Array, n: number, opts: { maxSweeps?: numbe
 }
 
 /** max |A| over n×n entries; refuses NaN/Inf naming the entry. */
+/** The checks every symmetric solver makes on A[n×n]; returns max |A_ij| (see maxAbsFinite). */
+function checkSymmetricInput(fn: string, A: Float64Array, n: number): number {
+  checkDim(fn, 'n', n);
+  checkArray(fn, 'A', A, n * n, `[n=${n} × n=${n}]`, false);
+  return maxAbsFinite(fn, A, n);
+}
+
+/** A symmetrised copy of A in the arena (inside withArena): its pointer. */
+function symmetricOperand(fn: string, A: Float64Array, n: number, amax: number): number {
+  const pA = alloc(n * n, 8, `${fn}: operand A [${n}×${n}]`);
+  symmetrizeInto(fn, A, n, amax, f64view(pA, n * n));
+  return pA;
+}
+
 function maxAbsFinite(fn: string, A: Float64Array, n: number): number {
   let amax = 0;
   for (let i = 0; i < n * n; i++) {

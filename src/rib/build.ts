@@ -27,7 +27,8 @@ import {
   gramStreamPlan,
   samplePositions,
   SHARD,
-  computeMprime,
+  mprimePlan,
+  runMprime,
   edgesPlan,
   forwardScores,
   gramPlan,
@@ -145,12 +146,17 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
   // which activations are stored (all, without a memory budget) and which are recomputed
   const needActs = (computeCs || c.calculate_edges) && !!ds;
   const mem = memoryPlanFor(inp, ctx, ds, gds, needActs ? statDims.slice(0, nNonOut) : null, gds !== ds || !needActs ? gStatDims : null);
-  const keepGram = gds === ds && needActs ? [...mem.keep, ...(gStatDims.length > nNonOut ? [mem.keep.every(Boolean)] : [])] : mem.keepGram ? null : gStatDims.map(() => false);
+  const allKept = mem.keep.every(Boolean);
+  // the forward over the Gram dataset stores: when it is `dataset`, the kept layers (and the logits
+  // of a rotated output only if every layer is kept); a separate Gram dataset all or nothing
+  let keepGram: boolean[] | null = null;
+  if (gds === ds && needActs) keepGram = gStatDims.map((_, l) => (l < nNonOut ? mem.keep[l]! : allKept));
+  else if (!mem.keepGram) keepGram = gStatDims.map(() => false);
   // attention sections' forward cache for M′, filled by the forward pass over `dataset` (not under a budget)
   const attnFw: Array<AttnForwardAll | null> = new Array(K).fill(null);
-  if (ds && computeCs && structured && mem.budget === null && mem.keep.every(Boolean)) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
+  if (ds && computeCs && structured && mem.budget === null && allKept) for (let l = 0; l < K; l++) attnFw[l] = attnCacheFor(c, sm, l, ds.n);
   // eval_type rides on the forward over `dataset` (the logits are scored there, no second forward)
-  const ev = inp.evaluation && ds && forwardScores(inp.evaluation, ds.n, blockSamples(SHARD.forward, samplePositions(ds))) ? inp.evaluation : null;
+  const ev = inp.evaluation && ds && forwardScores(inp.evaluation, ds) ? inp.evaluation : null;
   const gAct = gds ? await runPlan(inp.pool, activationsPlan(gCtx, gds, gStatDims, nNonOut, 'forward', gds === ds ? attnFw : null, gds === ds ? ev : null, keepGram), progress) : null;
   let stats: Stats;
   if (loaded) {
@@ -237,8 +243,8 @@ export async function ribBuild(inp: BuildInputs): Promise<RibResults> {
             const c2 = { ...c, node_layers: sub } as BuildConfig;
             // from layer l's stored activations, or recomputed by the one-section model from the inputs
             const X = acts.acts[l] ?? { inputs: acts.inputs, base: null, baseLayer: -1 };
-            mp = computeMprime(pools.mprime, c2, ctx2, sm2, 0, X, N, bases[K]!, progress, null, structured);
-          } else mp = computeMprime(pools.mprime, c, ctx, sm, l, actSource(acts, l), N, bases[l + 1]!, progress, attnFw[l], structured);
+            mp = runMprime(pools.mprime, mprimePlan(c2, ctx2, sm2, 0, X, N, bases[K]!, null, structured), progress);
+          } else mp = runMprime(pools.mprime, mprimePlan(c, ctx, sm, l, actSource(acts, l), N, bases[l + 1]!, attnFw[l], structured), progress);
           mp.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
         }
         // the next pair's bases are known: its edges fill the workers while this layer finishes
@@ -395,7 +401,7 @@ export async function layerBasisFromNext(o: {
   const po = { nodeLayer: L, center: c.center, lnOut: isLnOut(L, c.isolate_ln_var), thr: c.truncation_threshold };
   const p = o.W ? pcaFromW(o.G, d, o.mean, o.W.data, o.W.cols, po) : pcaStage(o.G, d, o.mean, po);
   if (c.basis_formula === 'svd') return { basis: svdBasis(p), lambda: null };
-  const { M, Lp } = await computeMprime(o.pool, c, ctx, sm, o.layer, a.acts[o.layer]!, a.N, o.outBasis, () => undefined);
+  const { M, Lp } = await runMprime(o.pool, mprimePlan(c, ctx, sm, o.layer, actSource(a, o.layer), a.N, o.outBasis, null, true));
   const f = finishRotation(p, c.basis_formula, M, Lp, c.truncation_threshold);
   return { basis: f.basis, lambda: f.lambda };
 }

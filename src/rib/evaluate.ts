@@ -18,7 +18,7 @@ import type { Inputs, Model } from '../models/types.js';
 import { mapReduceShards, toShared, type TaskPool } from '../parallel/pool.js';
 import { shardRanges } from '../parallel/shards.js';
 import { sectionedFor, sliceInputs, type ModelCtx } from './context.js';
-import { SHARD, blockSamples, samplePositions } from './stages.js';
+import { forwardBlock } from './stages.js';
 
 export interface EvalResult {
   eval_type: 'accuracy' | 'ce_loss';
@@ -81,7 +81,7 @@ export function prepareEval(
     P,
     V,
     dataset: ds.name,
-    rangeSize: Math.max(1, Math.min(blockSamples(SHARD.forward, samplePositions(ds)), Math.floor(MAX_RANGE_LOGITS / (P * V)))),
+    rangeSize: Math.max(1, Math.min(forwardBlock(ds), Math.floor(MAX_RANGE_LOGITS / (P * V)))),
   };
 }
 

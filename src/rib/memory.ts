@@ -81,7 +81,6 @@ export function planMemory(m: MemoryInputs): MemoryPlan {
   if (all <= room) return { budget: m.budget, keep: new Array(nL).fill(true), keepGram: true, every: 1, estimate: fixed + all };
   for (let k = 1; k <= nL; k++) {
     const bytes = actBytes(m.dims!, m.samples, (l) => l % k === 0);
-    if (k === 1 && m.gramDims === null) continue; // all of them: did not fit above
     if (bytes <= room) return { budget: m.budget, keep: Array.from({ length: nL }, (_, l) => l % k === 0), keepGram: false, every: k, estimate: fixed + bytes };
   }
   return { budget: m.budget, keep: new Array(nL).fill(false), keepGram: false, every: 0, estimate: fixed };

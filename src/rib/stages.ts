@@ -49,6 +49,11 @@ export function samplePositions(d: Dataset): number {
   return d.inputs.kind === 'tokens' ? d.inputs.seqLen : 1;
 }
 
+/** Samples of one block of the forward pass over `d` (its Gram blocks are the same). */
+export function forwardBlock(d: Dataset): number {
+  return blockSamples(SHARD.forward, samplePositions(d));
+}
+
 export interface ProgressEvent {
   stage: string;
   done: number;
@@ -158,8 +163,8 @@ export function activationsPlan(
   keep: boolean[] | null = null,
 ): ShardPlan<ForwardShardPayload, Float64Array[], Activations> {
   const N = d.n;
-  const block = blockSamples(SHARD.forward, samplePositions(d));
-  if (score && !forwardScores(score, N, block)) throw new Error(`forward: eval ranges of ${score.rangeSize} samples do not match the forward shards`);
+  const block = forwardBlock(d);
+  if (score && !forwardScores(score, d)) throw new Error(`forward: eval ranges of ${score.rangeSize} samples do not match the forward shards`);
   const inputs = sharedInputs(d.inputs);
   const outs = dims.map(([P, w], l) => (keep && !keep[l] ? null : sharedZeros(N * P * w)));
   const payloads: ForwardShardPayload[] = shardRanges(N, block).map(([start, end]) => ({ model: ctx, inputs, start, end, outs, dims, nNonOut, attn, score }));
@@ -190,8 +195,8 @@ export function actSource(a: Activations, l: number): ActSource {
  * Whether the forward pass over N samples can score `e` (its shards are the eval's ranges, so the
  * scores are the same bits as `evaluateModel`'s).
  */
-export function forwardScores(e: EvalSpec, N: number, block: number): boolean {
-  return e.rangeSize === block && e.n === N;
+export function forwardScores(e: EvalSpec, d: Dataset): boolean {
+  return e.rangeSize === forwardBlock(d) && e.n === d.n;
 }
 
 // ---- means and Grams --------------------------------------------------------------------------
@@ -359,22 +364,9 @@ export function mprimePlan(
   };
 }
 
-/** Runs `mprimePlan` on the pool. */
-export async function computeMprime(
-  pool: TaskPool,
-  c: BuildConfig,
-  ctx: ModelCtx,
-  sm: SectionedModel,
-  l: number,
-  X: ActSource,
-  N: number,
-  outBasis: LayerBasis,
-  progress: ProgressSink,
-  attnFw: AttnForwardAll | null = null,
-  structured = true,
-): Promise<MprimeOut> {
-  const p = mprimePlan(c, ctx, sm, l, X, N, outBasis, attnFw, structured);
-  return 'closed' in p ? p.closed : runPlan(pool, p.plan, progress);
+/** Runs a `mprimePlan` on the pool (a closed form needs no pass). */
+export function runMprime(pool: TaskPool, p: ReturnType<typeof mprimePlan>, progress: ProgressSink = () => undefined): Promise<MprimeOut> {
+  return 'closed' in p ? Promise.resolve(p.closed) : runPlan(pool, p.plan, progress);
 }
 
 // ---- edges ------------------------------------------------------------------------------------

@@ -115,6 +115,7 @@ function stochasticShard(sec: Section, x: Float64Array, B: number, p: MprimeShar
   const rowOut = outPos * outDim;
   const chunk = probeChunk(PROBE_CHUNK_M, B, Math.max(inPos, outPos));
   const vjp = integratedVjpAt(sec, x, B, p.alphas, p.weights);
+  const phi = new Float64Array(r); // hidden sources: every entry redrawn per (sample, position)
   for (let k0 = 0; k0 < nProbes; k0 += chunk) {
     const K = Math.min(chunk, nProbes - k0);
     const cot = new Float64Array(K * B * rowOut);
@@ -123,7 +124,6 @@ function stochasticShard(sec: Section, x: Float64Array, B: number, p: MprimeShar
       const tIdx = Math.floor(probe / nI);
       const iIdx = probe % nI;
       const rng = new Rng(p.seed, streamId(0, p.layer, p.shard, probe));
-      const phi = new Float64Array(r);
       for (let b = 0; b < B; b++) {
         for (let t = 0; t < outPos; t++) {
           // which (t, i) entries of φ are nonzero for this probe
