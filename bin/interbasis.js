@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/src/cli/index.js';
+// The command line as one Node bundle (vite.cli.config.ts; made by `npm run build`).
+import '../dist/src/bundle/cli.js';

@@ -466,15 +466,23 @@ export class AttnOut implements Module {
     return { P, w: [this.dout, w[3]!] };
   }
   forward(x: Tup, B: number, keep = true): { y: Tup; cache: AttnCache } {
+    const { cache, Z } = this.attend(x, B, keep);
+    const out = matMul(Z, B * x.P, this.H * this.dv, this.Wo, this.dout);
+    return { y: { P: x.P, w: [this.dout, x.w[3]!], parts: [out, x.parts[3]!] }, cache };
+  }
+  /**
+   * The attention before the output projection: the cache (q, k, v, pattern A [B, H, P, P]) and
+   * Z [B, P, H·dv] = A·v per head. `forward` is this and Z·Wo; the attention structure's forward
+   * cache needs only this part.
+   */
+  attend(x: Tup, B: number, keep = true): { cache: AttnCache; Z: Float64Array } {
     const { H, dh, dv, scale } = this;
     const P = x.P;
     const [q, k, v] = x.parts as [Float64Array, Float64Array, Float64Array];
     // Wasm loops (src/linalg/attention.ts), bit-identical to attnScore + attendRow per query row;
     // local attention: keys i − window < j ≤ i. Without `keep` the pattern stays in Wasm memory.
     const { A, Z } = attentionForward(q, k, v, { B, P, H, dh, dv, scale }, this.window, keep);
-    const out = matMul(Z, B * P, H * dv, this.Wo, this.dout);
-    const cache: AttnCache = { q, k, v, A, P };
-    return { y: { P, w: [this.dout, x.w[3]!], parts: [out, x.parts[3]!] }, cache };
+    return { cache: { q, k, v, A, P }, Z };
   }
   backward(cache: unknown, g: Tup, R: number, B: number) {
     const { q, k, v, A, P } = cache as AttnCache;

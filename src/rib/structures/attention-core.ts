@@ -68,18 +68,21 @@ export interface AttnForward {
 }
 
 /**
- * Runs the section's own modules on x [B, P, dIn] and keeps the AttnOut cache; stops after the
- * attention module unless `full` (then `t` is the section's output tuple).
+ * Runs the section's own modules on x [B, P, dIn] and keeps the AttnOut cache; stops at the
+ * attention module, before its output projection, unless `full` (then `t` is the section's output tuple).
  */
 function runAttnModules(st: AttnStruct, x: Float64Array, B: number, P: number, full: boolean): { t: Tup; cache: AttnForward } {
   let t = splitTup(x, B, P, st.inW);
   let cache: AttnForward | null = null;
   for (const m of st.mods) {
+    if (m instanceof AttnOut && !full) {
+      cache = m.attend(t, B).cache; // no output projection: only the cache is used
+      break;
+    }
     if (m instanceof AttnOut) {
       const r = m.forward(t, B);
       t = r.y;
       cache = r.cache;
-      if (!full) break;
     } else t = m.forward(t, B).y;
   }
   if (!cache) throw new Error('attention structure: no attn_out module');

@@ -49,11 +49,22 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const CW = (W: Float64Array, h: number) => gemm(false, false, rin, dh, d, Cinp, headBlock(W, d, H * dh, h * dh, dh), new Float64Array(rin * dh));
   const CWk = Array.from({ length: H }, (_, h) => CW(st.Wk, h));
   const CWq = Array.from({ length: H }, (_, h) => CW(st.Wq, h));
-  // the per-shard temporaries live in this thread's scratch buffers (scratch.ts)
-  const QKC = fw.map((f, q) => CWk.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.q, rows, H * dh, h * dh, dh), g, scratch(`edges.QKC.${q}.${h}`, rows * rin))));
-  const KQC = fw.map((f, q) => CWq.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.k, rows, H * dh, h * dh, dh), g, scratch(`edges.KQC.${q}.${h}`, rows * rin))));
   const T = outputPositions(st, P);
   const nT = T.length;
+  // the per-shard temporaries live in this thread's scratch buffers (scratch.ts); qk is needed at
+  // the output positions only (rows b·nT + ti; a GEMM's rows do not depend on the other rows)
+  const rowsT = B * nT;
+  const qAtT = (qf: Float64Array): Float64Array => {
+    if (nT === P) return qf;
+    const out = new Float64Array(rowsT * H * dh);
+    for (let b = 0; b < B; b++) for (let ti = 0; ti < nT; ti++) out.set(qf.subarray((b * P + T[ti]!) * H * dh, (b * P + T[ti]! + 1) * H * dh), (b * nT + ti) * H * dh);
+    return out;
+  };
+  const QKC = fw.map((f, q) => {
+    const qt = qAtT(f.q);
+    return CWk.map((g, h) => gemm(false, true, rowsT, rin, dh, headBlock(qt, rowsT, H * dh, h * dh, dh), g, scratch(`edges.QKC.${q}.${h}`, rowsT * rin)));
+  });
+  const KQC = fw.map((f, q) => CWq.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.k, rows, H * dh, h * dh, dh), g, scratch(`edges.KQC.${q}.${h}`, rows * rin))));
   const M1 = H + 1;
   const Et = new Float64Array(rin * K);
   // constant-matrix part, formed in Wasm per (b, t): Aᵀ[j, :] = Σ_m CR[m, j]·T_m[j, :] with
@@ -114,7 +125,7 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
         for (let h = 0; h < H; h++) {
           const qk = QKC[q]![h]!;
           const kq = KQC[q]![h]!;
-          const qo = (b * P + t) * rin;
+          const qo = (b * nT + ti) * rin;
           for (let j2 = 0; j2 <= t; j2++) {
             const fj = fb + j2 * rin;
             const ko = (b * P + j2) * rin;
