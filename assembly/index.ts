@@ -12,6 +12,8 @@ export { groupPairs } from './pairs';
 export { nearestChain } from './chain';
 export { svd, svdWork } from './svd';
 export { attnForward, attnBackward } from './attention';
+export { attnMprimeAcc, attnMprimeWork } from './attnmprime';
+export { attnEdgesAcc, attnEdgesWork } from './attnedges';
 
 export function heapBase(): usize {
   return (__heap_base + 63) & ~63;

@@ -3,7 +3,7 @@
 import { gemm } from './gemm';
 
 /** T[p,:] = Σ_d coef[d, p]·K0_d[p,:] for nDiag shared m×n matrices K0_d (coef: nDiag × m). */
-function diagCombine(m: i32, n: i32, nDiag: i32, pK0: usize, pCoef: usize, pT: usize): void {
+export function diagCombine(m: i32, n: i32, nDiag: i32, pK0: usize, pCoef: usize, pT: usize): void {
   const mn = <usize>m * <usize>n;
   for (let p = 0; p < m; p++) {
     const tr = pT + ((<usize>p * <usize>n) << 3);
@@ -55,7 +55,7 @@ export function lowRankSqAcc(nRows: i32, m: i32, n: i32, pK0: usize, k0Stride: i
 }
 
 /** E += T ⊙ T ⊙ f_b (f_b: row b of pF, m values; pF 0 = 1). */
-function sqAccRow(b: i32, m: i32, n: i32, pT: usize, pF: usize, pE: usize): void {
+export function sqAccRow(b: i32, m: i32, n: i32, pT: usize, pF: usize, pE: usize): void {
   for (let p = 0; p < m; p++) {
     const f = pF ? load<f64>(pF + ((<usize>b * <usize>m + <usize>p) << 3)) : 1.0;
     const fv = f64x2.splat(f);

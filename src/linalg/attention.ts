@@ -3,7 +3,7 @@
 // the same Wasm exp). One sample (and a block of its heads) at a time, so the Wasm memory held is
 // bounded by ATTN_BLOCK_BYTES whatever the batch. Inputs are not screened for NaN/Inf: they
 // propagate exactly as in the scalar loops.
-import { alloc, arenaFree, f64view, withArena } from './wasm.js';
+import { alloc, arenaFree, f64view, i32view, withArena } from './wasm.js';
 import { checkArray, checkDim } from './operands.js';
 
 /** Wasm memory (bytes) one call aims to hold for patterns and cotangent rows. */
@@ -157,5 +157,121 @@ export function attentionBackward(
       }
     }
     return { gq, gk, gv };
+  });
+}
+
+/** One integration point's attention forward cache: q, k [B, P, H·dh], v [B, P, H·dv], A [B, H, P, P]. */
+export interface AttnPoint {
+  q: Float64Array;
+  k: Float64Array;
+  v: Float64Array;
+  A: Float64Array;
+}
+
+/**
+ * The per-shard accumulation of the deterministic attention M′ (src/rib/structures/attention-mprime.ts
+ * gives the algebra; assembly/attnmprime.ts the loops): over B samples, the output positions T
+ * and the integration points (weights[q], forward cache fw[q]), with Ω [H·dv × H·dv], adds the
+ * packed accumulators [S | B | T] into `acc` (length (H+1)² + 2H·dh·(H+1)·dv + (2H·dh)²) and
+ * returns it. The atoms live in Wasm memory only.
+ */
+export function attentionMprimeAcc(shape: AttnShape, T: readonly number[], weights: readonly number[], fw: readonly AttnPoint[], Om: Float64Array, acc: Float64Array): Float64Array {
+  const fn = 'attentionMprimeAcc';
+  checkShape(fn, shape);
+  const { B, P, H, dh, dv, scale } = shape;
+  const nQ = fw.length;
+  if (nQ < 1 || weights.length !== nQ) throw new RangeError(`${fn}: ${nQ} forward caches and ${weights.length} weights (need one weight per cache, at least one)`);
+  for (const t of T) if (!(Number.isInteger(t) && t >= 0 && t < P)) throw new RangeError(`${fn}: output position ${t} is outside [0, ${P})`);
+  for (const f of fw) {
+    checkQkv(fn, shape, f.q, f.k, f.v);
+    checkArray(fn, 'A', f.A, B * H * P * P, `[B=${B} × H=${H} × P=${P} × P]`, false);
+  }
+  const HV = H * dv;
+  checkArray(fn, 'Om', Om, HV * HV, `[${HV} × ${HV}]`, false);
+  const M1 = H + 1;
+  const total = M1 * M1 + 2 * H * dh * M1 * dv + (2 * H * dh) ** 2;
+  checkArray(fn, 'acc', acc, total, `[${total}]`, false);
+  if (B === 0 || T.length === 0) return acc;
+  return withArena((K) => {
+    const pT = alloc(T.length, 4, fn);
+    i32view(pT, T.length).set(T);
+    const pW = alloc(nQ, 8, fn);
+    f64view(pW, nQ).set(weights);
+    const ptrs = fw.flatMap((f) => [f.q, f.k, f.v, f.A].map((a) => {
+      const p = alloc(a.length, 8, fn);
+      f64view(p, a.length).set(a);
+      return p;
+    }));
+    const pFw = alloc(ptrs.length, 4, fn);
+    i32view(pFw, ptrs.length).set(ptrs);
+    const pOm = alloc(Om.length, 8, fn);
+    f64view(pOm, Om.length).set(Om);
+    const pAcc = alloc(total, 8, fn);
+    f64view(pAcc, total).set(acc);
+    const work = alloc(K.attnMprimeWork(B, P, H, dh, dv, nQ, T.length, pT), 1, `${fn}: atoms of ${B} samples`);
+    K.attnMprimeAcc(B, P, H, dh, dv, scale, nQ, T.length, pT, pW, pFw, pOm, pAcc, work);
+    acc.set(f64view(pAcc, total));
+    return acc;
+  });
+}
+
+/**
+ * The per-shard squared edges of the attention structure (src/rib/structures/attention.ts gives the
+ * algebra; assembly/attnedges.ts the loops): Et [r_in × K] += Σ over samples b and output positions
+ * T of Aᵀ ⊙ Aᵀ, Aᵀ = Σ_m diag(CR_m) T_m + Lᵀ R, with CR, L and R formed in Wasm from f̂ [B, P, r_in],
+ * per point q (weight w_q) the pattern A_q [B, H, P, P] and per head the score-path rows
+ * Ā_{q,h} [B·P × K] and the basis rows qk_{q,h} C⁺ᵀ [B·nT × r_in], kq_{q,h} C⁺ᵀ [B·P × r_in];
+ * Tm [(H+1) × r_in × K]. Returns Et.
+ */
+export function attentionEdgesAcc(
+  shape: AttnShape, T: readonly number[], weights: readonly number[], rin: number, K: number, fhat: Float64Array,
+  A: readonly Float64Array[], Abar: readonly Float64Array[][], QK: readonly Float64Array[][], KQ: readonly Float64Array[][],
+  Tm: Float64Array, Et: Float64Array,
+): Float64Array {
+  const fn = 'attentionEdgesAcc';
+  checkShape(fn, shape);
+  const { B, P, H, scale } = shape;
+  checkDim(fn, 'rin', rin);
+  checkDim(fn, 'K', K);
+  const nQ = weights.length;
+  const nT = T.length;
+  if (nQ < 1 || A.length !== nQ || Abar.length !== nQ || QK.length !== nQ || KQ.length !== nQ) throw new RangeError(`${fn}: need the pattern, Ā, qk and kq of each of the ${nQ} integration points`);
+  for (const t of T) if (!(Number.isInteger(t) && t >= 0 && t < P)) throw new RangeError(`${fn}: output position ${t} is outside [0, ${P})`);
+  checkArray(fn, 'fhat', fhat, B * P * rin, `[B=${B} × P=${P} × r_in=${rin}]`, false);
+  for (let q = 0; q < nQ; q++) {
+    checkArray(fn, 'A', A[q]!, B * H * P * P, `[B=${B} × H=${H} × P=${P} × P]`, false);
+    for (const [name, list, rows, w] of [['Abar', Abar, B * P, K], ['QK', QK, B * nT, rin], ['KQ', KQ, B * P, rin]] as const) {
+      if (list[q]!.length !== H) throw new RangeError(`${fn}: ${name} of point ${q} has ${list[q]!.length} heads, expected ${H}`);
+      for (const a of list[q]!) checkArray(fn, name, a, rows * w, `[${rows} × ${w}]`, false);
+    }
+  }
+  checkArray(fn, 'Tm', Tm, (H + 1) * rin * K, `[${H + 1} × ${rin} × ${K}]`, false);
+  checkArray(fn, 'Et', Et, rin * K, `[${rin} × ${K}]`, false);
+  if (B === 0 || nT === 0) return Et;
+  return withArena((Kx) => {
+    const put = (a: Float64Array): number => {
+      const p = alloc(a.length, 8, fn);
+      f64view(p, a.length).set(a);
+      return p;
+    };
+    const ptrs = (arrs: readonly Float64Array[]): number => {
+      const p = alloc(arrs.length, 4, fn);
+      i32view(p, arrs.length).set(arrs.map(put));
+      return p;
+    };
+    const pT = alloc(nT, 4, fn);
+    i32view(pT, nT).set(T);
+    const pW = put(Float64Array.from(weights));
+    const pF = put(fhat);
+    const pA = ptrs(A);
+    const pAbar = ptrs(Abar.flat());
+    const pQK = ptrs(QK.flat());
+    const pKQ = ptrs(KQ.flat());
+    const pTm = put(Tm);
+    const pE = put(Et);
+    const work = alloc(Kx.attnEdgesWork(H, nQ, nT, pT, rin, K), 1, fn);
+    Kx.attnEdgesAcc(B, P, H, nQ, nT, pT, rin, K, scale, pW, pF, pA, pAbar, pQK, pKQ, pTm, pE, work);
+    Et.set(f64view(pE, rin * K));
+    return Et;
   });
 }

@@ -8,4 +8,4 @@ export { gemm, matmul, syrk, jtjAccumulate } from './blas.js';
 export { lowRankSqAcc, lowRankSqAccGather, groupPairs, nearestChain } from './build-kernels.js';
 export { EIGH_SYMMETRY_TOL, eigh, eighQL, eighJacobi, eighTridiagonal, tridiagonalize, svd, type EighOptions } from './eigen.js';
 export { exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals } from './math.js';
-export { attentionForward, attentionBackward, ATTN_BLOCK_BYTES, type AttnShape } from './attention.js';
+export { attentionForward, attentionBackward, attentionMprimeAcc, attentionEdgesAcc, ATTN_BLOCK_BYTES, type AttnShape, type AttnPoint } from './attention.js';

@@ -42,6 +42,10 @@ export interface KernelExports {
   svdWork(m: number, n: number): number;
   firstNonFinite(p: number, n: number, isF32: number): number;
   attnForward(P: number, H: number, dh: number, dv: number, h0: number, h1: number, win: number, scale: number, pQ: number, pK: number, pV: number, pA: number, pZ: number, pKT: number): void;
+  attnMprimeWork(B: number, P: number, H: number, dh: number, dv: number, nQ: number, nT: number, pT: number): number;
+  attnMprimeAcc(B: number, P: number, H: number, dh: number, dv: number, scale: number, nQ: number, nT: number, pT: number, pW: number, pFw: number, pOm: number, pAcc: number, work: number): void;
+  attnEdgesWork(H: number, nQ: number, nT: number, pT: number, rin: number, K: number): number;
+  attnEdgesAcc(B: number, P: number, H: number, nQ: number, nT: number, pT: number, rin: number, K: number, scale: number, pW: number, pF: number, pA: number, pAbar: number, pQK: number, pKQ: number, pTm: number, pE: number, work: number): void;
   attnBackward(P: number, H: number, dh: number, dv: number, h0: number, h1: number, nr: number, scale: number, pQ: number, pK: number, pV: number, pA: number, pGZ: number, pGQ: number, pGK: number, pGV: number, pW: number): void;
 }
 

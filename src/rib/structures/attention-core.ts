@@ -7,13 +7,13 @@
  * For output position t, the cotangent rows U [K × dOut] give, per sample (spec App. B):
  *   X̄[s] = δ_{st}·U·Rᵀ + Σ_h A_h[t,s]·OV_h + Σ_h S̄_h[:,s] ⊗ qk_h + δ_{st}·Σ_{h,j≤t} S̄_h[:,j] ⊗ kq_{h,j}
  * with the sample-independent OV_h = U·Wo_hᵀ·Wv_hᵀ, ZO_h = U·Wo_hᵀ, and per sample
- * Ā_h[:,j] = ZO_h·v_h[j], S̄_h[:,j] = scale·A_h[t,j]·(Ā_h[:,j] − Σ_j' Ā_h[:,j']A_h[t,j']) (`softmaxVjp`),
+ * Ā_h[:,j] = ZO_h·v_h[j], S̄_h[:,j] = scale·A_h[t,j]·(Ā_h[:,j] − Σ_j' Ā_h[:,j']A_h[t,j']) (`softmaxVjp`; in Wasm: assembly/attnedges.ts),
  * qk_h = q_h[t]·Wk_hᵀ, kq_{h,j} = k_h[j]·Wq_hᵀ (R = I for an identity residual). So X̄[s] =
  * (scaled sums of OV_h) + Coef_s·Basis_s, one small GEMM per (sample, s) instead of K full
  * backward passes. Checked against the modules' own VJPs in test/structures.test.ts.
  */
 import { gemm } from '../../linalg/index.js';
-import { AttnOut, softmaxVjp, type Module } from '../../models/modules.js';
+import { AttnOut, type Module } from '../../models/modules.js';
 import { concatTup, splitTup, type Tup } from '../../models/tuple.js';
 import type { Section, SectionStructure } from '../../models/types.js';
 
@@ -172,20 +172,6 @@ export function attnShardPre(st: AttnStruct, pre: AttnPre, f: AttnForward, B: nu
     Abar.push(gemm(false, true, rows, K, dv, vh, pre.ZO[h]!, new Float64Array(rows * K)));
   }
   return { Abar };
-}
-
-/**
- * The score-path cotangent columns of sample b, output position t, one per (head h, key position
- * j ≤ t), h-major: S̄_h[:, j] = scale·A_h[t,j]·(Ā_h[:, j] − Σ_j' A_h[t,j'] Ā_h[:, j']) [K], written as
- * rows of `out` from row `row0` (rs: K scratch). They multiply qk_h at s = j and kq_{h,j} at s = t.
- */
-export function attnScoreColumns(st: AttnStruct, f: AttnForward, sh: AttnShard, K: number, b: number, t: number, out: Float64Array, row0: number, rs: Float64Array): void {
-  const { H, scale } = st;
-  const P = f.P;
-  for (let h = 0; h < H; h++) {
-    const ab = (b * H + h) * P * P + t * P;
-    softmaxVjp(f.A, ab, t + 1, scale, sh.Abar[h]!, b * P * K, K, K, out, (row0 + h * (t + 1)) * K, K, rs);
-  }
 }
 
 /** The output positions probed and their count: only P−1 with a last-position add. */

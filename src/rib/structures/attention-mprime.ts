@@ -15,15 +15,8 @@
  * is assembled once from their ordered sum (`attnMprimeAssemble`). This replaces the SYRK over all
  * r×d cotangent blocks (N·P·r rows) by GEMMs over ~N·(P + H·P) short vectors.
  */
-import { gemm, groupPairs } from '../../linalg/index.js';
-import { softmaxVjp } from '../../models/modules.js';
+import { attentionMprimeAcc, gemm } from '../../linalg/index.js';
 import { attnForward, headBlock, outputPositions, type AttnForward, type AttnStruct } from './attention-core.js';
-import { scratch, scratchI32 } from './scratch.js';
-
-/** dst[d0, d0 + n) = src[s0, s0 + n) (no subarray views: this runs once per atom). */
-function copyRow(src: Float64Array, s0: number, dst: Float64Array, d0: number, n: number): void {
-  for (let i = 0; i < n; i++) dst[d0 + i] = src[s0 + i]!;
-}
 
 /** Sizes of the packed accumulators [S | B | T]. */
 export function attnAccLayout(st: AttnStruct): { M1: number; nS: number; nB: number; nT: number; total: number } {
@@ -51,145 +44,11 @@ export function attnMprimeAcc(
   cached: AttnForward | null = null,
 ): Float64Array {
   const { H, dh, dv, scale } = st;
-  const lay = attnAccLayout(st);
-  const { M1 } = lay;
-  const acc = new Float64Array(lay.total);
-  const S = acc.subarray(0, lay.nS);
-  const Bacc = acc.subarray(lay.nS, lay.nS + lay.nB);
-  const Tacc = acc.subarray(lay.nS + lay.nB);
   const Om = omegaFor(st, U, r);
-  const HV = H * dv;
-  const HK = H * dh;
-  const W2 = 2 * HK; // lifted y space [a = 2h: dh | a = 2h+1: dh]
   // `cached`: the forward at x (alpha 1) from the shared cache (see AttnForwardAll)
   const fw = alphas.map((a) => (cached && a === 1 ? cached : attnForward(st, a === 1 ? x : x.map((v) => a * v), B, P)));
-  const T = outputPositions(st, P);
-  const nQ = fw.length;
-  // atom capacity: per (b, t): Σ_{s≤t} H·nQ + H·(t+1)·nQ
-  let cap = 0;
-  for (const t of T) cap += (t + 1) * H * nQ + H * (t + 1) * nQ;
-  cap *= B;
-  // the per-shard temporaries (tens of MB) live in this thread's scratch buffers (scratch.ts)
-  const aBlk = scratchI32('mprime.aBlk', cap, false);
-  const aGrp = scratchI32('mprime.aGrp', cap, false); // group index (b, t, s)
-  const aU = scratch('mprime.aU', cap * dv, false);
-  const aY = scratch('mprime.aY', cap * dh, false);
-  const nGroupsMax = B * T.reduce((s, t) => s + t + 1, 0);
-  const gC = scratch('mprime.gC', nGroupsMax * M1);
-  const gStart = scratchI32('mprime.gStart', nGroupsMax + 1, false);
-  const vt = new Float64Array(nQ * H * P * dv); // ṽ per (q, h, j)
-  const vbar = new Float64Array(dv);
-  let n = 0;
-  let g = 0;
-  for (let b = 0; b < B; b++) {
-    for (const t of T) {
-      // ṽ_{h,j} = scale·A_h[t,j]·(v_h[j] − Σ_j' A_h[t,j'] v_h[j']) for every integration point
-      for (let q = 0; q < nQ; q++) {
-        const f = fw[q]!;
-        for (let h = 0; h < H; h++) softmaxVjp(f.A, ((b * H + h) * P + t) * P, t + 1, scale, f.v, b * P * HV + h * dv, HV, dv, vt, (q * H + h) * P * dv, dv, vbar);
-      }
-      for (let s = 0; s <= t; s++) {
-        gStart[g] = n;
-        const co = g * M1;
-        for (let q = 0; q < nQ; q++) {
-          const w = weights[q]!;
-          const f = fw[q]!;
-          if (s === t) gC[co] += w;
-          for (let h = 0; h < H; h++) {
-            gC[co + 1 + h] += w * f.A[((b * H + h) * P + t) * P + s]!;
-            // k-type atom: u = w ṽ_{h,s}, y = q_h[t]
-            aBlk[n] = 2 * h;
-            aGrp[n] = g;
-            const vo = ((q * H + h) * P + s) * dv;
-            for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vo + e]!;
-            copyRow(f.q, (b * P + t) * HK + h * dh, aY, n * dh, dh);
-            n++;
-            if (s === t) {
-              for (let j = 0; j <= t; j++) {
-                aBlk[n] = 2 * h + 1;
-                aGrp[n] = g;
-                const vj = ((q * H + h) * P + j) * dv;
-                for (let e = 0; e < dv; e++) aU[n * dv + e] = w * vt[vj + e]!;
-                copyRow(f.k, (b * P + j) * HK + h * dh, aY, n * dh, dh);
-                n++;
-              }
-            }
-          }
-        }
-        g++;
-      }
-    }
-  }
-  gStart[g] = n;
-  // S = Σ c cᵀ
-  gemm(true, false, M1, M1, g, gC.subarray(0, g * M1), gC.subarray(0, g * M1), S, 1, 1);
-  // atom rows grouped by head (for Ωu) and by block (for Z), each in ascending atom order:
-  // byHead/byBlock list the atoms, headRow/blockRow give an atom's row (counting sorts)
-  const nBlk = 2 * H;
-  const bStart = new Int32Array(nBlk + 1);
-  for (let i = 0; i < n; i++) bStart[aBlk[i]! + 1]!++;
-  for (let a = 0; a < nBlk; a++) bStart[a + 1]! += bStart[a]!;
-  const hStart = new Int32Array(H + 1);
-  for (let h = 0; h <= H; h++) hStart[h] = bStart[2 * h]!;
-  const byBlock = scratchI32('mprime.byBlock', n, false);
-  const byHead = scratchI32('mprime.byHead', n, false);
-  const blockRow = scratchI32('mprime.blockRow', n, false);
-  const headRow = scratchI32('mprime.headRow', n, false);
-  {
-    const bPos = bStart.slice(0, nBlk);
-    const hPos = hStart.slice(0, H);
-    for (let i = 0; i < n; i++) {
-      const a = aBlk[i]!;
-      const rb = bPos[a]!++;
-      byBlock[rb] = i;
-      blockRow[i] = rb;
-      const rh = hPos[a >> 1]!++;
-      byHead[rh] = i;
-      headRow[i] = rh;
-    }
-  }
-  // Ωu per atom (rows of Ω for the atom's head) [n × H·dv], in head order: u lifted into H·dv
-  // (zeros outside the head) would waste H×; per-head GEMMs write their rows in place
-  const OmU = scratch('mprime.OmU', n * HV);
-  for (let h = 0; h < H; h++) {
-    const h0 = hStart[h]!;
-    const na = hStart[h + 1]! - h0;
-    if (!na) continue;
-    const Uh = scratch('mprime.Uh', na * dv, false);
-    for (let k = 0; k < na; k++) copyRow(aU, byHead[h0 + k]! * dv, Uh, k * dv, dv);
-    const Omh = headBlock(Om, HV, HV, h * dv, dv); // [H·dv × dv] = Ω[:, head h]
-    gemm(false, true, na, HV, dv, Uh, Omh, OmU.subarray(h0 * HV, (h0 + na) * HV));
-  }
-  // Z_α = Σ_{β in α's group} K_αβ lift(y_β), K_αβ = u_αᵀ (Ω u_β)[head h_α]; row α of Z in block order
-  const Z = groupPairs(gStart.subarray(0, g + 1), aBlk.subarray(0, n), aU.subarray(0, n * dv), dv, OmU, HV, aY.subarray(0, n * dh), dh, null, W2, {
-    into: scratch('mprime.Z', n * W2, false),
-    wRow: headRow,
-    zRow: blockRow,
-  });
-  // per block a: B_a += Y_aᵀ [c ⊗ u]_a, T[a rows] += Y_aᵀ Z_a (Z_a: the block's rows of Z)
-  const MV = M1 * dv;
-  for (let a = 0; a < nBlk; a++) {
-    const a0 = bStart[a]!;
-    const na = bStart[a + 1]! - a0;
-    if (!na) continue;
-    // every row of Ya and CU is written below
-    const Ya = scratch('mprime.Ya', na * dh, false);
-    const CU = scratch('mprime.CU', na * MV, false);
-    for (let k = 0; k < na; k++) {
-      const i = byBlock[a0 + k]!;
-      copyRow(aY, i * dh, Ya, k * dh, dh);
-      const co = aGrp[i]! * M1;
-      const uo = i * dv;
-      for (let m = 0; m < M1; m++) {
-        const c = gC[co + m]!;
-        const o = k * MV + m * dv;
-        for (let e = 0; e < dv; e++) CU[o + e] = c * aU[uo + e]!;
-      }
-    }
-    gemm(true, false, dh, MV, na, Ya, CU, Bacc.subarray(a * dh * MV, (a + 1) * dh * MV), 1, 1);
-    gemm(true, false, dh, W2, na, Ya, Z.subarray(a0 * W2, (a0 + na) * W2), Tacc.subarray(a * dh * W2, (a + 1) * dh * W2), 1, 1);
-  }
-  return acc;
+  // the atoms and their products, in Wasm (assembly/attnmprime.ts)
+  return attentionMprimeAcc({ B, P, H, dh, dv, scale }, outputPositions(st, P), weights, fw, Om, new Float64Array(attnAccLayout(st).total));
 }
 
 /** M′ [d × d] (unnormalised) from the ordered sum of the packed accumulators. */

@@ -12,10 +12,10 @@
  *   per mask pattern only the projections change.
  * The forward is the section's own modules (the AttnOut forward and its cache, attention-core.ts).
  */
-import { gemm, lowRankSqAcc } from '../../linalg/index.js';
+import { attentionEdgesAcc, gemm } from '../../linalg/index.js';
 import { attendRow, attnScore } from '../../models/modules.js';
 import type { Section } from '../../models/types.js';
-import { attnForward, attnForwardSlice, attnPrecompute, attnScoreColumns, attnShardPre, cotRows, detectAttention, headBlock, outputPositions, type AttnStruct } from './attention-core.js';
+import { attnForward, attnForwardSlice, attnPrecompute, attnShardPre, cotRows, detectAttention, headBlock, outputPositions, type AttnStruct } from './attention-core.js';
 import { attnMprimeAcc, attnMprimeAssemble } from './attention-mprime.js';
 import { shardRows } from './generic.js';
 import { gatherCols, gatherRows, groupPatterns, mm, type EdgeBasis, type PatternGroup } from './masks.js';
@@ -66,78 +66,19 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   });
   const KQC = fw.map((f, q) => CWq.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.k, rows, H * dh, h * dh, dh), g, scratch(`edges.KQC.${q}.${h}`, rows * rin))));
   const M1 = H + 1;
-  const Et = new Float64Array(rin * K);
-  // constant-matrix part, formed in Wasm per (b, t): Aᵀ[j, :] = Σ_m CR[m, j]·T_m[j, :] with
-  // T_0 = (U C⁺ᵀ)ᵀ, T_h = (OV_h C⁺ᵀ)ᵀ [r_in × K] and CR[0, j] = Σ_q w_q f̂[t,j],
-  // CR[1+h, j] = Σ_q w_q Σ_s A_h[t,s] f̂[s,j]
+  // constant-matrix part per (b, t): Aᵀ[j, :] = Σ_m CR[m, j]·T_m[j, :] with T_0 = (U C⁺ᵀ)ᵀ,
+  // T_h = (OV_h C⁺ᵀ)ᵀ [r_in × K] and CR[0, j] = Σ_q w_q f̂[t,j], CR[1+h, j] = Σ_q w_q Σ_s A_h[t,s] f̂[s,j];
+  // low-rank part: Aᵀ += Σ_q w_q Σ_s (Basis_s C⁺ᵀ ⊙ f̂[s,:])ᵀ Coef_sᵀ. The Coef column of head h at
+  // s = j (basis qk_h) equals the one of (h, j) at s = t (basis kq_{h,j}), so each (h, j ≤ t) is one
+  // atom: R = that column, L = w·(qk_h C⁺ᵀ ⊙ f̂[j] + kq_{h,j} C⁺ᵀ ⊙ f̂[t]). One Wasm call forms CR,
+  // L and R row by row and accumulates Et += (Aᵀ)² (assembly/attnedges.ts).
   const Tm = new Float64Array(M1 * rin * K);
   for (let j = 0; j < rin; j++)
     for (let k = 0; k < K; k++) {
       Tm[j * K + k] = UC[k * rin + j]!;
       for (let h = 0; h < H; h++) Tm[((1 + h) * rin + j) * K + k] = OVC[h]![k * rin + j]!;
     }
-  const CR = scratch('edges.CR', B * nT * M1 * rin);
-  fw.forEach((f, q) => {
-    const w = weights[q]!;
-    for (let b = 0; b < B; b++) {
-      const fb = b * P * rin;
-      for (let ti = 0; ti < nT; ti++) {
-        const t = T[ti]!;
-        const co = (b * nT + ti) * M1 * rin;
-        for (let j = 0; j < rin; j++) CR[co + j]! += w * fhat[fb + t * rin + j]!;
-        for (let h = 0; h < H; h++) {
-          const ab = ((b * H + h) * P + t) * P;
-          const ho = co + (1 + h) * rin;
-          for (let s2 = 0; s2 <= t; s2++) {
-            const a = w * f.A[ab + s2]!;
-            const fo = fb + s2 * rin;
-            for (let j = 0; j < rin; j++) CR[ho + j]! += a * fhat[fo + j]!;
-          }
-        }
-      }
-    }
-  });
-  // low-rank part per (b, t): Aᵀ += Σ_q w_q Σ_s (Basis_s C⁺ᵀ ⊙ f̂[s,:])ᵀ Coef_sᵀ. The Coef column of
-  // head h at s = j (basis qk_h) equals the one of (h, j) at s = t (basis kq_{h,j}), so each (h, j ≤ t)
-  // is one atom: R = that column, L = w·(qk_h C⁺ᵀ ⊙ f̂[j] + kq_{h,j} C⁺ᵀ ⊙ f̂[t]). One Wasm call
-  // then forms every Aᵀ and accumulates Et += A².
-  const nRows = B * nT;
-  const counts = new Int32Array(nRows);
-  let mAll = 0;
-  for (let ti = 0; ti < nT; ti++) {
-    const m = H * (T[ti]! + 1) * fw.length;
-    for (let b = 0; b < B; b++) counts[b * nT + ti] = m;
-    mAll += B * m;
-  }
-  // every row of L and R is written below
-  const L = scratch('edges.L', mAll * rin, false);
-  const R = scratch('edges.R', mAll * K, false);
-  const rs = new Float64Array(K);
-  let row = 0;
-  for (let b = 0; b < B; b++) {
-    const fb = b * P * rin; // f̂[b] in fhat
-    for (let ti = 0; ti < nT; ti++) {
-      const t = T[ti]!;
-      const ft = fb + t * rin;
-      for (let q = 0; q < fw.length; q++) {
-        const w = weights[q]!;
-        attnScoreColumns(st, fw[q]!, shs[q]!, K, b, t, R, row, rs);
-        for (let h = 0; h < H; h++) {
-          const qk = QKC[q]![h]!;
-          const kq = KQC[q]![h]!;
-          const qo = (b * nT + ti) * rin;
-          for (let j2 = 0; j2 <= t; j2++) {
-            const fj = fb + j2 * rin;
-            const ko = (b * P + j2) * rin;
-            const dst = row * rin;
-            for (let j = 0; j < rin; j++) L[dst + j] = w * (qk[qo + j]! * fhat[fj + j]! + kq[ko + j]! * fhat[ft + j]!);
-            row++;
-          }
-        }
-      }
-    }
-  }
-  lowRankSqAcc(nRows, rin, K, Tm, false, L, R, counts, null, Et, null, { count: M1, coef: CR });
+  const Et = attentionEdgesAcc({ B, P, H, dh, dv: st.dv, scale: st.scale }, T, weights, rin, K, fhat, fw.map((f) => f.A), shs.map((sh) => sh.Abar), QKC, KQC, Tm, new Float64Array(rin * K));
   const E = new Float64Array(K * rin);
   for (let j = 0; j < rin; j++) for (let k = 0; k < K; k++) E[k * rin + j] = Et[j * K + k]!;
   return E;
