@@ -339,10 +339,10 @@ export class Act implements Module {
   shape(P: number, w: readonly number[]) {
     return { P, w: [...w] };
   }
-  forward(x: Tup) {
+  forward(x: Tup, _B?: number, keep = true) {
     const pre = x.parts[0]!;
     const y = actForward(this.act, pre);
-    return { y: { P: x.P, w: [...x.w], parts: [y, ...x.parts.slice(1)] }, cache: actDeriv(this.act, pre) };
+    return { y: { P: x.P, w: [...x.w], parts: [y, ...x.parts.slice(1)] }, cache: keep ? actDeriv(this.act, pre) : null };
   }
   backward(cache: unknown, g: Tup, R: number, B: number) {
     const dact = cache as Float64Array; // [B, P, w0]
