@@ -14,6 +14,7 @@ export { svd, svdWork } from './svd';
 export { attnForward, attnBackward } from './attention';
 export { attnMprimeAcc, attnMprimeWork } from './attnmprime';
 export { attnEdgesAcc, attnEdgesWork } from './attnedges';
+export { mlpEdgesAcc, mlpEdgesWork } from './mlpedges';
 
 export function heapBase(): usize {
   return (__heap_base + 63) & ~63;

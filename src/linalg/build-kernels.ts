@@ -126,6 +126,41 @@ export function lowRankSqAccGather(
 }
 
 /**
+ * The per-shard squared edges of the MLP structure (src/rib/structures/mlp.ts gives the algebra;
+ * assembly/mlpedges.ts the loops): Et [r_in × r_out] += Σ_rows Aᵀ ⊙ Aᵀ ⊙ f̂[r]², Aᵀ = K0 +
+ * Σ_h m[r,h]·aᵀ[h]ᵀ b[h], for the integrated derivatives m [rows × H], f̂ [rows × r_in],
+ * aᵀ [H × r_in], b [H × r_out] and K0 [r_in × r_out]. The units whose m is the same in more than half
+ * of the rows enter K0 once; the rows are ordered in a nearest-pattern chain and each row updates
+ * from the baseline or from the previous row, whichever takes fewer units. Returns Et.
+ */
+export function mlpEdgesAcc(rows: number, H: number, rin: number, rout: number, m: Float64Array, fhat: Float64Array, aT: Float64Array, bm: Float64Array, K0: Float64Array, Et: Float64Array): Float64Array {
+  const fn = 'mlpEdgesAcc';
+  checkDim(fn, 'rows', rows, 0);
+  checkDim(fn, 'H', H);
+  checkDim(fn, 'rin', rin);
+  checkDim(fn, 'rout', rout);
+  checkArray(fn, 'm', m, rows * H, `[${rows} × ${H}]`, false);
+  checkArray(fn, 'fhat', fhat, rows * rin, `[${rows} × ${rin}]`, false);
+  checkArray(fn, 'aT', aT, H * rin, `[${H} × ${rin}]`, false);
+  checkArray(fn, 'bm', bm, H * rout, `[${H} × ${rout}]`, false);
+  checkArray(fn, 'K0', K0, rin * rout, `[${rin} × ${rout}]`, false);
+  checkArray(fn, 'Et', Et, rin * rout, `[${rin} × ${rout}]`, false);
+  if (rows === 0) return Et;
+  return withArena((K) => {
+    const pM = copyIn(fn, 'm', m, H);
+    const pF = copyIn(fn, 'fhat', fhat, rin);
+    const pAT = copyIn(fn, 'aT', aT, rin);
+    const pBm = copyIn(fn, 'bm', bm, rout);
+    const pK0 = copyIn(fn, 'K0', K0, rout);
+    const pE = copyIn(fn, 'Et', Et, rout);
+    const work = alloc(K.mlpEdgesWork(rows, H, rin, rout), 1, fn);
+    K.mlpEdgesAcc(rows, H, rin, rout, pM, pF, pAT, pBm, pK0, pE, work);
+    Et.set(f64view(pE, rin * rout));
+    return Et;
+  });
+}
+
+/**
  * Pairwise accumulation within groups of atoms: for each group [start[g], start[g+1]) and atoms
  * α, β in it, Z[zRow[α], blk[β]·dh : +dh] += (u_α · W[wRow[β], (blk[α] >> 1)·dv : +dv]) · y_β.
  * u [n × dv], W [n × ldw], y [n × dh], Z [n × ldz] (accumulated in place and returned; null = start

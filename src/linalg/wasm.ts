@@ -46,6 +46,8 @@ export interface KernelExports {
   attnMprimeAcc(B: number, P: number, H: number, dh: number, dv: number, scale: number, nQ: number, nT: number, pT: number, pW: number, pFw: number, pOm: number, pAcc: number, work: number): void;
   attnEdgesWork(H: number, nQ: number, nT: number, pT: number, rin: number, K: number): number;
   attnEdgesAcc(B: number, P: number, H: number, nQ: number, nT: number, pT: number, rin: number, K: number, scale: number, pW: number, pF: number, pA: number, pAbar: number, pQK: number, pKQ: number, pTm: number, pE: number, work: number): void;
+  mlpEdgesWork(rows: number, H: number, rin: number, rout: number): number;
+  mlpEdgesAcc(rows: number, H: number, rin: number, rout: number, pM: number, pF: number, pAT: number, pBm: number, pK0: number, pE: number, work: number): void;
   attnBackward(P: number, H: number, dh: number, dv: number, h0: number, h1: number, nr: number, scale: number, pQ: number, pK: number, pV: number, pA: number, pGZ: number, pGQ: number, pGK: number, pGV: number, pW: number): void;
 }
 

@@ -8,7 +8,7 @@
  *   nearest pattern, all rows of a shard in one Wasm call;
  * - edge ablation: pre-activations per mask pattern updated incrementally along a pattern chain.
  */
-import { gemm, lowRankSqAccGather, nearestChain } from '../../linalg/index.js';
+import { gemm, mlpEdgesAcc } from '../../linalg/index.js';
 import { actDeriv, actForward } from '../../models/activations.js';
 import { accumulateMlpM } from '../../models/index.js';
 import type { Section, SectionStructure } from '../../models/types.js';
@@ -76,94 +76,17 @@ function mlpEdges(
     const w = p.weights[q]!;
     for (let i = 0; i < m.length; i++) m[i]! += w * tmp[i]!;
   }
-  const Et = new Float64Array(rin * rout); // transposed accumulator
-  const aAct = new Float64Array(H * rin);
-  const bAct = new Float64Array(H * rout);
-  // baseline m̄_h: the unit's first non-zero value when more than half of the rows hold it (e.g.
-  // ReLU units that are mostly on), folded into K0 once; per row only the units whose m differs
-  // from the baseline enter the GEMM (fewer than the active units for most trained MLPs)
-  const mbar = new Float64Array(H);
-  const first = new Float64Array(H);
-  const cnt = new Int32Array(H);
-  for (let r = 0; r < rows; r++) {
-    const o = r * H;
-    for (let h = 0; h < H; h++) if (first[h] === 0) first[h] = m[o + h]!;
-  }
-  for (let r = 0; r < rows; r++) {
-    const o = r * H;
-    for (let h = 0; h < H; h++) if (m[o + h] === first[h]) cnt[h]!++;
-  }
-  for (let h = 0; h < H; h++) if (first[h] !== 0 && cnt[h]! * 2 > rows) mbar[h] = first[h]!;
-  let nb = 0;
-  for (let h = 0; h < H; h++) {
-    if (mbar[h] === 0) continue;
-    aAct.set(aT.subarray(h * rin, (h + 1) * rin), nb * rin);
-    for (let i = 0; i < rout; i++) bAct[nb * rout + i] = mbar[h]! * bm[h * rout + i]!;
-    nb++;
-  }
-  const K0b = K0.slice();
-  if (nb > 0) gemm(true, false, rin, rout, nb, aAct.subarray(0, nb * rin), bAct.subarray(0, nb * rout), K0b, 1, 1);
-  // Row order: a greedy nearest-neighbour chain over the patterns "m differs from the baseline"
-  // (Hamming distance on bitsets). Each row then starts from the baseline, T = K0b + Σ_h (m − m̄)_h
-  // a_h b_hᵀ, or — when fewer units differ — from the previous row's T, T = T_prev + Σ_h Δm_h a_h b_hᵀ.
-  // The rank of the per-row update drops (mod-add: ~200 → ~90 of 513 units); one Wasm call does all
-  // rows: GEMM update, then Et += T² f̂².
-  const order = unitChainOrder(m, mbar, rows, H);
-  const counts = new Int32Array(rows);
-  const base = new Int32Array(rows);
-  let tot = 0;
-  for (let k = 0; k < rows; k++) {
-    const r = order[k]!;
-    const ro = r * H;
-    let cb = 0;
-    let cp = Infinity;
-    if (k > 0) {
-      const po = order[k - 1]! * H;
-      let c = 0;
-      for (let h = 0; h < H; h++) {
-        const v = m[ro + h]!;
-        if (v !== mbar[h]!) cb++;
-        if (v !== m[po + h]!) c++;
-      }
-      cp = c;
-    } else for (let h = 0; h < H; h++) if (m[ro + h]! !== mbar[h]!) cb++;
-    base[k] = cp < cb ? 0 : 1;
-    counts[k] = cp < cb ? cp : cb;
-    tot += counts[k]!;
-  }
-  const idx = new Int32Array(tot);
-  const scl = new Float64Array(tot);
-  const f2 = scratch('mlpEdges.f2', rows * rin, false); // every row written below
-  let n = 0;
-  for (let k = 0; k < rows; k++) {
-    const r = order[k]!;
-    const ro = base[k] ? -1 : order[k - 1]! * H;
-    for (let h = 0; h < H; h++) {
-      const mh = m[r * H + h]! - (ro < 0 ? mbar[h]! : m[ro + h]!);
-      if (mh === 0) continue;
-      idx[n] = h;
-      scl[n] = mh;
-      n++;
-    }
-    for (let j = 0; j < rin; j++) f2[k * rin + j] = fhat[r * rin + j]! * fhat[r * rin + j]!;
-  }
-  lowRankSqAccGather(rows, rin, rout, K0b, aT, bm, H, idx, scl, counts, f2, Et, base);
+  // Per row, C⁺J C_out = K0 + Σ_h m_h a_h b_hᵀ, squared and scaled by f̂² (assembly/mlpedges.ts):
+  // the baseline m̄_h (a unit's first non-zero value when more than half of the rows hold it, e.g.
+  // ReLU units that are mostly on) is folded into K0 once; the rows follow a greedy nearest-neighbour
+  // chain over the patterns "m differs from the baseline", and each row starts from the baseline,
+  // T = K0 + Σ_h (m − m̄)_h a_h b_hᵀ, or — when fewer units differ — from the previous row's T. The
+  // rank of the per-row update drops (mod-add: ~200 → ~90 of 513 units).
+  const Et = mlpEdgesAcc(rows, H, rin, rout, m, fhat, aT, bm, K0, new Float64Array(rin * rout));
   const E = new Float64Array(rout * rin);
   for (let j = 0; j < rin; j++) for (let i = 0; i < rout; i++) E[i * rin + j] = Et[j * rout + i]!;
   return E;
 }
-
-/** Greedy nearest-neighbour order of rows by the Hamming distance of "m ≠ m̄" (ties: lowest row). */
-function unitChainOrder(m: Float64Array, mbar: Float64Array, rows: number, H: number): Int32Array {
-  const W = 2 * ((H + 63) >> 6); // whole 64-bit words per row
-  const bits = new Int32Array(rows * W);
-  for (let r = 0; r < rows; r++) {
-    const o = r * H;
-    for (let h = 0; h < H; h++) if (m[o + h]! !== mbar[h]!) bits[r * W + (h >> 5)]! |= 1 << (h & 31);
-  }
-  return nearestChain(bits, rows, W);
-}
-
 
 function mlpEdgeAblated(section: Section, x: Float64Array, B: number, eb: EdgeBasis, mask: Uint8Array): Float64Array {
   const st = mlpOf(section);

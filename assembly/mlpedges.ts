@@ -1,0 +1,157 @@
+// The per-shard squared edges of the MLP structure (src/rib/structures/mlp.ts, which explains the
+// algebra): per row r, Aᵀ = K0 + Σ_h m[r,h]·a_h b_hᵀ (r_in × r_out) and E += Aᵀ ⊙ Aᵀ ⊙ f̂[r]². One
+// call per shard: the baseline m̄ (folded into K0), the row chain over the "m ≠ m̄" patterns
+// (nearestChain), each row's units (those that differ from the baseline or from the previous
+// row, whichever are fewer) and the updates stay in Wasm memory. The operations and their order
+// are those of the former TypeScript loops and of `lowRankSqAccGather`, so the sums are the same bits.
+import { gemm, KC_MAX, NC } from './gemm';
+import { sqAccRow } from './sqacc';
+import { nearestChain } from './chain';
+
+// @ts-ignore: decorator
+@inline
+function al64(bytes: usize): usize {
+  return (bytes + 63) & ~(<usize>63);
+}
+
+/** Bytes of work memory `mlpEdgesAcc` needs. */
+export function mlpEdgesWork(rows: i32, H: i32, rin: i32, rout: i32): f64 {
+  const r = <u64>rows;
+  const h = <u64>H;
+  const w = <u64>((H + 63) >> 6);
+  let b: u64 = 0;
+  b += ((h << 3) + 63) & ~(<u64>63); // mbar
+  b += ((h << 3) + 63) & ~(<u64>63); // first
+  b += ((h << 2) + 63) & ~(<u64>63); // cnt
+  b += (((h * <u64>rin) << 3) + 63) & ~(<u64>63); // aAct, then the row's L
+  b += (((h * <u64>rout) << 3) + 63) & ~(<u64>63); // bAct, then the row's R
+  b += (((r * w) << 3) + 63) & ~(<u64>63); // bits
+  b += ((r << 2) + 63) & ~(<u64>63); // order
+  b += ((r << 2) + 63) & ~(<u64>63); // rem
+  b += ((<u64>rin << 3) + 63) & ~(<u64>63); // f̂² of the row
+  b += (((<u64>rin * <u64>rout) << 3) + 63) & ~(<u64>63); // T
+  const m4 = (<u64>rin + 3) & ~(<u64>3);
+  const n4 = (<u64>rout + 3) & ~(<u64>3);
+  b += (<u64>KC_MAX * (m4 + min(n4, <u64>NC)) + 16) << 3; // gemmWork(r_in, r_out) (gemm.ts)
+  return <f64>b;
+}
+
+/**
+ * E_t [r_in × r_out] += Σ_rows Aᵀ ⊙ Aᵀ ⊙ f̂², for the integrated derivatives m [rows × H] at pM, f̂
+ * [rows × r_in] at pF, aᵀ = (C⁺ Win)ᵀ [H × r_in] at pAT, b = Wout C_out [H × r_out] at pBm and the
+ * constant part K0 [r_in × r_out] at pK0 (the baseline units are added to a copy). work:
+ * `mlpEdgesWork` bytes.
+ */
+export function mlpEdgesAcc(rows: i32, H: i32, rin: i32, rout: i32, pM: usize, pF: usize, pAT: usize, pBm: usize, pK0: usize, pE: usize, work: usize): void {
+  if (rows <= 0) return;
+  const w = (H + 63) >> 6;
+  const rowM = <usize>H << 3;
+  const rowF = <usize>rin << 3;
+  let p = work;
+  const mbar = p; p += al64(<usize>H << 3);
+  const first = p; p += al64(<usize>H << 3);
+  const cnt = p; p += al64(<usize>H << 2);
+  const Ls = p; p += al64((<usize>H * <usize>rin) << 3);
+  const Rs = p; p += al64((<usize>H * <usize>rout) << 3);
+  const bits = p; p += al64((<usize>rows * <usize>w) << 3);
+  const order = p; p += al64(<usize>rows << 2);
+  const rem = p; p += al64(<usize>rows << 2);
+  const f2 = p; p += al64(rowF);
+  const T = p; p += al64((<usize>rin * <usize>rout) << 3);
+  const gw = p;
+  // baseline m̄_h: the unit's first non-zero value when more than half of the rows hold it
+  memory.fill(mbar, 0, rowM);
+  memory.fill(first, 0, rowM);
+  memory.fill(cnt, 0, <usize>H << 2);
+  for (let r = 0; r < rows; r++) {
+    const o = pM + <usize>r * rowM;
+    for (let h = 0; h < H; h++) {
+      const fo = first + (<usize>h << 3);
+      if (load<f64>(fo) == 0.0) store<f64>(fo, load<f64>(o + (<usize>h << 3)));
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = pM + <usize>r * rowM;
+    for (let h = 0; h < H; h++) {
+      if (load<f64>(o + (<usize>h << 3)) == load<f64>(first + (<usize>h << 3))) {
+        const co = cnt + (<usize>h << 2);
+        store<i32>(co, load<i32>(co) + 1);
+      }
+    }
+  }
+  for (let h = 0; h < H; h++) {
+    const f = load<f64>(first + (<usize>h << 3));
+    if (f != 0.0 && load<i32>(cnt + (<usize>h << 2)) * 2 > rows) store<f64>(mbar + (<usize>h << 3), f);
+  }
+  // K0b = K0 + Σ_{h: m̄_h ≠ 0} a_h (m̄_h b_h)ᵀ, the baseline of every row (into T's first use)
+  let nb = 0;
+  for (let h = 0; h < H; h++) {
+    const mb = load<f64>(mbar + (<usize>h << 3));
+    if (mb == 0.0) continue;
+    memory.copy(Ls + ((<usize>nb * <usize>rin) << 3), pAT + ((<usize>h * <usize>rin) << 3), rowF);
+    const src = pBm + ((<usize>h * <usize>rout) << 3);
+    const dst = Rs + ((<usize>nb * <usize>rout) << 3);
+    for (let i = 0; i < rout; i++) store<f64>(dst + (<usize>i << 3), mb * load<f64>(src + (<usize>i << 3)));
+    nb++;
+  }
+  if (nb > 0) gemm(true, false, rin, rout, nb, Ls, rin, false, Rs, rout, false, pK0, rout, 1.0, 1.0, gw);
+  // row order: greedy nearest-neighbour chain over the patterns m ≠ m̄ (Hamming distance)
+  memory.fill(bits, 0, (<usize>rows * <usize>w) << 3);
+  for (let r = 0; r < rows; r++) {
+    const o = pM + <usize>r * rowM;
+    const bo = bits + ((<usize>r * <usize>w) << 3);
+    for (let h = 0; h < H; h++) {
+      if (load<f64>(o + (<usize>h << 3)) != load<f64>(mbar + (<usize>h << 3))) {
+        const wo = bo + (<usize>(h >> 6) << 3);
+        store<u64>(wo, load<u64>(wo) | (<u64>1 << <u64>(h & 63)));
+      }
+    }
+  }
+  nearestChain(rows, w, bits, order, rem);
+  // per row: T = K0b + Σ (m − m̄)_h a_h b_hᵀ, or T_prev + Σ Δm_h a_h b_hᵀ when fewer units differ
+  // from the previous row; then E += T ⊙ T ⊙ f̂²
+  let prev = -1;
+  const mn = (<usize>rin * <usize>rout) << 3;
+  for (let k = 0; k < rows; k++) {
+    const r = load<i32>(order + (<usize>k << 2));
+    const ro = pM + <usize>r * rowM;
+    let cb = 0;
+    let cp = i32.MAX_VALUE;
+    if (k > 0) {
+      const po = pM + <usize>prev * rowM;
+      let c = 0;
+      for (let h = 0; h < H; h++) {
+        const v = load<f64>(ro + (<usize>h << 3));
+        if (v != load<f64>(mbar + (<usize>h << 3))) cb++;
+        if (v != load<f64>(po + (<usize>h << 3))) c++;
+      }
+      cp = c;
+    } else {
+      for (let h = 0; h < H; h++) if (load<f64>(ro + (<usize>h << 3)) != load<f64>(mbar + (<usize>h << 3))) cb++;
+    }
+    const fromBase = !(cp < cb);
+    const ref = fromBase ? mbar : pM + <usize>prev * rowM;
+    if (k == 0 || fromBase) memory.copy(T, pK0, mn);
+    let kb = 0;
+    for (let h = 0; h < H; h++) {
+      const mh = load<f64>(ro + (<usize>h << 3)) - load<f64>(ref + (<usize>h << 3));
+      if (mh == 0.0) continue;
+      memory.copy(Ls + ((<usize>kb * <usize>rin) << 3), pAT + ((<usize>h * <usize>rin) << 3), rowF);
+      const src = pBm + ((<usize>h * <usize>rout) << 3);
+      const dst = Rs + ((<usize>kb * <usize>rout) << 3);
+      const sv = f64x2.splat(mh);
+      let q = 0;
+      for (; q + 2 <= rout; q += 2) v128.store(dst + (<usize>q << 3), f64x2.mul(sv, v128.load(src + (<usize>q << 3))));
+      for (; q < rout; q++) store<f64>(dst + (<usize>q << 3), mh * load<f64>(src + (<usize>q << 3)));
+      kb++;
+    }
+    const fr = pF + <usize>r * rowF;
+    for (let j = 0; j < rin; j++) {
+      const v = load<f64>(fr + (<usize>j << 3));
+      store<f64>(f2 + (<usize>j << 3), v * v);
+    }
+    if (kb > 0) gemm(true, false, rin, rout, kb, Ls, rin, false, Rs, rout, false, T, rout, 1.0, 1.0, gw);
+    sqAccRow(0, rin, rout, T, f2, pE);
+    prev = r;
+  }
+}
