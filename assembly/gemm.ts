@@ -262,4 +262,45 @@ export function syrkFinish(pGu: usize, d: i32, pG: usize, alpha: f64): void {
       }
     }
   }
+  return -1;
+}
+
+/**
+ * G[d×d] += XᵀX for X [rows × d] whose entries are all exactly 0 or 1 (e.g. ReLU derivative
+ * patterns): the entries of XᵀX are the co-occurrence counts, exact integers, so counting them with
+ * bitsets gives the same values as summing the products (`syrkAcc`). work: d·⌈rows/64⌉ u64.
+ * Returns -1, or the index of the first entry that is neither 0 nor 1 (G is then unchanged).
+ */
+export function binaryGram(pX: usize, rows: i32, d: i32, pG: usize, work: usize): i32 {
+  const w = (rows + 63) >> 6;
+  const colBytes = <usize>w << 3;
+  memory.fill(work, 0, <usize>d * colBytes);
+  for (let r = 0; r < rows; r++) {
+    const xr = pX + ((<usize>r * <usize>d) << 3);
+    const word = <usize>(r >> 6) << 3;
+    const bit = <u64>1 << <u64>(r & 63);
+    for (let j = 0; j < d; j++) {
+      const x = load<f64>(xr + (<usize>j << 3));
+      if (x == 1.0) {
+        const o = work + <usize>j * colBytes + word;
+        store<u64>(o, load<u64>(o) | bit);
+      } else if (x != 0.0) return r * d + j;
+    }
+  }
+  for (let i = 0; i < d; i++) {
+    const ci = work + <usize>i * colBytes;
+    for (let j = i; j < d; j++) {
+      const cj = work + <usize>j * colBytes;
+      let c: i64 = 0;
+      for (let t = 0; t < w; t++) c += popcnt<i64>(load<i64>(ci + (<usize>t << 3)) & load<i64>(cj + (<usize>t << 3)));
+      const v = <f64>c;
+      const pij = pG + ((<usize>i * <usize>d + <usize>j) << 3);
+      store<f64>(pij, load<f64>(pij) + v);
+      if (j != i) {
+        const pji = pG + ((<usize>j * <usize>d + <usize>i) << 3);
+        store<f64>(pji, load<f64>(pji) + v);
+      }
+    }
+  }
+  return -1;
 }

@@ -1,7 +1,7 @@
 // Wasm kernel exports. Memory is owned by the TS side (src/linalg/wasm.ts): it places operands
 // above heapBase() and grows the memory as needed; nothing here allocates.
 import { erf as erfImpl } from './math';
-export { gemm, gemmWork, syrkAcc, syrkFinish, syrkKc } from './gemm';
+export { gemm, gemmWork, syrkAcc, syrkFinish, syrkKc, binaryGram } from './gemm';
 export { eigh, eighRotCap } from './eigh';
 export { eighJacobi } from './jacobi';
 export { eighDC, eighDCWork, eighTridiag, tridiagonalize } from './eighdc';

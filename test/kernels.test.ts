@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  initKernels, kernelsReady, gemm, matmul, syrk, resident, jtjAccumulate, eigh, eighJacobi, groupPairs, lowRankSqAcc, lowRankSqAccGather, svd,
+  initKernels, kernelsReady, gemm, matmul, syrk, binaryGram, resident, jtjAccumulate, eigh, eighJacobi, groupPairs, lowRankSqAcc, lowRankSqAccGather, svd,
   exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals,
 } from '../src/linalg/index.js';
 import { naiveGemm, naiveSyrk, jacobiEigh, naiveEigh, naiveSvd } from '../src/linalg/naive.js';
@@ -191,6 +191,27 @@ describe('syrk / jtjAccumulate', () => {
     const big = new Float64Array(9000 * 130); big[9000 * 130 - 1] = NaN;
     expect(() => syrk(big, 9000, 130)).toThrow(/at \[8999,129\]/);
     expect(() => jtjAccumulate(new Float64Array(5), 1, 2, 3, new Float64Array(9))).toThrow(/jtjAccumulate: J has length 5/);
+  });
+  it('binaryGram: 0/1 rows give exactly syrk\'s G (counts), accumulated; other entries are refused', () => {
+    for (const [n, d, p] of [[1, 1, 0.5], [63, 7, 0.3], [64, 9, 0.9], [700, 513, 0.4], [130, 20, 0]] as const) {
+      const X = new Float64Array(n * d).map(() => (rng.uniform() < p ? 1 : 0));
+      const G0 = rand(rng, d * d);
+      for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) G0[i * d + j] = G0[j * d + i]!;
+      const want = syrk(X, n, d, G0.slice(), 1);
+      const got = binaryGram(X, n, d, G0.slice());
+      expect(Array.from(got)).toEqual(Array.from(want));
+      // the counts themselves
+      const C = binaryGram(X, n, d, new Float64Array(d * d));
+      let c01 = 0;
+      if (d > 1) for (let r = 0; r < n; r++) c01 += X[r * d]! * X[r * d + 1]!;
+      if (d > 1) expect(C[1]).toBe(c01);
+    }
+    const bad = new Float64Array(12).fill(1);
+    bad[7] = 0.5;
+    const G = new Float64Array(9).fill(2);
+    expect(() => binaryGram(bad, 4, 3, G)).toThrow(/binaryGram: X\[2, 1\] = 0.5 is neither 0 nor 1/);
+    expect(Array.from(G)).toEqual(new Array(9).fill(2));
+    expect(() => binaryGram(new Float64Array(5), 2, 3, new Float64Array(9))).toThrow(/binaryGram: X has length 5/);
   });
   it('no leak: repeated calls reuse the arena (memory stops growing)', () => {
     const X = rand(rng, 200 * 50);

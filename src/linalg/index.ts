@@ -4,7 +4,7 @@
 // See docs/kernels.md.
 export { initKernels, kernelsReady } from './init.js';
 export { Resident, resident, withoutOperandScreen, type FloatArray } from './operands.js';
-export { gemm, matmul, syrk, jtjAccumulate } from './blas.js';
+export { gemm, matmul, syrk, binaryGram, jtjAccumulate } from './blas.js';
 export { lowRankSqAcc, lowRankSqAccGather, groupPairs, nearestChain, mlpEdgesAcc } from './build-kernels.js';
 export { EIGH_SYMMETRY_TOL, eigh, eighQL, eighJacobi, eighTridiagonal, tridiagonalize, svd, type EighOptions } from './eigen.js';
 export { exp, log, tanh, erf, cos, sin, pow, vexp, vlog, vtanh, verf, vcos, vsin, normals } from './math.js';

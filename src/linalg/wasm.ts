@@ -25,6 +25,7 @@ export interface KernelExports {
   syrkAcc(pX: number, isF32: number, rows: number, d: number, pGu: number, work: number): void;
   syrkFinish(pGu: number, d: number, pG: number, alpha: number): void;
   syrkKc(d: number): number;
+  binaryGram(pX: number, rows: number, d: number, pG: number, work: number): number;
   eigh(pA: number, n: number, pD: number, pE: number, pW: number, pTau: number, pP: number, pRot: number): number;
   eighRotCap(n: number): number;
   lowRankSqAccGather(nRows: number, m: number, n: number, pK0: number, pL0: number, pR0: number, pIdx: number, pS: number, pK: number, pBase: number, pF: number, pE: number, pT: number, pLs: number, pRs: number, work: number): void;

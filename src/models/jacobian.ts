@@ -3,7 +3,7 @@
  * linear and linear-elementwise-linear sections.
  */
 import { UserError } from '../errors.js';
-import { gemm, syrk } from '../linalg/index.js';
+import { binaryGram, gemm, syrk } from '../linalg/index.js';
 import { actDeriv } from './activations.js';
 import type { Section, SectionStructure } from './types.js';
 
@@ -150,7 +150,8 @@ export function accumulateMlpM(
     const preR = pre.subarray(0, n);
     gemm(false, false, R, H, inDim, x.subarray(r0 * inDim, (r0 + R) * inDim), Win, preR, 1, 0);
     const mR = m.subarray(0, n);
-    if (alphas.length === 1 && act === 'relu' && alphas[0]! > 0) {
+    const relu01 = alphas.length === 1 && act === 'relu' && alphas[0]! > 0;
+    if (relu01) {
       const w0 = weights[0]!;
       for (let i = 0; i < n; i++) mR[i] = preR[i]! > 0 ? w0 : 0;
     } else {
@@ -164,7 +165,9 @@ export function accumulateMlpM(
       });
     }
     for (let b = 0; b < R; b++) for (let h = 0; h < H; h++) msum[h]! += mR[b * H + h]!;
-    syrk(mR, R, H, G, 1);
+    // 0/1 patterns (ReLU, one point of weight 1): G gets exact integer counts either way
+    if (relu01 && weights[0] === 1) binaryGram(mR, R, H, G);
+    else syrk(mR, R, H, G, 1);
   }
   // K = Wout·Cout [H, r]; T = (K Kᵀ) ⊙ G
   const K = new Float64Array(H * r);
