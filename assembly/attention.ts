@@ -97,11 +97,12 @@ function dotRows(x: usize, T: usize, n: i32, P: i32, j0: i32, i: i32, scaled: bo
  * For every query i, keys j0 ≤ j ≤ i with j0 = max(0, i + 1 − win): score = (Σ_c q_c·k_c)·scale,
  * the pattern a = softmax (max-shifted, exp, summed in j order, divided) and Z[i, h] += Σ_j a_j·v_j.
  * A [(h1 − h0) × P × P] gets every entry (0 outside the keys); Z [P × H·dv] is accumulated.
- * Work: dh·P f64 at pKT.
+ * Only queries i ≥ i0 are computed (rows i < i0 of A are 0, of Z untouched): each row is
+ * independent of the others, so the rows computed are the same bits either way. Work: dh·P f64 at pKT.
  */
 export function attnForward(
   P: i32, H: i32, dh: i32, dv: i32, h0: i32, h1: i32, win: i32, scale: f64,
-  pQ: usize, pK: usize, pV: usize, pA: usize, pZ: usize, pKT: usize,
+  pQ: usize, pK: usize, pV: usize, pA: usize, pZ: usize, pKT: usize, i0: i32,
 ): void {
   const dqk = H * dh;
   const dvv = H * dv;
@@ -109,7 +110,9 @@ export function attnForward(
     transposeCols(pK, dqk, h * dh, dh, P, pKT);
     const ab = at(pA, (h - h0) * P * P);
     const vh = at(pV, h * dv);
-    for (let i = 0; i < P; i++) {
+    // queries before i0 are not asked for: their pattern rows are 0 (and Z is left as it is)
+    if (i0 > 0) memory.fill(ab, 0, (<usize>i0 * <usize>P) << 3);
+    for (let i = i0; i < P; i++) {
       const row = at(ab, i * P);
       let j0 = i + 1 - win;
       if (j0 < 0) j0 = 0;

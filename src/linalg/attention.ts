@@ -48,10 +48,12 @@ function headsPerCall(H: number, perHead: number, fixed: number): number {
  * q, k [B, P, H·dh], v [B, P, H·dv] (head-major columns) → A [B, H, P, P], Z [B, P, H·dv].
  * `window` is Infinity (global attention) or a positive integer (local attention). With
  * `keepPattern` false, A is not returned (an empty array): a forward whose caller needs only Z
- * skips copying B·H·P² values out of Wasm memory.
+ * skips copying B·H·P² values out of Wasm memory. Only queries i ≥ `firstQuery` are computed (a
+ * caller that keeps the last position only passes P − 1): the other rows of A and Z are 0, and the
+ * rows computed are the same bits as in a full forward.
  */
 export function attentionForward(
-  q: Float64Array, k: Float64Array, v: Float64Array, shape: AttnShape, window = Infinity, keepPattern = true,
+  q: Float64Array, k: Float64Array, v: Float64Array, shape: AttnShape, window = Infinity, keepPattern = true, firstQuery = 0,
 ): { A: Float64Array; Z: Float64Array } {
   const fn = 'attentionForward';
   checkShape(fn, shape);
@@ -59,6 +61,7 @@ export function attentionForward(
   if (window !== Infinity && !(Number.isInteger(window) && window >= 1)) {
     throw new RangeError(`${fn}: window must be Infinity or an integer ≥ 1, got ${window}`);
   }
+  if (!(Number.isInteger(firstQuery) && firstQuery >= 0 && firstQuery < shape.P)) throw new RangeError(`${fn}: firstQuery must be an integer in [0, P), got ${firstQuery}`);
   const { B, P, H, dh, dv, scale } = shape;
   const nq = P * H * dh;
   const nv = P * H * dv;
@@ -81,7 +84,7 @@ export function attentionForward(
       f64view(pZ, nv).fill(0);
       for (let h0 = 0; h0 < H; h0 += nh) {
         const h1 = Math.min(H, h0 + nh);
-        K.attnForward(P, H, dh, dv, h0, h1, win, scale, pQ, pK, pV, pA, pZ, pT);
+        K.attnForward(P, H, dh, dv, h0, h1, win, scale, pQ, pK, pV, pA, pZ, pT, firstQuery);
         if (keepPattern) A.set(f64view(pA, (h1 - h0) * PP), (b * H + h0) * PP);
       }
       Z.set(f64view(pZ, nv), b * nv);

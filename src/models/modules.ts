@@ -13,6 +13,7 @@ import {
   addArrays,
   expandLastPos,
   matMul,
+  matMulFrom,
   matMulT,
   takeLastPos,
   type Tup,
@@ -414,10 +415,11 @@ export class AttnIn implements Module {
     if (w[0] !== this.din) throw new Error(`module ${this.id}: input width ${w[0]}, weights expect ${this.din}`);
     return { P, w: [this.dqk, this.dqk, this.dv, w[1]!] };
   }
-  forward(x: Tup, B: number) {
+  /** `firstQuery`: q only at positions ≥ firstQuery (0 elsewhere), for an attention that is asked for those queries only. */
+  forward(x: Tup, B: number, _keep = true, firstQuery = 0) {
     const rows = B * x.P;
     const X = x.parts[0]!;
-    const q = matMul(X, rows, this.din, this.Wq, this.dqk);
+    const q = matMulFrom(X, B, x.P, firstQuery, this.din, this.Wq, this.dqk);
     const k = matMul(X, rows, this.din, this.Wk, this.dqk);
     const v = matMul(X, rows, this.din, this.Wv, this.dv);
     return { y: { P: x.P, w: [this.dqk, this.dqk, this.dv, x.w[1]!], parts: [q, k, v, x.parts[1]!] }, cache: null };
@@ -465,9 +467,13 @@ export class AttnOut implements Module {
     }
     return { P, w: [this.dout, w[3]!] };
   }
-  forward(x: Tup, B: number, keep = true): { y: Tup; cache: AttnCache } {
-    const { cache, Z } = this.attend(x, B, keep);
-    const out = matMul(Z, B * x.P, this.H * this.dv, this.Wo, this.dout);
+  /**
+   * `firstQuery`: only the queries at positions ≥ firstQuery are computed (the output and the
+   * pattern are 0 at the others), for a consumer that keeps the last position only.
+   */
+  forward(x: Tup, B: number, keep = true, firstQuery = 0): { y: Tup; cache: AttnCache } {
+    const { cache, Z } = this.attend(x, B, keep, firstQuery);
+    const out = matMulFrom(Z, B, x.P, firstQuery, this.H * this.dv, this.Wo, this.dout);
     return { y: { P: x.P, w: [this.dout, x.w[3]!], parts: [out, x.parts[3]!] }, cache };
   }
   /**
@@ -475,13 +481,13 @@ export class AttnOut implements Module {
    * Z [B, P, H·dv] = A·v per head. `forward` is this and Z·Wo; the attention structure's forward
    * cache needs only this part.
    */
-  attend(x: Tup, B: number, keep = true): { cache: AttnCache; Z: Float64Array } {
+  attend(x: Tup, B: number, keep = true, firstQuery = 0): { cache: AttnCache; Z: Float64Array } {
     const { H, dh, dv, scale } = this;
     const P = x.P;
     const [q, k, v] = x.parts as [Float64Array, Float64Array, Float64Array];
     // Wasm loops (src/linalg/attention.ts), bit-identical to attnScore + attendRow per query row;
     // local attention: keys i − window < j ≤ i. Without `keep` the pattern stays in Wasm memory.
-    const { A, Z } = attentionForward(q, k, v, { B, P, H, dh, dv, scale }, this.window, keep);
+    const { A, Z } = attentionForward(q, k, v, { B, P, H, dh, dv, scale }, this.window, keep, firstQuery);
     return { cache: { q, k, v, A, P }, Z };
   }
   backward(cache: unknown, g: Tup, R: number, B: number) {

@@ -81,6 +81,22 @@ export function matMul(X: Float64Array, rows: number, k: number, W: Float64Array
 }
 
 /**
+ * X [B, P, k] · W [k, n] at positions ≥ p0 only → new [B, P, n], 0 at the positions before p0.
+ * p0 = 0 is `matMul`. A GEMM's rows do not depend on the other rows, so the rows computed are the
+ * same bits as in the full product.
+ */
+export function matMulFrom(X: Float64Array, B: number, P: number, p0: number, k: number, W: Float64Array, n: number): Float64Array {
+  if (p0 === 0) return matMul(X, B * P, k, W, n);
+  const m = P - p0;
+  const Xs = new Float64Array(B * m * k);
+  for (let b = 0; b < B; b++) Xs.set(X.subarray((b * P + p0) * k, (b + 1) * P * k), b * m * k);
+  const Ys = matMul(Xs, B * m, k, W, n);
+  const Y = new Float64Array(B * P * n);
+  for (let b = 0; b < B; b++) Y.set(Ys.subarray(b * m * n, (b + 1) * m * n), (b * P + p0) * n);
+  return Y;
+}
+
+/**
  * G [rows, n] · Wᵀ (W [k, n]) → new [rows, k], or accumulated into `into` (GEMM). Rows of G that
  * are entirely zero (e.g. cotangents at positions a last-position selection dropped) are skipped:
  * when at least a quarter of them are zero, the non-zero rows are packed, multiplied and scattered.

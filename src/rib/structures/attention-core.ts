@@ -13,7 +13,7 @@
  * backward passes. Checked against the modules' own VJPs in test/structures.test.ts.
  */
 import { gemm } from '../../linalg/index.js';
-import { AttnOut, type Module } from '../../models/modules.js';
+import { AttnIn, AttnOut, type Module } from '../../models/modules.js';
 import { concatTup, splitTup, type Tup } from '../../models/tuple.js';
 import type { Section, SectionStructure } from '../../models/types.js';
 
@@ -69,21 +69,26 @@ export interface AttnForward {
 
 /**
  * Runs the section's own modules on x [B, P, dIn] and keeps the AttnOut cache; stops at the
- * attention module, before its output projection, unless `full` (then `t` is the section's output tuple).
+ * attention module, before its output projection, unless `full` (then `t` is the section's output
+ * tuple). A section that keeps the last position only (`st.lastPos`) asks for the last query only:
+ * q, the pattern and the output are 0 at the other positions, which nothing reads (the structure
+ * probes the output positions only, `outputPositions`).
  */
 function runAttnModules(st: AttnStruct, x: Float64Array, B: number, P: number, full: boolean): { t: Tup; cache: AttnForward } {
   let t = splitTup(x, B, P, st.inW);
   let cache: AttnForward | null = null;
+  const q0 = st.lastPos ? P - 1 : 0;
   for (const m of st.mods) {
     if (m instanceof AttnOut && !full) {
-      cache = m.attend(t, B).cache; // no output projection: only the cache is used
+      cache = m.attend(t, B, true, q0).cache; // no output projection: only the cache is used
       break;
     }
     if (m instanceof AttnOut) {
-      const r = m.forward(t, B);
+      const r = m.forward(t, B, true, q0);
       t = r.y;
       cache = r.cache;
-    } else t = m.forward(t, B).y;
+    } else if (m instanceof AttnIn) t = m.forward(t, B, true, q0).y;
+    else t = m.forward(t, B).y;
   }
   if (!cache) throw new Error('attention structure: no attn_out module');
   return { t, cache };
