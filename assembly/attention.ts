@@ -141,6 +141,24 @@ export function attnForward(
 }
 
 /**
+ * `attnForward` of every head of nb consecutive samples (q, k, v, A and Z of sample b at b times
+ * their per-sample sizes; Z is zeroed first): one call for a batch of short sequences.
+ */
+export function attnForwardSamples(
+  nb: i32, P: i32, H: i32, dh: i32, dv: i32, win: i32, scale: f64,
+  pQ: usize, pK: usize, pV: usize, pA: usize, pZ: usize, pKT: usize, i0: i32,
+): void {
+  const nq = (<usize>P * <usize>H * <usize>dh) << 3;
+  const nv = (<usize>P * <usize>H * <usize>dv) << 3;
+  const na = (<usize>H * <usize>P * <usize>P) << 3;
+  memory.fill(pZ, 0, <usize>nb * nv);
+  for (let b = 0; b < nb; b++) {
+    const o = <usize>b;
+    attnForward(P, H, dh, dv, 0, H, win, scale, pQ + o * nq, pK + o * nq, pV + o * nv, pA + o * na, pZ + o * nv, pKT, i0);
+  }
+}
+
+/**
  * Backward of heads [h0, h1) of one sample for nr cotangent rows. q, k, v, A as in attnForward
  * (A: heads [h0, h1) only); per row r: Z̄ [P × H·dv] at pGZ, and q̄, k̄ [P × H·dh], v̄ [P × H·dv]
  * accumulated at pGQ, pGK, pGV (rows r stacked). Per head and row, for each query i in order:

@@ -11,7 +11,7 @@ export { lowRankSqAcc, lowRankSqAccGather } from './sqacc';
 export { groupPairs } from './pairs';
 export { nearestChain } from './chain';
 export { svd, svdWork } from './svd';
-export { attnForward, attnBackward } from './attention';
+export { attnForward, attnForwardSamples, attnBackward } from './attention';
 export { attnMprimeAcc, attnMprimeWork } from './attnmprime';
 export { attnEdgesAcc, attnEdgesWork } from './attnedges';
 export { mlpEdgesAcc, mlpEdgesWork } from './mlpedges';

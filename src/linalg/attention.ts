@@ -69,6 +69,29 @@ export function attentionForward(
   const A = new Float64Array(keepPattern ? B * H * PP : 0);
   const Z = new Float64Array(B * nv);
   return withArena((K) => {
+    // short sequences: a batch of whole samples per call (the per-sample calls cost more than the
+    // loops at P = 3); long ones: one sample and a block of its heads per call
+    const perSample = (2 * nq + 2 * nv + H * PP) * 8;
+    const nbs = Math.min(B, Math.floor(Math.min(ATTN_BLOCK_BYTES, arenaFree() - dh * P * 8 - 4096) / perSample));
+    if (nbs >= 2) {
+      const pQ = alloc(nbs * nq, 8, fn);
+      const pK = alloc(nbs * nq, 8, fn);
+      const pV = alloc(nbs * nv, 8, fn);
+      const pZ = alloc(nbs * nv, 8, fn);
+      const pA = alloc(nbs * H * PP, 8, fn);
+      const pT = alloc(dh * P, 8, fn);
+      const win = Math.min(window, P);
+      for (let b0 = 0; b0 < B; b0 += nbs) {
+        const nb = Math.min(nbs, B - b0);
+        f64view(pQ, nb * nq).set(q.subarray(b0 * nq, (b0 + nb) * nq));
+        f64view(pK, nb * nq).set(k.subarray(b0 * nq, (b0 + nb) * nq));
+        f64view(pV, nb * nv).set(v.subarray(b0 * nv, (b0 + nb) * nv));
+        K.attnForwardSamples(nb, P, H, dh, dv, win, scale, pQ, pK, pV, pA, pZ, pT, firstQuery);
+        if (keepPattern) A.set(f64view(pA, nb * H * PP), b0 * H * PP);
+        Z.set(f64view(pZ, nb * nv), b0 * nv);
+      }
+      return { A, Z };
+    }
     const pQ = alloc(nq, 8, fn);
     const pK = alloc(nq, 8, fn);
     const pV = alloc(nv, 8, fn);

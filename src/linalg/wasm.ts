@@ -43,6 +43,7 @@ export interface KernelExports {
   svdWork(m: number, n: number): number;
   firstNonFinite(p: number, n: number, isF32: number): number;
   attnForward(P: number, H: number, dh: number, dv: number, h0: number, h1: number, win: number, scale: number, pQ: number, pK: number, pV: number, pA: number, pZ: number, pKT: number, i0: number): void;
+  attnForwardSamples(nb: number, P: number, H: number, dh: number, dv: number, win: number, scale: number, pQ: number, pK: number, pV: number, pA: number, pZ: number, pKT: number, i0: number): void;
   attnMprimeWork(B: number, P: number, H: number, dh: number, dv: number, nQ: number, nT: number, pT: number): number;
   attnMprimeAcc(B: number, P: number, H: number, dh: number, dv: number, scale: number, nQ: number, nT: number, pT: number, pW: number, pFw: number, pOm: number, pAcc: number, work: number): void;
   attnEdgesWork(H: number, nQ: number, nT: number, pT: number, rin: number, K: number): number;

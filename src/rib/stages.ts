@@ -12,6 +12,7 @@
  *   edgesPlan        rib.edges    activations + C_in, C_in⁺, C_out → E, through the section structure
  */
 import { UserError } from '../errors.js';
+import { AttnOut } from '../models/modules.js';
 import type { Dataset } from '../data/types.js';
 import type { LayerBasis, Mat } from '../io/results.js';
 import { modelToSpec, type ModelSpec } from '../models/index.js';
@@ -280,6 +281,9 @@ export function attnCacheFor(c: BuildConfig, sm: SectionedModel, l: number, N: n
   if (c.naive_gradient_flow && l < sm.sections.length - 1) return null;
   const stochastic = c.n_stochastic_sources_basis_pos !== null || c.n_stochastic_sources_basis_hidden !== null;
   const sec = sm.sections[l]!;
+  // a section without an attention module is no attention section: its structure (linear maps
+  // formed from the weights) is then left to be found when a stage needs it, not before the forward
+  if (!sec.modules.some((m) => m instanceof AttnOut)) return null;
   if (structureFor(sec, 'mprime', { formula: c.basis_formula, stochastic }).name !== 'attention') return null;
   const { alphas } = integrationPoints(integrationMethodFor(c, c.node_layers[l]!), c.n_intervals);
   if (!alphas.includes(1)) return null;
