@@ -248,21 +248,26 @@ export function syrkAcc(pX: usize, isF32: bool, rows: i32, d: i32, pGu: usize, w
   }
 }
 
+/** G[i,j] += v and, off the diagonal, G[j,i] += v (G d×d). */
+// @ts-ignore: decorator
+@inline
+function addSym(pG: usize, d: i32, i: i32, j: i32, v: f64): void {
+  const pij = pG + ((<usize>i * <usize>d + <usize>j) << 3);
+  store<f64>(pij, load<f64>(pij) + v);
+  if (j != i) {
+    const pji = pG + ((<usize>j * <usize>d + <usize>i) << 3);
+    store<f64>(pji, load<f64>(pji) + v);
+  }
+}
+
 /** G[d×d] += alpha · sym(Gu), reading the upper triangle of Gu (leading dimension d4). */
 export function syrkFinish(pGu: usize, d: i32, pG: usize, alpha: f64): void {
   const d4 = (d + 3) & ~3;
   for (let i = 0; i < d; i++) {
     for (let j = i; j < d; j++) {
-      const v = alpha * load<f64>(pGu + ((<usize>i * <usize>d4 + <usize>j) << 3));
-      const pij = pG + ((<usize>i * <usize>d + <usize>j) << 3);
-      store<f64>(pij, load<f64>(pij) + v);
-      if (j != i) {
-        const pji = pG + ((<usize>j * <usize>d + <usize>i) << 3);
-        store<f64>(pji, load<f64>(pji) + v);
-      }
+      addSym(pG, d, i, j, alpha * load<f64>(pGu + ((<usize>i * <usize>d4 + <usize>j) << 3)));
     }
   }
-  return -1;
 }
 
 /**
@@ -293,13 +298,7 @@ export function binaryGram(pX: usize, rows: i32, d: i32, pG: usize, work: usize)
       const cj = work + <usize>j * colBytes;
       let c: i64 = 0;
       for (let t = 0; t < w; t++) c += popcnt<i64>(load<i64>(ci + (<usize>t << 3)) & load<i64>(cj + (<usize>t << 3)));
-      const v = <f64>c;
-      const pij = pG + ((<usize>i * <usize>d + <usize>j) << 3);
-      store<f64>(pij, load<f64>(pij) + v);
-      if (j != i) {
-        const pji = pG + ((<usize>j * <usize>d + <usize>i) << 3);
-        store<f64>(pji, load<f64>(pji) + v);
-      }
+      addSym(pG, d, i, j, <f64>c);
     }
   }
   return -1;

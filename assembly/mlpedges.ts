@@ -5,7 +5,7 @@
 // row, whichever are fewer) and the updates stay in Wasm memory. The operations and their order
 // are those of the former TypeScript loops and of `lowRankSqAccGather`, so the sums are the same bits.
 import { gemm, KC_MAX, NC } from './gemm';
-import { sqAccRow } from './sqacc';
+import { lowRankSqAccGather } from './sqacc';
 import { nearestChain } from './chain';
 
 // @ts-ignore: decorator
@@ -28,7 +28,10 @@ export function mlpEdgesWork(rows: i32, H: i32, rin: i32, rout: i32): f64 {
   b += (((r * w) << 3) + 63) & ~(<u64>63); // bits
   b += ((r << 2) + 63) & ~(<u64>63); // order
   b += ((r << 2) + 63) & ~(<u64>63); // rem
-  b += ((<u64>rin << 3) + 63) & ~(<u64>63); // f̂² of the row
+  b += (((r << 2) + 63) & ~(<u64>63)) * 2; // counts, base
+  b += (((r * h) << 2) + 63) & ~(<u64>63); // idx
+  b += (((r * h) << 3) + 63) & ~(<u64>63); // scale
+  b += (((r * <u64>rin) << 3) + 63) & ~(<u64>63); // f̂²
   b += (((<u64>rin * <u64>rout) << 3) + 63) & ~(<u64>63); // T
   const m4 = (<u64>rin + 3) & ~(<u64>3);
   const n4 = (<u64>rout + 3) & ~(<u64>3);
@@ -56,7 +59,11 @@ export function mlpEdgesAcc(rows: i32, H: i32, rin: i32, rout: i32, pM: usize, p
   const bits = p; p += al64((<usize>rows * <usize>w) << 3);
   const order = p; p += al64(<usize>rows << 2);
   const rem = p; p += al64(<usize>rows << 2);
-  const f2 = p; p += al64(rowF);
+  const counts = p; p += al64(<usize>rows << 2);
+  const base = p; p += al64(<usize>rows << 2);
+  const idx = p; p += al64((<usize>rows * <usize>H) << 2);
+  const scl = p; p += al64((<usize>rows * <usize>H) << 3);
+  const f2 = p; p += al64(<usize>rows * rowF);
   const T = p; p += al64((<usize>rin * <usize>rout) << 3);
   const gw = p;
   // baseline m̄_h: the unit's first non-zero value when more than half of the rows hold it
@@ -108,17 +115,16 @@ export function mlpEdgesAcc(rows: i32, H: i32, rin: i32, rout: i32, pM: usize, p
     }
   }
   nearestChain(rows, w, bits, order, rem);
-  // per row: T = K0b + Σ (m − m̄)_h a_h b_hᵀ, or T_prev + Σ Δm_h a_h b_hᵀ when fewer units differ
-  // from the previous row; then E += T ⊙ T ⊙ f̂²
-  let prev = -1;
-  const mn = (<usize>rin * <usize>rout) << 3;
+  // per row: its units, those that differ from the baseline (T = K0b + Σ (m − m̄)_h a_h b_hᵀ) or,
+  // when fewer, from the previous row (T = T_prev + Σ Δm_h a_h b_hᵀ); f̂² scales the squares
+  let n = 0;
   for (let k = 0; k < rows; k++) {
     const r = load<i32>(order + (<usize>k << 2));
     const ro = pM + <usize>r * rowM;
+    const po = k > 0 ? pM + <usize>load<i32>(order + (<usize>(k - 1) << 2)) * rowM : 0;
     let cb = 0;
     let cp = i32.MAX_VALUE;
     if (k > 0) {
-      const po = pM + <usize>prev * rowM;
       let c = 0;
       for (let h = 0; h < H; h++) {
         const v = load<f64>(ro + (<usize>h << 3));
@@ -130,28 +136,22 @@ export function mlpEdgesAcc(rows: i32, H: i32, rin: i32, rout: i32, pM: usize, p
       for (let h = 0; h < H; h++) if (load<f64>(ro + (<usize>h << 3)) != load<f64>(mbar + (<usize>h << 3))) cb++;
     }
     const fromBase = !(cp < cb);
-    const ref = fromBase ? mbar : pM + <usize>prev * rowM;
-    if (k == 0 || fromBase) memory.copy(T, pK0, mn);
-    let kb = 0;
+    store<i32>(base + (<usize>k << 2), fromBase ? 1 : 0);
+    store<i32>(counts + (<usize>k << 2), fromBase ? cb : cp);
+    const ref = fromBase ? mbar : po;
     for (let h = 0; h < H; h++) {
       const mh = load<f64>(ro + (<usize>h << 3)) - load<f64>(ref + (<usize>h << 3));
       if (mh == 0.0) continue;
-      memory.copy(Ls + ((<usize>kb * <usize>rin) << 3), pAT + ((<usize>h * <usize>rin) << 3), rowF);
-      const src = pBm + ((<usize>h * <usize>rout) << 3);
-      const dst = Rs + ((<usize>kb * <usize>rout) << 3);
-      const sv = f64x2.splat(mh);
-      let q = 0;
-      for (; q + 2 <= rout; q += 2) v128.store(dst + (<usize>q << 3), f64x2.mul(sv, v128.load(src + (<usize>q << 3))));
-      for (; q < rout; q++) store<f64>(dst + (<usize>q << 3), mh * load<f64>(src + (<usize>q << 3)));
-      kb++;
+      store<i32>(idx + (<usize>n << 2), h);
+      store<f64>(scl + (<usize>n << 3), mh);
+      n++;
     }
     const fr = pF + <usize>r * rowF;
+    const fk = f2 + <usize>k * rowF;
     for (let j = 0; j < rin; j++) {
       const v = load<f64>(fr + (<usize>j << 3));
-      store<f64>(f2 + (<usize>j << 3), v * v);
+      store<f64>(fk + (<usize>j << 3), v * v);
     }
-    if (kb > 0) gemm(true, false, rin, rout, kb, Ls, rin, false, Rs, rout, false, T, rout, 1.0, 1.0, gw);
-    sqAccRow(0, rin, rout, T, f2, pE);
-    prev = r;
   }
+  lowRankSqAccGather(rows, rin, rout, pK0, pAT, pBm, idx, scl, counts, base, f2, pE, T, Ls, Rs, gw);
 }

@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --json FILE] [--quick] [--filter STR]`: runs every area benchmark in turn,
- * prints one table per area and optionally writes all rows as JSON.
+ * `npm run bench [-- --json FILE] [--quick] [--filter STR[,STR…]]`: runs every area benchmark (or
+ * those the filters name) in turn, prints one table per area and optionally writes all rows as JSON.
  */
 import { environment, formatTable, type BenchContext, type BenchRow } from './harness.js';
 import { writeFileAtomic } from '../src/io/files.nodejs.js';
@@ -35,7 +35,7 @@ function parseArgs(argv: string[]): BenchContext {
     else if (a === '--filter') ctx.filter = argv[++i];
     else if (a.startsWith('--filter=')) ctx.filter = a.slice(9);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--json FILE] [--quick] [--filter STR]\n');
+      process.stdout.write('usage: npm run bench -- [--json FILE] [--quick] [--filter STR[,STR…]]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -48,11 +48,14 @@ async function main(): Promise<void> {
   process.stdout.write(`interbasis benchmarks — node ${env.node}, ${env.cpu} × ${env.cores}${ctx.quick ? ' (quick)' : ''}\n`);
   const all: BenchRow[] = [];
   const failures: string[] = [];
+  // --filter A,B,…: the areas any of them names (each area sees the one that named it)
+  const filters = ctx.filter ? ctx.filter.split(',').map((f) => f.trim()).filter(Boolean) : [null];
   for (const [name, load] of MODULES) {
-    if (ctx.filter && !name.includes(ctx.filter) && !ctx.filter.startsWith(`${name}/`)) continue;
+    const f = filters.find((x) => x === null || name.includes(x) || x.startsWith(`${name}/`));
+    if (f === undefined) continue;
     ctx.log(`# ${name}`);
     try {
-      const rows = await (await load()).run(ctx);
+      const rows = await (await load()).run({ ...ctx, filter: f ?? undefined });
       all.push(...rows);
       process.stdout.write(`\n## ${name}\n${formatTable(rows)}\n`);
     } catch (e) {

@@ -4,10 +4,10 @@
  * block without LayerNorm that keeps the attention whole: `ln1 → ln2` (x = resid), `attn_in →`
  * (x = (x, resid)), `attn_out →` (x = (q, k, v, resid)), with linear modules after the
  * add_resid1 (e.g. `→ mlp_in`), optionally the last position only.
- * - M′ (deterministic jacobian): low-dimensional accumulators per shard, assembled once
- *   (attention-mprime.ts);
+ * - M′ (deterministic jacobian): low-dimensional accumulators per shard (one Wasm call,
+ *   assembly/attnmprime.ts), assembled once (attention-mprime.ts);
  * - squared edges: the constant-matrix part and one rank-1 atom per (head, key position) per
- *   (sample, t), squared in one Wasm call per shard (`lowRankSqAcc`);
+ *   (sample, t), formed and squared in one Wasm call per shard (assembly/attnedges.ts);
  * - ablations: q, k, v on the distinct input rows per position (token models repeat rows), and
  *   per mask pattern only the projections change.
  * The forward is the section's own modules (the AttnOut forward and its cache, attention-core.ts).
