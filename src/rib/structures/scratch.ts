@@ -1,6 +1,7 @@
 /**
- * Per-thread scratch buffers for the large temporaries of one shard (the attention M′ atoms, their
- * pair sums, …). A shard task allocates tens of MB of temporaries; fresh typed arrays are
+ * Per-thread scratch buffers for the large temporaries of one shard (the attention edges' qk and kq
+ * rows, the MLP edges' pre-activations and derivatives, …; the attention M′ atoms live in Wasm
+ * memory, assembly/attnmprime.ts). A shard task allocates tens of MB of temporaries; fresh typed arrays are
  * page-faulted in, zeroed and garbage-collected every shard. These buffers grow only and are
  * reused by the next shard of the same thread.
  *
