@@ -30,14 +30,19 @@ function transposeCols(p: usize, ldx: i32, c0: i32, n: i32, P: i32, T: usize): v
 
 /**
  * z[c] += Σ_{j0 ≤ j ≤ i} a[j]·x_j[c] for c < n, with x_j = xp + j·ldx (8-byte units): each z[c]
- * accumulates in ascending j, one add per term (the channels run side by side).
+ * accumulates in ascending j, one add per term (the channels run side by side). With `skipZero`,
+ * the terms with a[j] = 0 are not added (the backward's zero S̄).
  */
-function weightedRows(a: usize, j0: i32, i: i32, xp: usize, ldx: i32, z: usize, n: i32): void {
+// @ts-ignore: decorator
+@inline
+function weightedRows(a: usize, j0: i32, i: i32, xp: usize, ldx: i32, z: usize, n: i32, skipZero: bool): void {
   let c = 0;
   for (; c + 4 <= n; c += 4) {
     let s0 = v128.load(at(z, c)), s1 = v128.load(at(z, c + 2));
     for (let j = j0; j <= i; j++) {
-      const av = f64x2.splat(ld(a, j));
+      const aj = ld(a, j);
+      if (skipZero && aj == 0) continue;
+      const av = f64x2.splat(aj);
       const x = at(xp, j * ldx + c);
       s0 = f64x2.add(s0, f64x2.mul(av, v128.load(x)));
       s1 = f64x2.add(s1, f64x2.mul(av, v128.load(x, 16)));
@@ -47,12 +52,20 @@ function weightedRows(a: usize, j0: i32, i: i32, xp: usize, ldx: i32, z: usize, 
   }
   for (; c + 2 <= n; c += 2) {
     let s0 = v128.load(at(z, c));
-    for (let j = j0; j <= i; j++) s0 = f64x2.add(s0, f64x2.mul(f64x2.splat(ld(a, j)), v128.load(at(xp, j * ldx + c))));
+    for (let j = j0; j <= i; j++) {
+      const aj = ld(a, j);
+      if (skipZero && aj == 0) continue;
+      s0 = f64x2.add(s0, f64x2.mul(f64x2.splat(aj), v128.load(at(xp, j * ldx + c))));
+    }
     v128.store(at(z, c), s0);
   }
   for (; c < n; c++) {
     let s = ld(z, c);
-    for (let j = j0; j <= i; j++) s += ld(a, j) * ld(xp, j * ldx + c);
+    for (let j = j0; j <= i; j++) {
+      const aj = ld(a, j);
+      if (skipZero && aj == 0) continue;
+      s += aj * ld(xp, j * ldx + c);
+    }
     st(z, c, s);
   }
 }
@@ -135,7 +148,7 @@ export function attnForward(
       let j = j0;
       for (; j + 2 <= i + 1; j += 2) v128.store(at(row, j), f64x2.div(v128.load(at(row, j)), tv));
       for (; j <= i; j++) st(row, j, ld(row, j) / tot);
-      weightedRows(row, j0, i, vh, dvv, at(pZ, i * dvv + h * dv), dv);
+      weightedRows(row, j0, i, vh, dvv, at(pZ, i * dvv + h * dv), dv, false);
     }
   }
 }
@@ -222,39 +235,7 @@ export function attnBackward(
         }
         for (; j <= i; j++) st(gS, j, (scale * ld(a, j)) * (ld(gA, j) - rs));
         // q̄_i += S̄_ij·k_j (j ascending; zero S̄ skipped)
-        const gqi = at(gq, i * dqk);
-        let c = 0;
-        for (; c + 4 <= dh; c += 4) {
-          let s0 = v128.load(at(gqi, c)), s1 = v128.load(at(gqi, c + 2));
-          for (let jj = 0; jj <= i; jj++) {
-            const gs = ld(gS, jj);
-            if (gs == 0) continue;
-            const gsv = f64x2.splat(gs);
-            const kj = at(pK, jj * dqk + h * dh + c);
-            s0 = f64x2.add(s0, f64x2.mul(gsv, v128.load(kj)));
-            s1 = f64x2.add(s1, f64x2.mul(gsv, v128.load(kj, 16)));
-          }
-          v128.store(at(gqi, c), s0);
-          v128.store(at(gqi, c + 2), s1);
-        }
-        for (; c + 2 <= dh; c += 2) {
-          let s0 = v128.load(at(gqi, c));
-          for (let jj = 0; jj <= i; jj++) {
-            const gs = ld(gS, jj);
-            if (gs == 0) continue;
-            s0 = f64x2.add(s0, f64x2.mul(f64x2.splat(gs), v128.load(at(pK, jj * dqk + h * dh + c))));
-          }
-          v128.store(at(gqi, c), s0);
-        }
-        for (; c < dh; c++) {
-          let s = ld(gqi, c);
-          for (let jj = 0; jj <= i; jj++) {
-            const gs = ld(gS, jj);
-            if (gs == 0) continue;
-            s += gs * ld(pK, jj * dqk + h * dh + c);
-          }
-          st(gqi, c, s);
-        }
+        weightedRows(gS, 0, i, at(pK, h * dh), dqk, at(gq, i * dqk), dh, true);
         // k̄_j += S̄_ij·q_i (zero S̄ skipped)
         const qi = at(pQ, i * dqk + h * dh);
         for (let jj = 0; jj <= i; jj++) {

@@ -4,15 +4,10 @@
 // row at a time: CR, the atoms L (r_in each) and their score-path columns R (K each) never leave
 // Wasm memory. The operations and their order are those of the former TypeScript loops and of
 // `lowRankSqAcc` (same diagCombine, GEMM and square accumulation), so the sums are the same bits.
-import { gemm, KC_MAX, NC } from './gemm';
+import { gemm, gemmWorkElems } from './gemm';
+import { align64 } from './vec';
 import { diagCombine, sqAccRow } from './sqacc';
 import { softmaxVjpRow } from './attnmprime';
-
-// @ts-ignore: decorator
-@inline
-function al64(bytes: usize): usize {
-  return (bytes + 63) & ~(<usize>63);
-}
 
 /** Atoms per row at most: H·(t_max + 1)·nQ. */
 function maxAtoms(H: i32, nQ: i32, nT: i32, pT: usize): i32 {
@@ -21,20 +16,29 @@ function maxAtoms(H: i32, nQ: i32, nT: i32, pT: usize): i32 {
   return H * (tm + 1) * nQ;
 }
 
+// The work memory: one listing, `layout`, sizes it (`attnEdgesWork`, from base 0) and places its
+// regions for the kernel (the pointers in W, which the kernel reads into locals: module globals in
+// its loops cost ≈ 4% of a build)
+namespace W {
+  export let CR: usize = 0, L: usize = 0, R: usize = 0, rs: usize = 0, Tb: usize = 0, gw: usize = 0;
+}
+
+/** Places the work regions from `base` and returns their size in bytes. */
+function layout(base: u64, H: i32, nQ: i32, nT: i32, pT: usize, rin: i32, K: i32): u64 {
+  const mk = <u64>maxAtoms(H, nQ, nT, pT);
+  let p = base;
+  W.CR = <usize>p; p += align64((<u64>(H + 1) * <u64>rin) << 3);
+  W.L = <usize>p; p += align64((mk * <u64>rin) << 3);
+  W.R = <usize>p; p += align64((mk * <u64>K) << 3);
+  W.rs = <usize>p; p += align64(<u64>K << 3);
+  W.Tb = <usize>p; p += align64((<u64>rin * <u64>K) << 3);
+  W.gw = <usize>p; p += gemmWorkElems(<u64>rin, <u64>K) << 3;
+  return p - base;
+}
+
 /** Bytes of work memory `attnEdgesAcc` needs. */
 export function attnEdgesWork(H: i32, nQ: i32, nT: i32, pT: usize, rin: i32, K: i32): f64 {
-  const mk = <u64>maxAtoms(H, nQ, nT, pT);
-  const M1 = <u64>(H + 1);
-  let b: u64 = 0;
-  b += (((M1 * <u64>rin) << 3) + 63) & ~(<u64>63); // CR row
-  b += (((mk * <u64>rin) << 3) + 63) & ~(<u64>63); // L
-  b += (((mk * <u64>K) << 3) + 63) & ~(<u64>63); // R
-  b += ((<u64>K << 3) + 63) & ~(<u64>63); // rs
-  b += (((<u64>rin * <u64>K) << 3) + 63) & ~(<u64>63); // T
-  const m4 = (<u64>rin + 3) & ~(<u64>3);
-  const n4 = (<u64>K + 3) & ~(<u64>3);
-  b += ((<u64>KC_MAX * (m4 + min(n4, <u64>NC)) + 16) << 3); // gemmWork(r_in, K) (gemm.ts)
-  return <f64>b;
+  return <f64>layout(0, H, nQ, nT, pT, rin, K);
 }
 
 /**
@@ -47,14 +51,8 @@ export function attnEdgesWork(H: i32, nQ: i32, nT: i32, pT: usize, rin: i32, K: 
 export function attnEdgesAcc(B: i32, P: i32, H: i32, nQ: i32, nT: i32, pT: usize, rin: i32, K: i32, scale: f64,
   pW: usize, pF: usize, pA: usize, pAbar: usize, pQK: usize, pKQ: usize, pTm: usize, pE: usize, work: usize): void {
   const M1 = H + 1;
-  const mk = <usize>maxAtoms(H, nQ, nT, pT);
-  let p = work;
-  const CR = p; p += al64((<usize>M1 * <usize>rin) << 3);
-  const L = p; p += al64((mk * <usize>rin) << 3);
-  const R = p; p += al64((mk * <usize>K) << 3);
-  const rs = p; p += al64(<usize>K << 3);
-  const Tb = p; p += al64((<usize>rin * <usize>K) << 3);
-  const gw = p;
+  layout(<u64>work, H, nQ, nT, pT, rin, K);
+  const CR = W.CR, L = W.L, R = W.R, rs = W.rs, Tb = W.Tb, gw = W.gw;
   const rowF = <usize>rin << 3;
   for (let b = 0; b < B; b++) {
     const fb = pF + ((<usize>b * <usize>P) * rowF);

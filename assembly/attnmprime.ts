@@ -2,14 +2,9 @@
 // explains the algebra): atoms per (sample, output position t, source position s), then the packed
 // accumulators [S | B | T]. One call per shard: the atoms never leave Wasm memory. The operations
 // and their order are those of the former TypeScript loops, so the sums are the same bits.
-import { gemm, KC_MAX, NC } from './gemm';
+import { gemm, gemmWorkElems } from './gemm';
+import { align64 } from './vec';
 import { groupPairs } from './pairs';
-
-// @ts-ignore: decorator
-@inline
-function al64(bytes: usize): usize {
-  return (bytes + 63) & ~(<usize>63);
-}
 
 /** Atoms (cap) and groups of a shard: B samples, output positions T (nT i32 at pT). */
 function atomCap(B: i32, H: i32, nQ: i32, nT: i32, pT: usize): i32 {
@@ -50,41 +45,54 @@ export function softmaxVjpRow(pa: usize, n: i32, scale: f64, pG: usize, gs: i32,
   }
 }
 
-// @ts-ignore: decorator
-@inline
-function al64w(bytes: u64): u64 {
-  return (bytes + 63) & ~(<u64>63);
+// The work memory: one listing, `layout`, sizes it (`attnMprimeWork`, from base 0) and places its
+// regions for the kernel (the pointers in W, which the kernel reads into locals: module globals in
+// its loops cost ≈ 4% of a build)
+namespace W {
+  export let aBlk: usize = 0, aGrp: usize = 0, byBlock: usize = 0, byHead: usize = 0, blockRow: usize = 0, headRow: usize = 0;
+  export let aU: usize = 0, aY: usize = 0, gC: usize = 0, gStart: usize = 0, vt: usize = 0, vbar: usize = 0;
+  export let bStart: usize = 0, bPos: usize = 0, hStart: usize = 0, hPos: usize = 0;
+  export let OmU: usize = 0, Uh: usize = 0, Z: usize = 0, Ya: usize = 0, CU: usize = 0, gw: usize = 0;
 }
 
-/**
- * Bytes of work memory `attnMprimeAcc` needs for these shapes (an f64: the count may exceed the
- * 32-bit address space, which the caller then refuses).
- */
-export function attnMprimeWork(B: i32, P: i32, H: i32, dh: i32, dv: i32, nQ: i32, nT: i32, pT: usize): f64 {
+/** Places the work regions from `base` and returns their size in bytes (64 bits: it may exceed the address space). */
+function layout(base: u64, B: i32, P: i32, H: i32, dh: i32, dv: i32, nQ: i32, nT: i32, pT: usize): u64 {
   const cap = <u64>atomCap(B, H, nQ, nT, pT);
   const ng = <u64>groupCap(B, nT, pT);
   const M1 = <u64>(H + 1);
   const HV = <u64>(H * dv);
   const W2 = <u64>(2 * H * dh);
   const MV = M1 * <u64>dv;
-  let b: u64 = 0;
-  b += al64w(cap << 2) * 6; // aBlk, aGrp, byBlock, byHead, blockRow, headRow
-  b += al64w((cap * <u64>dv) << 3); // aU
-  b += al64w((cap * <u64>dh) << 3); // aY
-  b += al64w((ng * M1) << 3); // gC
-  b += al64w((ng + 1) << 2); // gStart
-  b += al64w((<u64>nQ * <u64>H * <u64>P * <u64>dv) << 3); // ṽ
-  b += al64w(<u64>dv << 3); // vbar
-  b += al64w(<u64>(2 * H + 1) << 2) * 2 + al64w(<u64>(H + 1) << 2) * 2; // bStart, bPos, hStart, hPos
-  b += al64w((cap * HV) << 3); // OmU
-  b += al64w((cap * <u64>dv) << 3); // Uh
-  b += al64w((cap * W2) << 3); // Z
-  b += al64w((cap * <u64>dh) << 3); // Ya
-  b += al64w((cap * MV) << 3); // CU
-  const nMax = <u64>max(max(<i32>HV, <i32>MV), max(<i32>W2, <i32>M1));
-  const m4 = ((max(cap, <u64>max(dh, <i32>M1)) + 3) & ~(<u64>3));
-  b += al64w(((<u64>KC_MAX * (m4 + min((nMax + 3) & ~(<u64>3), <u64>NC))) + 16) << 3); // gemmWork (gemm.ts)
-  return <f64>b;
+  const nBlk = <u64>(2 * H);
+  let p = base;
+  W.aBlk = <usize>p; p += align64(cap << 2);
+  W.aGrp = <usize>p; p += align64(cap << 2);
+  W.byBlock = <usize>p; p += align64(cap << 2);
+  W.byHead = <usize>p; p += align64(cap << 2);
+  W.blockRow = <usize>p; p += align64(cap << 2);
+  W.headRow = <usize>p; p += align64(cap << 2);
+  W.aU = <usize>p; p += align64((cap * <u64>dv) << 3);
+  W.aY = <usize>p; p += align64((cap * <u64>dh) << 3);
+  W.gC = <usize>p; p += align64((ng * M1) << 3);
+  W.gStart = <usize>p; p += align64((ng + 1) << 2);
+  W.vt = <usize>p; p += align64((<u64>nQ * <u64>H * <u64>P * <u64>dv) << 3);
+  W.vbar = <usize>p; p += align64(<u64>dv << 3);
+  W.bStart = <usize>p; p += align64((nBlk + 1) << 2);
+  W.bPos = <usize>p; p += align64((nBlk + 1) << 2);
+  W.hStart = <usize>p; p += align64(<u64>(H + 1) << 2);
+  W.hPos = <usize>p; p += align64(<u64>(H + 1) << 2);
+  W.OmU = <usize>p; p += align64((cap * HV) << 3);
+  W.Uh = <usize>p; p += align64((cap * <u64>dv) << 3);
+  W.Z = <usize>p; p += align64((cap * W2) << 3);
+  W.Ya = <usize>p; p += align64((cap * <u64>dh) << 3);
+  W.CU = <usize>p; p += align64((cap * MV) << 3);
+  W.gw = <usize>p; p += gemmWorkElems(max(cap, <u64>max(dh, H + 1)), max(max(HV, MV), max(W2, M1))) << 3;
+  return p - base;
+}
+
+/** Bytes of work memory `attnMprimeAcc` needs (an f64: the caller refuses what the arena cannot hold). */
+export function attnMprimeWork(B: i32, P: i32, H: i32, dh: i32, dv: i32, nQ: i32, nT: i32, pT: usize): f64 {
+  return <f64>layout(0, B, P, H, dh, dv, nQ, nT, pT);
 }
 
 /**
@@ -95,7 +103,6 @@ export function attnMprimeWork(B: i32, P: i32, H: i32, dh: i32, dv: i32, nQ: i32
  */
 export function attnMprimeAcc(B: i32, P: i32, H: i32, dh: i32, dv: i32, scale: f64, nQ: i32, nT: i32, pT: usize,
   pW: usize, pFw: usize, pOm: usize, pAcc: usize, work: usize): void {
-  const cap = <usize>atomCap(B, H, nQ, nT, pT);
   const ng = <usize>groupCap(B, nT, pT);
   const M1 = H + 1;
   const HV = H * dv;
@@ -106,30 +113,11 @@ export function attnMprimeAcc(B: i32, P: i32, H: i32, dh: i32, dv: i32, scale: f
   const pS = pAcc;
   const pBacc = pS + (<usize>(M1 * M1) << 3);
   const pTacc = pBacc + (<usize>(2 * H * dh * M1 * dv) << 3);
-  // carve the work memory (same order as attnMprimeWork)
-  let p = work;
-  const aBlk = p; p += al64(cap << 2);
-  const aGrp = p; p += al64(cap << 2);
-  const byBlock = p; p += al64(cap << 2);
-  const byHead = p; p += al64(cap << 2);
-  const blockRow = p; p += al64(cap << 2);
-  const headRow = p; p += al64(cap << 2);
-  const aU = p; p += al64((cap * <usize>dv) << 3);
-  const aY = p; p += al64((cap * <usize>dh) << 3);
-  const gC = p; p += al64((ng * <usize>M1) << 3);
-  const gStart = p; p += al64((ng + 1) << 2);
-  const vt = p; p += al64((<usize>nQ * <usize>H * <usize>P * <usize>dv) << 3);
-  const vbar = p; p += al64(<usize>dv << 3);
-  const bStart = p; p += al64(<usize>(nBlk + 1) << 2);
-  const bPos = p; p += al64(<usize>(nBlk + 1) << 2);
-  const hStart = p; p += al64(<usize>(H + 1) << 2);
-  const hPos = p; p += al64(<usize>(H + 1) << 2);
-  const OmU = p; p += al64((cap * <usize>HV) << 3);
-  const Uh = p; p += al64((cap * <usize>dv) << 3);
-  const Z = p; p += al64((cap * <usize>W2) << 3);
-  const Ya = p; p += al64((cap * <usize>dh) << 3);
-  const CU = p; p += al64((cap * <usize>MV) << 3);
-  const gw = p;
+  layout(<u64>work, B, P, H, dh, dv, nQ, nT, pT);
+  const aBlk = W.aBlk, aGrp = W.aGrp, byBlock = W.byBlock, byHead = W.byHead, blockRow = W.blockRow,
+    headRow = W.headRow, aU = W.aU, aY = W.aY, gC = W.gC, gStart = W.gStart, vt = W.vt, vbar = W.vbar,
+    bStart = W.bStart, bPos = W.bPos, hStart = W.hStart, hPos = W.hPos, OmU = W.OmU, Uh = W.Uh, Z = W.Z,
+    Ya = W.Ya, CU = W.CU, gw = W.gw;
   memory.fill(gC, 0, (ng * <usize>M1) << 3);
   // atoms per (b, t, s): k-type (block 2h, u = w ṽ_{h,s}, y = q_h[t]) and, at s = t, q-type
   // (block 2h+1, u = w ṽ_{h,j}, y = k_h[j], j ≤ t)

@@ -216,7 +216,12 @@ function gemmSmallM(transA: bool, transB: bool, m: i32, n: i32, k: i32, pA: usiz
 
 /** Workspace (in f64 elements) needed by gemm. */
 export function gemmWork(m: i32, n: i32): i32 {
-  return KC_MAX * (((m + 3) & ~3) + min((n + 3) & ~3, NC)) + 16;
+  return <i32>gemmWorkElems(<u64>m, <u64>n);
+}
+
+/** `gemmWork` in 64 bits (for sizes that are checked before they are allocated). */
+export function gemmWorkElems(m: u64, n: u64): u64 {
+  return <u64>KC_MAX * (((m + 3) & ~(<u64>3)) + min((n + 3) & ~(<u64>3), <u64>NC)) + 16;
 }
 
 /** kc for syrk so that one packed block of kc rows × d4 columns stays in L2. */

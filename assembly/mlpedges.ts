@@ -4,39 +4,46 @@
 // (nearestChain), each row's units (those that differ from the baseline or from the previous
 // row, whichever are fewer) and the updates stay in Wasm memory. The operations and their order
 // are those of the former TypeScript loops and of `lowRankSqAccGather`, so the sums are the same bits.
-import { gemm, KC_MAX, NC } from './gemm';
+import { gemm, gemmWorkElems } from './gemm';
+import { align64 } from './vec';
 import { lowRankSqAccGather } from './sqacc';
 import { nearestChain } from './chain';
 
-// @ts-ignore: decorator
-@inline
-function al64(bytes: usize): usize {
-  return (bytes + 63) & ~(<usize>63);
+// The work memory: one listing, `layout`, sizes it (`mlpEdgesWork`, from base 0) and places its
+// regions for the kernel (the pointers in W, which the kernel reads into locals: module globals in
+// its loops cost ≈ 4% of a build)
+namespace W {
+  export let mbar: usize = 0, first: usize = 0, cnt: usize = 0, Ls: usize = 0, Rs: usize = 0, bits: usize = 0;
+  export let order: usize = 0, rem: usize = 0, counts: usize = 0, base: usize = 0, idx: usize = 0, scl: usize = 0;
+  export let f2: usize = 0, T: usize = 0, gw: usize = 0;
+}
+
+/** Places the work regions from `at` and returns their size in bytes. */
+function layout(at: u64, rows: i32, H: i32, rin: i32, rout: i32): u64 {
+  const r = <u64>rows;
+  const h = <u64>H;
+  let p = at;
+  W.mbar = <usize>p; p += align64(h << 3);
+  W.first = <usize>p; p += align64(h << 3);
+  W.cnt = <usize>p; p += align64(h << 2);
+  W.Ls = <usize>p; p += align64((h * <u64>rin) << 3); // aAct, then the row's L
+  W.Rs = <usize>p; p += align64((h * <u64>rout) << 3); // bAct, then the row's R
+  W.bits = <usize>p; p += align64((r * <u64>((H + 63) >> 6)) << 3);
+  W.order = <usize>p; p += align64(r << 2);
+  W.rem = <usize>p; p += align64(r << 2);
+  W.counts = <usize>p; p += align64(r << 2);
+  W.base = <usize>p; p += align64(r << 2);
+  W.idx = <usize>p; p += align64((r * h) << 2);
+  W.scl = <usize>p; p += align64((r * h) << 3);
+  W.f2 = <usize>p; p += align64((r * <u64>rin) << 3);
+  W.T = <usize>p; p += align64((<u64>rin * <u64>rout) << 3);
+  W.gw = <usize>p; p += gemmWorkElems(<u64>rin, <u64>rout) << 3;
+  return p - at;
 }
 
 /** Bytes of work memory `mlpEdgesAcc` needs. */
 export function mlpEdgesWork(rows: i32, H: i32, rin: i32, rout: i32): f64 {
-  const r = <u64>rows;
-  const h = <u64>H;
-  const w = <u64>((H + 63) >> 6);
-  let b: u64 = 0;
-  b += ((h << 3) + 63) & ~(<u64>63); // mbar
-  b += ((h << 3) + 63) & ~(<u64>63); // first
-  b += ((h << 2) + 63) & ~(<u64>63); // cnt
-  b += (((h * <u64>rin) << 3) + 63) & ~(<u64>63); // aAct, then the row's L
-  b += (((h * <u64>rout) << 3) + 63) & ~(<u64>63); // bAct, then the row's R
-  b += (((r * w) << 3) + 63) & ~(<u64>63); // bits
-  b += ((r << 2) + 63) & ~(<u64>63); // order
-  b += ((r << 2) + 63) & ~(<u64>63); // rem
-  b += (((r << 2) + 63) & ~(<u64>63)) * 2; // counts, base
-  b += (((r * h) << 2) + 63) & ~(<u64>63); // idx
-  b += (((r * h) << 3) + 63) & ~(<u64>63); // scale
-  b += (((r * <u64>rin) << 3) + 63) & ~(<u64>63); // f̂²
-  b += (((<u64>rin * <u64>rout) << 3) + 63) & ~(<u64>63); // T
-  const m4 = (<u64>rin + 3) & ~(<u64>3);
-  const n4 = (<u64>rout + 3) & ~(<u64>3);
-  b += (<u64>KC_MAX * (m4 + min(n4, <u64>NC)) + 16) << 3; // gemmWork(r_in, r_out) (gemm.ts)
-  return <f64>b;
+  return <f64>layout(0, rows, H, rin, rout);
 }
 
 /**
@@ -50,22 +57,9 @@ export function mlpEdgesAcc(rows: i32, H: i32, rin: i32, rout: i32, pM: usize, p
   const w = (H + 63) >> 6;
   const rowM = <usize>H << 3;
   const rowF = <usize>rin << 3;
-  let p = work;
-  const mbar = p; p += al64(<usize>H << 3);
-  const first = p; p += al64(<usize>H << 3);
-  const cnt = p; p += al64(<usize>H << 2);
-  const Ls = p; p += al64((<usize>H * <usize>rin) << 3);
-  const Rs = p; p += al64((<usize>H * <usize>rout) << 3);
-  const bits = p; p += al64((<usize>rows * <usize>w) << 3);
-  const order = p; p += al64(<usize>rows << 2);
-  const rem = p; p += al64(<usize>rows << 2);
-  const counts = p; p += al64(<usize>rows << 2);
-  const base = p; p += al64(<usize>rows << 2);
-  const idx = p; p += al64((<usize>rows * <usize>H) << 2);
-  const scl = p; p += al64((<usize>rows * <usize>H) << 3);
-  const f2 = p; p += al64(<usize>rows * rowF);
-  const T = p; p += al64((<usize>rin * <usize>rout) << 3);
-  const gw = p;
+  layout(<u64>work, rows, H, rin, rout);
+  const mbar = W.mbar, first = W.first, cnt = W.cnt, Ls = W.Ls, Rs = W.Rs, bits = W.bits, order = W.order,
+    rem = W.rem, counts = W.counts, base = W.base, idx = W.idx, scl = W.scl, f2 = W.f2, T = W.T, gw = W.gw;
   // baseline m̄_h: the unit's first non-zero value when more than half of the rows hold it
   memory.fill(mbar, 0, rowM);
   memory.fill(first, 0, rowM);

@@ -130,3 +130,10 @@ export function axpy2dot(a: f64, px1: usize, b: f64, px2: usize, py: usize, n: i
   }
   return s;
 }
+
+/** bytes rounded up to a multiple of 64 (the work-memory regions of the per-shard kernels). */
+// @ts-ignore: decorator
+@inline
+export function align64(bytes: u64): u64 {
+  return (bytes + 63) & ~(<u64>63);
+}

@@ -4,7 +4,7 @@
 // bounded by ATTN_BLOCK_BYTES whatever the batch. Inputs are not screened for NaN/Inf: they
 // propagate exactly as in the scalar loops.
 import { alloc, arenaFree, f64view, i32view, withArena } from './wasm.js';
-import { checkArray, checkDim } from './operands.js';
+import { checkArray, checkDim, copyIn } from './operands.js';
 
 /** Wasm memory (bytes) one call aims to hold for patterns and cotangent rows. */
 export const ATTN_BLOCK_BYTES = 64 * 2 ** 20;
@@ -69,11 +69,11 @@ export function attentionForward(
   const A = new Float64Array(keepPattern ? B * H * PP : 0);
   const Z = new Float64Array(B * nv);
   return withArena((K) => {
-    // short sequences: a batch of whole samples per call (the per-sample calls cost more than the
-    // loops at P = 3); long ones: one sample and a block of its heads per call
+    // as many whole samples per call as fit the block (at P = 3 a call per sample cost more than its
+    // loops); a sample too large for it: one sample and a block of its heads per call
     const perSample = (2 * nq + 2 * nv + H * PP) * 8;
     const nbs = Math.min(B, Math.floor(Math.min(ATTN_BLOCK_BYTES, arenaFree() - dh * P * 8 - 4096) / perSample));
-    if (nbs >= 2) {
+    if (nbs >= 1) {
       const pQ = alloc(nbs * nq, 8, fn);
       const pK = alloc(nbs * nq, 8, fn);
       const pV = alloc(nbs * nv, 8, fn);
@@ -186,6 +186,18 @@ export function attentionBackward(
   });
 }
 
+/** Integers into the arena; returns their pointer. */
+function placeI32(fn: string, values: readonly number[]): number {
+  const p = alloc(values.length, 4, fn);
+  i32view(p, values.length).set(values);
+  return p;
+}
+
+/** Every array into the arena (`copyIn`), then the table of their pointers; returns the table's pointer. */
+function pointerTable(fn: string, name: string, arrs: readonly Float64Array[]): number {
+  return placeI32(fn, arrs.map((a, i) => copyIn(fn, `${name}[${i}]`, a, a.length)));
+}
+
 /** One integration point's attention forward cache: q, k [B, P, H·dh], v [B, P, H·dv], A [B, H, P, P]. */
 export interface AttnPoint {
   q: Float64Array;
@@ -219,21 +231,11 @@ export function attentionMprimeAcc(shape: AttnShape, T: readonly number[], weigh
   checkArray(fn, 'acc', acc, total, `[${total}]`, false);
   if (B === 0 || T.length === 0) return acc;
   return withArena((K) => {
-    const pT = alloc(T.length, 4, fn);
-    i32view(pT, T.length).set(T);
-    const pW = alloc(nQ, 8, fn);
-    f64view(pW, nQ).set(weights);
-    const ptrs = fw.flatMap((f) => [f.q, f.k, f.v, f.A].map((a) => {
-      const p = alloc(a.length, 8, fn);
-      f64view(p, a.length).set(a);
-      return p;
-    }));
-    const pFw = alloc(ptrs.length, 4, fn);
-    i32view(pFw, ptrs.length).set(ptrs);
-    const pOm = alloc(Om.length, 8, fn);
-    f64view(pOm, Om.length).set(Om);
-    const pAcc = alloc(total, 8, fn);
-    f64view(pAcc, total).set(acc);
+    const pT = placeI32(fn, T);
+    const pW = copyIn(fn, 'weights', Float64Array.from(weights), 1);
+    const pFw = pointerTable(fn, 'fw', fw.flatMap((f) => [f.q, f.k, f.v, f.A]));
+    const pOm = copyIn(fn, 'Om', Om, HV);
+    const pAcc = copyIn(fn, 'acc', acc, total);
     const work = alloc(K.attnMprimeWork(B, P, H, dh, dv, nQ, T.length, pT), 1, `${fn}: atoms of ${B} samples`);
     K.attnMprimeAcc(B, P, H, dh, dv, scale, nQ, T.length, pT, pW, pFw, pOm, pAcc, work);
     acc.set(f64view(pAcc, total));
@@ -275,26 +277,15 @@ export function attentionEdgesAcc(
   checkArray(fn, 'Et', Et, rin * K, `[${rin} × ${K}]`, false);
   if (B === 0 || nT === 0) return Et;
   return withArena((Kx) => {
-    const put = (a: Float64Array): number => {
-      const p = alloc(a.length, 8, fn);
-      f64view(p, a.length).set(a);
-      return p;
-    };
-    const ptrs = (arrs: readonly Float64Array[]): number => {
-      const p = alloc(arrs.length, 4, fn);
-      i32view(p, arrs.length).set(arrs.map(put));
-      return p;
-    };
-    const pT = alloc(nT, 4, fn);
-    i32view(pT, nT).set(T);
-    const pW = put(Float64Array.from(weights));
-    const pF = put(fhat);
-    const pA = ptrs(A);
-    const pAbar = ptrs(Abar.flat());
-    const pQK = ptrs(QK.flat());
-    const pKQ = ptrs(KQ.flat());
-    const pTm = put(Tm);
-    const pE = put(Et);
+    const pT = placeI32(fn, T);
+    const pW = copyIn(fn, 'weights', Float64Array.from(weights), 1);
+    const pF = copyIn(fn, 'fhat', fhat, rin);
+    const pA = pointerTable(fn, 'A', A);
+    const pAbar = pointerTable(fn, 'Abar', Abar.flat());
+    const pQK = pointerTable(fn, 'QK', QK.flat());
+    const pKQ = pointerTable(fn, 'KQ', KQ.flat());
+    const pTm = copyIn(fn, 'Tm', Tm, K);
+    const pE = copyIn(fn, 'Et', Et, K);
     const work = alloc(Kx.attnEdgesWork(H, nQ, nT, pT, rin, K), 1, fn);
     Kx.attnEdgesAcc(B, P, H, nQ, nT, pT, rin, K, scale, pW, pF, pA, pAbar, pQK, pKQ, pTm, pE, work);
     Et.set(f64view(pE, rin * K));

@@ -14,6 +14,7 @@
  */
 import { attentionEdgesAcc, gemm } from '../../linalg/index.js';
 import { attendRow, attnScore } from '../../models/modules.js';
+import { takeLastPos } from '../../models/tuple.js';
 import type { Section } from '../../models/types.js';
 import { attnForward, attnForwardSlice, attnPrecompute, attnShardPre, cotRows, detectAttention, headBlock, outputPositions, type AttnStruct } from './attention-core.js';
 import { attnMprimeAcc, attnMprimeAssemble } from './attention-mprime.js';
@@ -52,16 +53,11 @@ export function attnEdges(st: AttnStruct, fhat: Float64Array, xt: Float64Array, 
   const T = outputPositions(st, P);
   const nT = T.length;
   // the per-shard temporaries live in this thread's scratch buffers (scratch.ts); qk is needed at
-  // the output positions only (rows b·nT + ti; a GEMM's rows do not depend on the other rows)
+  // the output positions only, all of them or the last (rows b·nT + ti; a GEMM's rows do not depend
+  // on the other rows)
   const rowsT = B * nT;
-  const qAtT = (qf: Float64Array): Float64Array => {
-    if (nT === P) return qf;
-    const out = new Float64Array(rowsT * H * dh);
-    for (let b = 0; b < B; b++) for (let ti = 0; ti < nT; ti++) out.set(qf.subarray((b * P + T[ti]!) * H * dh, (b * P + T[ti]! + 1) * H * dh), (b * nT + ti) * H * dh);
-    return out;
-  };
   const QKC = fw.map((f, q) => {
-    const qt = qAtT(f.q);
+    const qt = st.lastPos ? takeLastPos(f.q, B, P, H * dh) : f.q;
     return CWk.map((g, h) => gemm(false, true, rowsT, rin, dh, headBlock(qt, rowsT, H * dh, h * dh, dh), g, scratch(`edges.QKC.${q}.${h}`, rowsT * rin)));
   });
   const KQC = fw.map((f, q) => CWq.map((g, h) => gemm(false, true, rows, rin, dh, headBlock(f.k, rows, H * dh, h * dh, dh), g, scratch(`edges.KQC.${q}.${h}`, rows * rin))));
